@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Walks one sandbox through create → ready → exec → delete, through the
+# driver's real Unix socket, on a throw-away state directory.
+#
+#   scripts/demo.sh                    # as root, on Debian 12
+#   OSGV_SKIP_DEPS=1 scripts/demo.sh   # packages already installed
+#   OSGV_KEEP_TMP=1 scripts/demo.sh    # keep the temp dir (logs) afterwards
+#
+# Installs the Debian packages (scripts/install-deps.sh), builds
+# (scripts/build.sh), makes a busybox OCI image layout with umoci, starts
+# `openshell-driver-gvisor serve` in the background and drives it with
+# `ctl` and `exec`. A trap removes every sandbox, mount and file it made,
+# however the script ends.
+#
+# bench/create_ready.sh sources this file for the image and driver helpers
+# below; only a direct run executes demo_main.
+set -euo pipefail
+
+OSGV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OSGV_BIN=${OSGV_BIN:-$OSGV_ROOT/${BUILD_DIR:-build}/openshell-driver-gvisor}
+OSGV_TMP=""           # set by osgv_make_tmp
+OSGV_DRIVER_PID=""    # set by osgv_start_driver
+
+# ---- output ------------------------------------------------------------------
+
+osgv_banner() {
+  if [[ -t 1 ]]; then
+    printf '\n\033[1;36m==> %s\033[0m\n' "$*"
+  else
+    printf '\n==> %s\n' "$*"
+  fi
+}
+
+# Prints a command the way a reader would type it, then runs it.
+osgv_show_run() {
+  local out="\$" a
+  for a in "$@"; do
+    [[ $a == "$OSGV_BIN" ]] && a=${OSGV_BIN#"$OSGV_ROOT"/}
+    if [[ $a =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+      out+=" $a"
+    else
+      out+=" '${a//\'/\'\\\'\'}'"
+    fi
+  done
+  printf '%s\n' "$out"
+  "$@"
+}
+
+osgv_die() {
+  echo "$(basename "$0"): $*" >&2
+  exit 1
+}
+
+# ---- set-up --------------------------------------------------------------------
+
+osgv_require_root() {
+  [[ $(id -u) -eq 0 ]] || osgv_die "must run as root (runsc needs it)"
+}
+
+osgv_make_tmp() {
+  OSGV_TMP=$(mktemp -d "/tmp/osgv-$1-XXXXXX")
+  chmod 0700 "$OSGV_TMP"
+}
+
+# Builds the busybox image the live tests use (tests/live/live_support.cc,
+# BusyboxImage()) as an OCI layout in $1, tagged v1. Prints the layout dir.
+osgv_build_busybox_layout() {
+  local dir=$1 src=$1/src layout=$1/layout applet
+  mkdir -p "$src/bin" "$src/etc" "$src/root" "$src/workdir"
+  cp /bin/busybox "$src/bin/busybox"
+  for applet in sh cat echo sleep ls id env hostname touch uname mkdir rm true false pwd \
+                grep wc sync; do
+    ln -s busybox "$src/bin/$applet"
+  done
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
+    'osgvdemo:x:4242:4242:user from the demo busybox image:/workdir:/bin/sh' >"$src/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'osgvdemo:x:4242:' >"$src/etc/group"
+  {
+    umoci init --layout "$layout"
+    umoci new --image "$layout:base"
+    umoci insert --image "$layout:base" "$src" /
+    umoci config --image "$layout:base" --tag v1 \
+      --config.cmd /bin/sleep --config.cmd 1000000 \
+      --config.env PATH=/bin --config.workingdir /workdir
+  } >&2
+  printf '%s\n' "$layout"
+}
+
+# Starts `serve` in the background on $OSGV_TMP/run/gvisor.sock with state in
+# $OSGV_TMP/state, logging to $OSGV_TMP/driver.log, and waits until its
+# health check says SERVING.
+osgv_start_driver() {
+  OSGV_SOCK=$OSGV_TMP/run/gvisor.sock
+  OSGV_STATE=$OSGV_TMP/state
+  OSGV_LOG=$OSGV_TMP/driver.log
+  "$OSGV_BIN" serve --socket "$OSGV_SOCK" --state-dir "$OSGV_STATE" "$@" \
+    </dev/null >>"$OSGV_LOG" 2>&1 &
+  OSGV_DRIVER_PID=$!
+  local i
+  for ((i = 0; i < 600; i++)); do
+    if "$OSGV_BIN" ctl --socket "$OSGV_SOCK" health >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "$OSGV_DRIVER_PID" 2>/dev/null; then
+      wait "$OSGV_DRIVER_PID" || true
+      OSGV_DRIVER_PID=""
+      tail -n 20 "$OSGV_LOG" >&2
+      osgv_die "the driver exited during start-up (log: $OSGV_LOG)"
+    fi
+    sleep 0.1
+  done
+  osgv_die "the driver did not become healthy within 60 s (log: $OSGV_LOG)"
+}
+
+# SIGTERM, as an init system would send it. Returns the driver's exit code.
+osgv_stop_driver() {
+  [[ -n $OSGV_DRIVER_PID ]] || return 0
+  local pid=$OSGV_DRIVER_PID rc=0 i
+  OSGV_DRIVER_PID=""
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+
+osgv_ctl() {
+  "$OSGV_BIN" ctl --socket "$OSGV_SOCK" "$@"
+}
+
+# Force-removes every runsc container under the runsc root $1.
+osgv_remove_containers() {
+  local root=$1 id
+  [[ -d $root ]] || return 0
+  for id in $(runsc --root "$root" list --quiet 2>/dev/null); do
+    runsc --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+  done
+}
+
+# The trap: whatever happened, leave nothing behind.
+osgv_cleanup() {
+  local rc=$?
+  set +e
+  osgv_stop_driver
+  [[ -n $OSGV_TMP && -d $OSGV_TMP ]] || return "$rc"
+  if [[ $rc -ne 0 && -f $OSGV_TMP/driver.log ]]; then
+    echo "--- last lines of the driver log ($OSGV_TMP/driver.log) ---" >&2
+    tail -n 30 "$OSGV_TMP/driver.log" >&2
+  fi
+  osgv_remove_containers "$OSGV_TMP/state/runsc"
+  osgv_remove_containers "$OSGV_TMP/raw-runsc"
+  # Overlay mounts of sandboxes the driver did not get to delete, deepest first.
+  local m
+  awk -v t="$OSGV_TMP/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m"; done
+  if [[ ${OSGV_KEEP_TMP:-0} == 1 ]]; then
+    echo "kept $OSGV_TMP" >&2
+  else
+    rm -rf "$OSGV_TMP"
+  fi
+  return "$rc"
+}
+
+# ---- the demo ------------------------------------------------------------------
+
+demo_main() {
+  osgv_require_root
+  cd "$OSGV_ROOT"
+  if [[ ${OSGV_SKIP_DEPS:-0} != 1 ]]; then
+    osgv_banner "Installing Debian packages (scripts/install-deps.sh)"
+    bash scripts/install-deps.sh
+  fi
+  osgv_banner "Building (scripts/build.sh)"
+  bash scripts/build.sh
+  [[ -x $OSGV_BIN ]] || osgv_die "no driver binary at $OSGV_BIN"
+
+  osgv_make_tmp demo
+  trap osgv_cleanup EXIT
+  trap 'exit 130' INT TERM
+
+  osgv_banner "Building a busybox OCI image layout with umoci"
+  local layout
+  layout=$(osgv_build_busybox_layout "$OSGV_TMP/image")
+  local image="oci:$layout:v1"
+  echo "image: $image"
+
+  osgv_banner "Starting the driver"
+  printf '$ %s serve --socket %s --state-dir %s &   # log: %s\n' \
+    "${OSGV_BIN#"$OSGV_ROOT"/}" "$OSGV_TMP/run/gvisor.sock" "$OSGV_TMP/state" \
+    "$OSGV_TMP/driver.log"
+  osgv_start_driver
+  echo "driver pid $OSGV_DRIVER_PID is SERVING on $OSGV_SOCK"
+
+  osgv_banner "Capabilities: what the gateway reads once at its start-up"
+  osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" caps
+
+  osgv_banner "Create a sandbox and wait until it is Ready"
+  local out id
+  printf '$ %s ctl --socket %s create --name demo --image %s --env GREETING=hello --wait\n' \
+    "${OSGV_BIN#"$OSGV_ROOT"/}" "$OSGV_SOCK" "$image"
+  out=$(osgv_ctl create --name demo --image "$image" --env GREETING=hello --wait)
+  printf '%s\n' "$out"
+  id=$(head -n 1 <<<"$out")
+  [[ -n $id ]] || osgv_die "create printed no sandbox id"
+
+  osgv_banner "List and get: the snapshots the gateway sees"
+  osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" list
+  osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" get "$id"
+
+  osgv_banner "exec: /etc/passwd inside is the image's file, not the host's"
+  osgv_show_run "$OSGV_BIN" exec --state-dir "$OSGV_STATE" --no-tty demo -- cat /etc/passwd
+
+  osgv_banner "exec: the sandbox's environment and hostname come from the request"
+  # shellcheck disable=SC2016  # expanded inside the sandbox, not here
+  osgv_show_run "$OSGV_BIN" exec --state-dir "$OSGV_STATE" --no-tty demo -- \
+    sh -c 'echo $GREETING from $(hostname)'
+
+  osgv_banner "exec: the kernel the sandbox sees is gVisor's, not the host's"
+  local inside
+  inside=$(osgv_show_run "$OSGV_BIN" exec --state-dir "$OSGV_STATE" --no-tty demo -- uname -r)
+  printf '%s\n' "$inside"
+  printf 'inside the sandbox: %s    on the host: %s\n' "$(tail -n 1 <<<"$inside")" "$(uname -r)"
+
+  osgv_banner "Delete the sandbox"
+  osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" delete "$id"
+  osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" list
+  echo "(no sandboxes)"
+
+  osgv_banner "Stop the driver with SIGTERM"
+  echo "\$ kill -TERM $OSGV_DRIVER_PID"
+  local rc=0
+  osgv_stop_driver || rc=$?
+  echo "driver exited with code $rc"
+  [[ $rc -eq 0 ]] || osgv_die "the driver did not exit cleanly"
+  osgv_show_run runsc --root "$OSGV_STATE/runsc" list
+  if [[ -n $(runsc --root "$OSGV_STATE/runsc" list --quiet) ]]; then
+    osgv_die "runsc still lists containers"
+  fi
+  echo "(runsc lists no containers: nothing was left behind)"
+
+  osgv_banner "Done"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  demo_main "$@"
+fi

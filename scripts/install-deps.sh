@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs every Debian package the driver needs to build, test and run.
+# Debian 12 (bookworm) only; runsc comes from bookworm-backports because the
+# stock bookworm build lacks systrap, --net-disconnect-ok and a working
+# sandbox network stack (see docs/runsc.md). The backports suite is added
+# with the same archive URIs this machine's own Debian sources use: we never
+# name an archive host ourselves.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: must run as root (apt-get)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+backports_uris() {
+  # deb822 sources first, then the one-line format.
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -e $f ]] || continue
+    awk '
+      /^Suites:/ { s = $0 }
+      /^URIs:/   { u = $0 }
+      /^$/       { if (s ~ /bookworm( |$)/ && u != "") { sub(/^URIs:[ \t]*/, "", u); print u }; s = ""; u = "" }
+      END        { if (s ~ /bookworm( |$)/ && u != "") { sub(/^URIs:[ \t]*/, "", u); print u } }
+    ' "$f"
+  done
+  if [[ -e /etc/apt/sources.list ]]; then
+    awk '$1 == "deb" && $3 == "bookworm" { print $2 }' /etc/apt/sources.list
+  fi
+}
+
+add_backports() {
+  local list=/etc/apt/sources.list.d/openshell-bookworm-backports.sources
+  if grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    return 0
+  fi
+  local uris
+  uris=$(backports_uris | sort -u | tr '\n' ' ')
+  if [[ -z ${uris// /} ]]; then
+    echo "install-deps.sh: cannot find this machine's bookworm archive URIs" >&2
+    exit 1
+  fi
+  cat >"$list" <<SRC
+Types: deb
+URIs: ${uris% }
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  echo "install-deps.sh: added bookworm-backports from: $uris"
+}
+
+add_backports
+apt-get update -qq
+
+apt-get install -y -qq --no-install-recommends \
+  build-essential cmake pkg-config \
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
+  libabsl-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 \
+  libsqlite3-dev sqlite3 libarchive-dev nlohmann-json3-dev \
+  skopeo umoci busybox-static docker-registry \
+  iproute2 nftables util-linux procps python3 >/dev/null
+
+# `kubectl kustomize` renders the Helm post-renderer in the chart tests. Some
+# machines already carry a kubectl from another package, which Debian's
+# kubernetes-client would conflict with; either one will do.
+if ! command -v kubectl >/dev/null; then
+  apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+fi
+
+apt-get install -y -qq --no-install-recommends -t bookworm-backports runsc >/dev/null
+
+echo "install-deps.sh: runsc $(runsc --version 2>/dev/null | head -n1)"

@@ -1,0 +1,608 @@
+// The driver's YAML configuration.
+//
+// One table of fields (Fields() below) drives parsing, rendering and the
+// unknown-key check, so the three cannot drift apart: a key added to the
+// table is parsed, rendered by `serve --check-config` and accepted back.
+// docs/configuration.md documents every key in that table.
+#include "capabilities/config.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "capabilities/quantity.h"
+#include "yaml-cpp/yaml.h"
+
+namespace osgv {
+namespace {
+
+absl::Status KeyError(absl::string_view key, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
+}
+
+// Prefixes a status from a shared parser (quantity, duration) with the key.
+absl::Status WithKey(absl::string_view key, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(key, ": ", status.message()));
+}
+
+// The first non-OK status in order; for lists of cheap checks.
+absl::Status FirstError(std::initializer_list<absl::Status> statuses) {
+  for (const absl::Status& status : statuses) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+// ---- value parsing ---------------------------------------------------------
+
+absl::StatusOr<std::string> ScalarText(const YAML::Node& node,
+                                       absl::string_view key) {
+  if (!node.IsScalar()) {
+    return KeyError(key, "must be a single value, not a list or mapping");
+  }
+  return node.Scalar();
+}
+
+// Plain decimal only: a sign, spaces, "0x" or "1e3" in a count is a mistake.
+std::optional<uint64_t> ParseUnsigned(absl::string_view text, uint64_t max) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    uint64_t digit = c - '0';
+    if (value > (max - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+absl::StatusOr<uint64_t> ReadUnsigned(const YAML::Node& node,
+                                      absl::string_view key, uint64_t max) {
+  absl::StatusOr<std::string> text = ScalarText(node, key);
+  if (!text.ok()) return text.status();
+  std::optional<uint64_t> value = ParseUnsigned(*text, max);
+  if (!value) {
+    return KeyError(key, absl::StrCat("not an integer between 0 and ", max,
+                                      ": ", QuoteForMessage(*text)));
+  }
+  return *value;
+}
+
+struct DurationUnit {
+  absl::string_view name;
+  int64_t millis;
+};
+
+// Largest first, so FormatDuration picks the most readable exact unit.
+constexpr DurationUnit kDurationUnits[] = {
+    {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+
+std::string FormatDuration(std::chrono::milliseconds duration) {
+  for (const DurationUnit& unit : kDurationUnits) {
+    if (duration.count() != 0 && duration.count() % unit.millis == 0) {
+      return absl::StrCat(duration.count() / unit.millis, unit.name);
+    }
+  }
+  return absl::StrCat(duration.count(), "ms");
+}
+
+struct BinarySuffix {
+  absl::string_view name;
+  uint64_t bytes;
+};
+
+constexpr BinarySuffix kBinarySuffixes[] = {
+    {"Ei", 1ULL << 60}, {"Pi", 1ULL << 50}, {"Ti", 1ULL << 40},
+    {"Gi", 1ULL << 30}, {"Mi", 1ULL << 20}, {"Ki", 1ULL << 10}};
+
+std::string FormatBytes(uint64_t bytes) {
+  for (const BinarySuffix& suffix : kBinarySuffixes) {
+    if (bytes != 0 && bytes % suffix.bytes == 0) {
+      return absl::StrCat(bytes / suffix.bytes, suffix.name);
+    }
+  }
+  return absl::StrCat(bytes);
+}
+
+std::string FormatCpuMillis(uint64_t millis) {
+  if (millis % 1000 == 0) return absl::StrCat(millis / 1000);
+  return absl::StrCat(millis, "m");
+}
+
+// ---- codecs: how one kind of value is read from and written to YAML --------
+// Strings are written double-quoted so that values such as "null", "~" or
+// "0660" read back as the same text.
+
+struct StringCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key,
+                           std::string& out) {
+    absl::StatusOr<std::string> text = ScalarText(node, key);
+    if (!text.ok()) return text.status();
+    out = *std::move(text);
+    return absl::OkStatus();
+  }
+  static void Write(YAML::Emitter& out, const std::string& value) {
+    out << YAML::DoubleQuoted << value;
+  }
+};
+
+template <typename Int>
+struct CountCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key,
+                           Int& out) {
+    absl::StatusOr<uint64_t> value =
+        ReadUnsigned(node, key, std::numeric_limits<Int>::max());
+    if (!value.ok()) return value.status();
+    out = static_cast<Int>(*value);
+    return absl::OkStatus();
+  }
+  static void Write(YAML::Emitter& out, Int value) { out << value; }
+};
+
+// An octal permission string: "0660", "660" or "0o660". YAML 1.1 and 1.2
+// disagree about what an unquoted 0660 means; we always read it as octal.
+struct ModeCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key,
+                           uint32_t& out) {
+    absl::StatusOr<std::string> text = ScalarText(node, key);
+    if (!text.ok()) return text.status();
+    absl::string_view digits = *text;
+    if (absl::StartsWith(digits, "0o")) digits.remove_prefix(2);
+    bool octal = !digits.empty() && digits.size() <= 4;
+    uint32_t mode = 0;
+    for (char c : digits) {
+      octal = octal && c >= '0' && c <= '7';
+      mode = mode * 8 + static_cast<uint32_t>(c - '0');
+    }
+    if (!octal) {
+      return KeyError(key, absl::StrCat("not an octal mode: ",
+                                        QuoteForMessage(*text),
+                                        " (use e.g. 0600 or 0660)"));
+    }
+    out = mode;
+    return absl::OkStatus();
+  }
+  static void Write(YAML::Emitter& out, uint32_t mode) {
+    out << YAML::DoubleQuoted << absl::StrFormat("%04o", mode);
+  }
+};
+
+struct UidListCodec {
+  // uid_t is 32 bits and (uid_t)-1 means "no uid" to the kernel.
+  static constexpr uint64_t kMaxUid = 4294967294;
+
+  static absl::Status Read(const YAML::Node& node, absl::string_view key,
+                           std::vector<uint32_t>& out) {
+    if (!node.IsSequence()) {
+      return KeyError(key, "must be a list of uids, e.g. [1000, 1001]");
+    }
+    std::vector<uint32_t> uids;
+    for (size_t i = 0; i < node.size(); ++i) {
+      absl::StatusOr<uint64_t> uid =
+          ReadUnsigned(node[i], absl::StrCat(key, "[", i, "]"), kMaxUid);
+      if (!uid.ok()) return uid.status();
+      uids.push_back(static_cast<uint32_t>(*uid));
+    }
+    out = std::move(uids);
+    return absl::OkStatus();
+  }
+  static void Write(YAML::Emitter& out, const std::vector<uint32_t>& uids) {
+    out << YAML::Flow << YAML::BeginSeq;
+    for (uint32_t uid : uids) out << uid;
+    out << YAML::EndSeq;
+  }
+};
+
+struct DurationCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key,
+                           std::chrono::milliseconds& out) {
+    absl::StatusOr<std::string> text = ScalarText(node, key);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<std::chrono::milliseconds> duration = ParseDuration(*text);
+    if (!duration.ok()) return WithKey(key, duration.status());
+    out = *duration;
+    return absl::OkStatus();
+  }
+  static void Write(YAML::Emitter& out, std::chrono::milliseconds duration) {
+    out << YAML::DoubleQuoted << FormatDuration(duration);
+  }
+};
+
+// A quantity where "0" means "no limit" (ParseMemoryBytes and ParseCpuMillis
+// reject zero, which is right for requests but not for a default).
+template <absl::StatusOr<uint64_t> (*Parse)(const std::string&),
+          std::string (*Format)(uint64_t)>
+struct LimitCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key,
+                           uint64_t& out) {
+    absl::StatusOr<std::string> text = ScalarText(node, key);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<__int128> millis = ParseQuantityMillis(*text);
+    if (!millis.ok()) return WithKey(key, millis.status());
+    if (*millis == 0) {
+      out = 0;
+      return absl::OkStatus();
+    }
+    absl::StatusOr<uint64_t> value = Parse(*text);
+    if (!value.ok()) return WithKey(key, value.status());
+    out = *value;
+    return absl::OkStatus();
+  }
+  static void Write(YAML::Emitter& out, uint64_t value) {
+    out << YAML::DoubleQuoted << Format(value);
+  }
+};
+
+using MemoryCodec = LimitCodec<ParseMemoryBytes, FormatBytes>;
+using CpuCodec = LimitCodec<ParseCpuMillis, FormatCpuMillis>;
+
+// ---- the field table -------------------------------------------------------
+
+struct Field {
+  absl::string_view key;  // dotted: "runsc.timeout"
+  std::function<absl::Status(const YAML::Node&, Config&)> read;
+  std::function<void(YAML::Emitter&, const Config&)> write;
+};
+
+// `get` is a generic lambda returning the member, so one accessor serves
+// both the mutable (read) and the const (write) side.
+template <typename Codec, typename Get>
+Field MakeField(absl::string_view key, Get get) {
+  return Field{
+      key,
+      [key, get](const YAML::Node& node, Config& config) {
+        return Codec::Read(node, key, get(config));
+      },
+      [get](YAML::Emitter& out, const Config& config) {
+        Codec::Write(out, get(config));
+      }};
+}
+
+// In rendering order; keys of one section must be adjacent.
+const std::vector<Field>& Fields() {
+  static const auto* const fields = new std::vector<Field>{
+      MakeField<StringCodec>("socket.path",
+                             [](auto& c) -> auto& { return c.socket.path; }),
+      MakeField<ModeCodec>("socket.mode",
+                           [](auto& c) -> auto& { return c.socket.mode; }),
+      MakeField<StringCodec>("socket.group",
+                             [](auto& c) -> auto& { return c.socket.group; }),
+      MakeField<UidListCodec>(
+          "socket.allowed_uids",
+          [](auto& c) -> auto& { return c.socket.allowed_uids; }),
+      MakeField<StringCodec>("state_dir",
+                             [](auto& c) -> auto& { return c.state_dir; }),
+      MakeField<StringCodec>("driver_name",
+                             [](auto& c) -> auto& { return c.driver_name; }),
+      MakeField<StringCodec>("default_image",
+                             [](auto& c) -> auto& { return c.default_image; }),
+      MakeField<StringCodec>("log.level",
+                             [](auto& c) -> auto& { return c.log.level; }),
+      MakeField<StringCodec>("log.format",
+                             [](auto& c) -> auto& { return c.log.format; }),
+      MakeField<StringCodec>("runsc.path",
+                             [](auto& c) -> auto& { return c.runsc.path; }),
+      MakeField<StringCodec>("runsc.platform",
+                             [](auto& c) -> auto& { return c.runsc.platform; }),
+      MakeField<DurationCodec>("runsc.timeout",
+                               [](auto& c) -> auto& { return c.runsc.timeout; }),
+      MakeField<StringCodec>(
+          "runsc.debug_log_dir",
+          [](auto& c) -> auto& { return c.runsc.debug_log_dir; }),
+      MakeField<MemoryCodec>(
+          "sandbox.memory_limit",
+          [](auto& c) -> auto& { return c.sandbox.memory_limit_bytes; }),
+      MakeField<CpuCodec>(
+          "sandbox.cpu_limit",
+          [](auto& c) -> auto& { return c.sandbox.cpu_limit_millis; }),
+      MakeField<CountCodec<uint64_t>>(
+          "sandbox.pids_limit",
+          [](auto& c) -> auto& { return c.sandbox.pids_limit; }),
+      MakeField<CountCodec<size_t>>(
+          "watch.queue_size",
+          [](auto& c) -> auto& { return c.watch.queue_size; }),
+  };
+  return *fields;
+}
+
+// "runsc.timeout" -> "runsc"; "state_dir" -> "".
+absl::string_view SectionOf(absl::string_view key) {
+  size_t dot = key.rfind('.');
+  return dot == absl::string_view::npos ? absl::string_view() : key.substr(0, dot);
+}
+
+absl::string_view NameOf(absl::string_view key) {
+  size_t dot = key.rfind('.');
+  return dot == absl::string_view::npos ? key : key.substr(dot + 1);
+}
+
+const Field* FindField(absl::string_view key) {
+  for (const Field& field : Fields()) {
+    if (field.key == key) return &field;
+  }
+  return nullptr;
+}
+
+bool IsSection(absl::string_view key) {
+  for (const Field& field : Fields()) {
+    if (SectionOf(field.key) == key) return true;
+  }
+  return false;
+}
+
+// ---- reading ---------------------------------------------------------------
+
+absl::Status ReadMapping(const YAML::Node& node, absl::string_view prefix,
+                         Config& config);
+
+// A null value (`key:` with nothing after it) leaves the default in place.
+absl::Status ReadEntry(const std::string& key, const YAML::Node& value,
+                       Config& config) {
+  if (const Field* field = FindField(key)) {
+    return value.IsNull() ? absl::OkStatus() : field->read(value, config);
+  }
+  if (IsSection(key)) {
+    if (value.IsNull()) return absl::OkStatus();
+    if (!value.IsMap()) return KeyError(key, "must be a mapping of keys");
+    return ReadMapping(value, key, config);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("config: unknown key ", QuoteForMessage(key)));
+}
+
+absl::Status ReadMapping(const YAML::Node& node, absl::string_view prefix,
+                         Config& config) {
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "config: keys must be plain names (under '", prefix, "')"));
+    }
+    std::string key = prefix.empty()
+                          ? entry.first.Scalar()
+                          : absl::StrCat(prefix, ".", entry.first.Scalar());
+    if (!seen.insert(key).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config: duplicate key ", QuoteForMessage(key)));
+    }
+    absl::Status status = ReadEntry(key, entry.second, config);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+// ---- per-key rules, shared by ParseConfig and ValidateConfig ---------------
+
+absl::Status CheckOneOf(absl::string_view key, const std::string& value,
+                        std::initializer_list<absl::string_view> allowed) {
+  for (absl::string_view choice : allowed) {
+    if (value == choice) return absl::OkStatus();
+  }
+  return KeyError(key, absl::StrCat("must be one of ",
+                                    absl::StrJoin(allowed, ", "), " (got ",
+                                    QuoteForMessage(value), ")"));
+}
+
+bool HasNul(absl::string_view text) {
+  return text.find('\0') != absl::string_view::npos;
+}
+
+absl::Status CheckAbsolutePath(absl::string_view key, const std::string& path) {
+  if (path.empty() || path[0] != '/' || HasNul(path)) {
+    return KeyError(key, absl::StrCat("must be an absolute path (got ",
+                                      QuoteForMessage(path), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckOptionalAbsolutePath(absl::string_view key,
+                                       const std::string& path) {
+  return path.empty() ? absl::OkStatus() : CheckAbsolutePath(key, path);
+}
+
+// The socket must stay usable by its owner and may be opened wider (to a
+// group, or to everyone for a gateway whose uid is in socket.allowed_uids):
+// the SO_PEERCRED uid check, not the file mode, is what admits a client.
+// Execute and special bits mean nothing on a socket.
+absl::Status CheckSocketMode(uint32_t mode) {
+  constexpr uint32_t kRequired = 0600;
+  constexpr uint32_t kAllowed = 0666;
+  if ((mode & kRequired) == kRequired && (mode & ~kAllowed) == 0) {
+    return absl::OkStatus();
+  }
+  return KeyError("socket.mode",
+                  absl::StrFormat("must keep owner read/write (0600) and may "
+                                  "add only group or world read/write bits, "
+                                  "e.g. 0660 (got %04o)",
+                                  mode));
+}
+
+absl::Status CheckDriverName(const std::string& name) {
+  bool ok = !name.empty();
+  for (char c : name) {
+    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                c == '-' || c == '_');
+  }
+  if (ok) return absl::OkStatus();
+  return KeyError("driver_name",
+                  absl::StrCat("must be non-empty ASCII letters, digits, '-' "
+                               "or '_' (got ",
+                               QuoteForMessage(name), ")"));
+}
+
+absl::Status CheckRange(absl::string_view key, uint64_t value, uint64_t min,
+                        uint64_t max) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  return KeyError(key, absl::StrCat("must be between ", min, " and ", max,
+                                    " (got ", value, ")"));
+}
+
+absl::Status CheckPidsLimit(uint64_t pids_limit) {
+  if (pids_limit == 0 ||
+      (pids_limit >= kMinPidsLimit && pids_limit <= kMaxPidsLimit)) {
+    return absl::OkStatus();
+  }
+  return KeyError("sandbox.pids_limit",
+                  absl::StrCat("must be 0 (no limit) or between ",
+                               kMinPidsLimit, " and ", kMaxPidsLimit,
+                               "; runsc counts host threads, about 31 for an "
+                               "idle sandbox (got ",
+                               pids_limit, ")"));
+}
+
+absl::Status CheckTimeout(std::chrono::milliseconds timeout) {
+  if (timeout.count() > 0) return absl::OkStatus();
+  return KeyError("runsc.timeout", "must be greater than zero");
+}
+
+// Rules about single keys, which hold for a file before CLI overrides too.
+absl::Status CheckValues(const Config& c) {
+  return FirstError({
+      CheckOptionalAbsolutePath("socket.path", c.socket.path),
+      CheckSocketMode(c.socket.mode),
+      CheckAbsolutePath("state_dir", c.state_dir),
+      CheckDriverName(c.driver_name),
+      CheckOneOf("log.level", c.log.level,
+                 {"trace", "debug", "info", "warn", "error", "critical",
+                  "off"}),
+      CheckOneOf("log.format", c.log.format, {"text", "json"}),
+      c.runsc.path.empty() ? KeyError("runsc.path", "must not be empty")
+                           : absl::OkStatus(),
+      CheckOneOf("runsc.platform", c.runsc.platform,
+                 {"systrap", "ptrace", "kvm"}),
+      CheckTimeout(c.runsc.timeout),
+      CheckOptionalAbsolutePath("runsc.debug_log_dir", c.runsc.debug_log_dir),
+      CheckPidsLimit(c.sandbox.pids_limit),
+      CheckRange("watch.queue_size", c.watch.queue_size, 16, 1000000),
+  });
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                             &std::fclose);
+  if (!file) {
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("config: cannot open ", QuoteForMessage(path)));
+  }
+  std::string text;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
+    text.append(buffer, n);
+  }
+  if (std::ferror(file.get())) {
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("config: cannot read ", QuoteForMessage(path)));
+  }
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<Config> ParseConfig(const std::string& yaml_text) {
+  Config config;
+  try {
+    YAML::Node root = YAML::Load(yaml_text);
+    if (root.IsNull()) return config;  // empty file: every default
+    if (!root.IsMap()) {
+      return absl::InvalidArgumentError(
+          "config: the top level must be a mapping of keys");
+    }
+    absl::Status status = ReadMapping(root, "", config);
+    if (!status.ok()) return status;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: not valid YAML: ", e.what()));
+  }
+  absl::Status status = CheckValues(config);
+  if (!status.ok()) return status;
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Config> config = ParseConfig(*text);
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        absl::StrCat("config file ", QuoteForMessage(path),
+                                     ": ", config.status().message()));
+  }
+  return config;
+}
+
+absl::Status ValidateConfig(const Config& config) {
+  if (config.socket.path.empty()) {
+    return KeyError("socket.path", "required (use --socket or socket.path)");
+  }
+  return CheckValues(config);
+}
+
+std::string RenderConfig(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::Comment(
+             "openshell-driver-gvisor: effective configuration "
+             "(docs/configuration.md)")
+      << YAML::Newline;
+  out << YAML::BeginMap;
+  absl::string_view open_section;
+  for (const Field& field : Fields()) {
+    absl::string_view section = SectionOf(field.key);
+    if (section != open_section) {
+      if (!open_section.empty()) out << YAML::EndMap;
+      if (!section.empty()) {
+        out << YAML::Key << std::string(section) << YAML::Value
+            << YAML::BeginMap;
+      }
+      open_section = section;
+    }
+    out << YAML::Key << std::string(NameOf(field.key)) << YAML::Value;
+    field.write(out, config);
+  }
+  if (!open_section.empty()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(
+    const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() &&
+         absl::ascii_isdigit(static_cast<unsigned char>(text[digits]))) {
+    ++digits;
+  }
+  absl::string_view unit_name = absl::string_view(text).substr(digits);
+  for (const DurationUnit& unit : kDurationUnits) {
+    if (digits == 0 || unit_name != unit.name) continue;
+    std::optional<uint64_t> count = ParseUnsigned(
+        absl::string_view(text).substr(0, digits), INT64_MAX / unit.millis);
+    if (!count) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duration ", QuoteForMessage(text), " is too large"));
+    }
+    if (*count == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "duration must be greater than zero (got ", QuoteForMessage(text),
+          ")"));
+    }
+    return std::chrono::milliseconds(static_cast<int64_t>(*count) * unit.millis);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("not a duration: ", QuoteForMessage(text),
+                   " (use e.g. 250ms, 60s, 5m)"));
+}
+
+}  // namespace osgv

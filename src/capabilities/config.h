@@ -1,0 +1,84 @@
+// The driver's own configuration: a YAML file, overridden by CLI flags.
+//
+// The gateway forwards nothing from its [openshell.drivers.gvisor] table to a
+// remote driver (gateway-contract.md §8), so every setting lives here. Every
+// key is documented, with its default, in docs/configuration.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace osgv {
+
+struct SocketConfig {
+  std::string path;                 // required to serve
+  uint32_t mode = 0600;             // may only widen 0600 (e.g. 0660)
+  std::string group;                // chgrp the socket to this group
+  std::vector<uint32_t> allowed_uids;  // empty = only our own euid
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace|debug|info|warn|error|critical|off
+  std::string format = "text";  // text|json
+};
+
+struct RunscConfig {
+  std::string path = "runsc";
+  std::string platform = "systrap";  // systrap|ptrace|kvm
+  std::chrono::milliseconds timeout{60000};  // per control call
+  std::string debug_log_dir;  // "" = runsc debug logging off
+};
+
+struct SandboxDefaults {
+  // Applied when a request carries no limit. 0 = no limit.
+  uint64_t memory_limit_bytes = 0;
+  uint64_t cpu_limit_millis = 0;
+  // cgroup pids.max; runsc counts host threads (~31 idle), so keep it large.
+  uint64_t pids_limit = 4096;
+};
+
+// Bounds for a non-zero pids limit, in this file or in a sandbox's
+// driver_config. runsc counts host threads (about 31 for an idle sandbox and
+// ~8 more per process), so a small limit kills the sandbox.
+inline constexpr uint64_t kMinPidsLimit = 256;
+inline constexpr uint64_t kMaxPidsLimit = 1048576;
+
+struct WatchConfig {
+  // Events buffered per watcher before the overflow policy applies.
+  size_t queue_size = 4096;
+};
+
+struct Config {
+  SocketConfig socket;
+  std::string state_dir = "/var/lib/openshell-driver-gvisor";
+  std::string driver_name = "gvisor";
+  std::string default_image;
+  LogConfig log;
+  RunscConfig runsc;
+  SandboxDefaults sandbox;
+  WatchConfig watch;
+};
+
+// Parses YAML text. Unknown keys and bad values are errors naming the key
+// (e.g. "runsc.timeout: not a duration: '5 parsecs'").
+absl::StatusOr<Config> ParseConfig(const std::string& yaml_text);
+
+// Reads and parses a file; a missing file is an error naming the path.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// Checks cross-field rules after CLI overrides were applied
+// (socket.path set, log.level known, ...). Message names the key.
+absl::Status ValidateConfig(const Config& config);
+
+// The effective configuration as YAML, for `serve --check-config`.
+std::string RenderConfig(const Config& config);
+
+// "250ms", "60s", "5m", "1h"; bare numbers are rejected.
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
+
+}  // namespace osgv

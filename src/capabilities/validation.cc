@@ -1,0 +1,484 @@
+// The one validator shared by ValidateSandboxCreate and CreateSandbox.
+//
+// Malformed input is INVALID_ARGUMENT; a well-formed request asking for
+// something this driver cannot do (GPUs, platform_config, ...) is
+// FAILED_PRECONDITION, as the upstream Docker and Podman drivers answer.
+// Messages quote user values escaped and bounded (QuoteForMessage), and never
+// echo environment values, command arguments or spec.sandbox_token, which
+// may hold secrets.
+#include "capabilities/validation.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "capabilities/quantity.h"
+#include "nlohmann/json.hpp"
+
+namespace osgv {
+namespace {
+
+constexpr absl::string_view kSpec = "sandbox.spec";
+constexpr absl::string_view kTemplate = "sandbox.spec.template";
+constexpr absl::string_view kResources = "sandbox.spec.template.resources";
+constexpr absl::string_view kPlatformConfig =
+    "sandbox.spec.template.platform_config";
+constexpr absl::string_view kDriverConfig =
+    "sandbox.spec.template.driver_config";
+
+constexpr size_t kMaxIdLength = 128;
+constexpr size_t kMaxLabelLength = 63;
+constexpr size_t kMaxSubdomainLength = 253;
+
+absl::Status Invalid(absl::string_view path, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+}
+
+absl::Status Unsupported(absl::string_view path, absl::string_view why) {
+  return absl::FailedPreconditionError(absl::StrCat(path, ": ", why));
+}
+
+// Prefixes a status from a shared parser (quantities) with the field path.
+absl::Status WithPath(absl::string_view path, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat(path, ": ", status.message()));
+}
+
+std::string Got(absl::string_view value) {
+  return absl::StrCat(" (got ", QuoteForMessage(value), ")");
+}
+
+// `map["key"]`, with the user's key escaped and bounded.
+std::string EntryPath(absl::string_view map_path, absl::string_view key) {
+  return absl::StrCat(map_path, "[", QuoteForMessage(key, '"'), "]");
+}
+
+bool IsAsciiAlnum(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c));
+}
+
+bool IsLowerAlnum(char c) {
+  return absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
+         (c >= 'a' && c <= 'z');
+}
+
+bool HasNul(absl::string_view text) {
+  return text.find('\0') != absl::string_view::npos;
+}
+
+// "a.b.c", each part a DNS-1123 label.
+bool IsDns1123Subdomain(absl::string_view s) {
+  if (s.empty() || s.size() > kMaxSubdomainLength) return false;
+  for (absl::string_view part : absl::StrSplit(s, '.')) {
+    if (!IsDns1123Label(std::string(part))) return false;
+  }
+  return true;
+}
+
+// Kubernetes' "qualified name" and label value charset:
+// [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?
+bool IsQualifiedName(absl::string_view s) {
+  if (s.empty() || s.size() > kMaxLabelLength) return false;
+  if (!IsAsciiAlnum(s.front()) || !IsAsciiAlnum(s.back())) return false;
+  for (char c : s) {
+    if (!IsAsciiAlnum(c) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+// ---- identity --------------------------------------------------------------
+
+// The id names directories and runsc containers, so it must not be "..",
+// start with '-' (an option to runsc) or hold a '/'.
+absl::Status CheckId(const std::string& id) {
+  if (id.empty()) return Invalid("sandbox.id", "required");
+  bool ok = id.size() <= kMaxIdLength && IsAsciiAlnum(id[0]);
+  for (char c : id) {
+    ok = ok && (IsAsciiAlnum(c) || c == '.' || c == '_' || c == '-');
+  }
+  if (ok) return absl::OkStatus();
+  return Invalid("sandbox.id",
+                 absl::StrCat("must be at most ", kMaxIdLength,
+                              " characters of A-Z, a-z, "
+                              "0-9, '.', '_' and '-', starting with a letter "
+                              "or digit",
+                              Got(id)));
+}
+
+constexpr absl::string_view kDns1123Rule =
+    "a DNS-1123 label: 1 to 63 characters of a-z, 0-9 and '-', starting and "
+    "ending with a letter or digit";
+
+absl::Status CheckName(const std::string& name) {
+  if (name.empty()) return Invalid("sandbox.name", "required");
+  if (IsDns1123Label(name)) return absl::OkStatus();
+  return Invalid("sandbox.name",
+                 absl::StrCat("must be ", kDns1123Rule, Got(name)));
+}
+
+absl::Status CheckOptionalLabel(absl::string_view path,
+                                const std::string& value) {
+  if (value.empty() || IsDns1123Label(value)) return absl::OkStatus();
+  return Invalid(path,
+                 absl::StrCat("must be empty or ", kDns1123Rule, Got(value)));
+}
+
+// ---- spec and template fields ----------------------------------------------
+
+absl::Status CheckEnvironment(absl::string_view map_path,
+                              const std::map<std::string, std::string>& env) {
+  for (const auto& [key, value] : env) {
+    if (!IsPosixEnvName(key)) {
+      return Invalid(EntryPath(map_path, key),
+                     "not a valid variable name (use A-Z, a-z, 0-9 and '_', "
+                     "not starting with a digit)");
+    }
+    if (HasNul(value)) {
+      return Invalid(EntryPath(map_path, key), "value contains a NUL byte");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLabels(const std::map<std::string, std::string>& labels) {
+  const std::string map_path = absl::StrCat(kTemplate, ".labels");
+  for (const auto& [key, value] : labels) {
+    absl::Status status = ValidateLabelKey(key);
+    if (status.ok()) status = ValidateLabelValue(value);
+    if (!status.ok()) return WithPath(EntryPath(map_path, key), status);
+  }
+  return absl::OkStatus();
+}
+
+// Arguments are not echoed: they may carry credentials.
+absl::Status CheckCommand(const std::vector<std::string>& command) {
+  for (size_t i = 0; i < command.size(); ++i) {
+    std::string path = absl::StrCat(kSpec, ".command[", i, "]");
+    if (HasNul(command[i])) return Invalid(path, "contains a NUL byte");
+    if (i == 0 && command[i].empty()) {
+      return Invalid(path, "the program must not be empty");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLogLevel(const std::string& level) {
+  constexpr absl::string_view kLevels[] = {"trace", "debug", "info", "warn",
+                                           "error"};
+  if (level.empty()) return absl::OkStatus();
+  for (absl::string_view known : kLevels) {
+    if (level == known) return absl::OkStatus();
+  }
+  return Invalid(absl::StrCat(kSpec, ".log_level"),
+                 absl::StrCat("must be empty or one of ",
+                              absl::StrJoin(kLevels, ", "), Got(level)));
+}
+
+// Only presence and plain text here; the reference syntax is checked where
+// the image is resolved.
+absl::Status CheckImage(const std::string& image, const Config& config) {
+  const std::string path = absl::StrCat(kTemplate, ".image");
+  const bool defaulted = image.empty();
+  const std::string& effective = defaulted ? config.default_image : image;
+  if (effective.empty()) {
+    return Unsupported(path,
+                       "empty and the driver has no default_image configured");
+  }
+  for (char c : effective) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f') {
+      return Invalid(path, absl::StrCat(
+                               "must not contain whitespace or control "
+                               "characters",
+                               defaulted ? " (from default_image)" : "",
+                               Got(effective)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---- resources -------------------------------------------------------------
+
+using QuantityParser = absl::StatusOr<uint64_t> (*)(const std::string&);
+
+// "" = unset = 0; otherwise parsed and > 0.
+absl::StatusOr<uint64_t> ParseOptionalQuantity(absl::string_view path,
+                                               const std::string& text,
+                                               QuantityParser parse) {
+  if (text.empty()) return 0;
+  absl::StatusOr<uint64_t> value = parse(text);
+  if (!value.ok()) return WithPath(path, value.status());
+  return *value;
+}
+
+// Checks one resource's request and limit ("cpu" or "memory") and returns the
+// limit (0 = unset). Requests are checked but not enforced: a gVisor sandbox
+// has no scheduler to reserve capacity against.
+absl::StatusOr<uint64_t> CheckResource(absl::string_view resource,
+                                       const std::string& request,
+                                       const std::string& limit,
+                                       QuantityParser parse) {
+  const std::string request_path =
+      absl::StrCat(kResources, ".", resource, "_request");
+  const std::string limit_path =
+      absl::StrCat(kResources, ".", resource, "_limit");
+  absl::StatusOr<uint64_t> limit_value =
+      ParseOptionalQuantity(limit_path, limit, parse);
+  if (!limit_value.ok()) return limit_value.status();
+  absl::StatusOr<uint64_t> request_value =
+      ParseOptionalQuantity(request_path, request, parse);
+  if (!request_value.ok()) return request_value.status();
+  if (*limit_value != 0 && *request_value > *limit_value) {
+    // Both parsed as quantities, so they are plain text and safe to echo.
+    return Invalid(request_path, absl::StrCat(request, " exceeds ", resource,
+                                              "_limit ", limit));
+  }
+  return *limit_value;
+}
+
+struct Limits {
+  uint64_t cpu_millis = 0;
+  uint64_t memory_bytes = 0;
+};
+
+absl::StatusOr<Limits> CheckResources(
+    const std::optional<ResourceRequirements>& resources) {
+  Limits limits;
+  if (!resources) return limits;
+  absl::StatusOr<uint64_t> cpu =
+      CheckResource("cpu", resources->cpu_request, resources->cpu_limit,
+                    ParseCpuMillis);
+  if (!cpu.ok()) return cpu.status();
+  absl::StatusOr<uint64_t> memory =
+      CheckResource("memory", resources->memory_request,
+                    resources->memory_limit, ParseMemoryBytes);
+  if (!memory.ok()) return memory.status();
+  limits.cpu_millis = *cpu;
+  limits.memory_bytes = *memory;
+  return limits;
+}
+
+// ---- JSON options ----------------------------------------------------------
+
+// "" = unset. Struct fields arrive as JSON object text.
+absl::StatusOr<nlohmann::json> ParseJsonObject(absl::string_view path,
+                                               const std::string& text) {
+  if (text.empty()) return nlohmann::json::object();
+  nlohmann::json value = nlohmann::json::parse(text, nullptr,
+                                               /*allow_exceptions=*/false);
+  if (value.is_discarded()) return Invalid(path, "not valid JSON");
+  if (!value.is_object()) {
+    return Invalid(path, absl::StrCat("must be a JSON object (got ",
+                                      value.type_name(), ")"));
+  }
+  return value;
+}
+
+// `parent.key`, or `parent["key"]` for a key that is not a plain name.
+std::string KeyPath(absl::string_view parent, const std::string& key) {
+  bool plain = !key.empty() && key.size() <= 64;
+  for (char c : key) plain = plain && (IsAsciiAlnum(c) || c == '_');
+  return plain ? absl::StrCat(parent, ".", key) : EntryPath(parent, key);
+}
+
+// google.protobuf.Struct carries every number as a double, so 2048.0 is an
+// integer here too.
+absl::StatusOr<uint64_t> JsonPidsLimit(absl::string_view path,
+                                       const nlohmann::json& value) {
+  const std::string rule = absl::StrCat(
+      "must be 0 (the driver default) or an integer between ", kMinPidsLimit,
+      " and ", kMaxPidsLimit,
+      "; runsc counts host threads, about 31 for an idle sandbox");
+  if (!value.is_number()) {
+    return Invalid(path, absl::StrCat(rule, " (got ", value.type_name(), ")"));
+  }
+  const double number = value.get<double>();
+  const bool in_range =
+      number == 0 || (number >= kMinPidsLimit && number <= kMaxPidsLimit);
+  if (!in_range || std::trunc(number) != number) {
+    return Invalid(path, absl::StrCat(rule, " (got ", value.dump(), ")"));
+  }
+  return static_cast<uint64_t>(number);
+}
+
+// Our driver_config schema; docs/configuration.md documents each key.
+struct DriverConfigKey {
+  absl::string_view name;
+  absl::Status (*apply)(absl::string_view path, const nlohmann::json& value,
+                        DriverConfigOptions& options);
+};
+
+constexpr DriverConfigKey kDriverConfigKeys[] = {
+    {"pids_limit",
+     [](absl::string_view path, const nlohmann::json& value,
+        DriverConfigOptions& options) {
+       absl::StatusOr<uint64_t> pids = JsonPidsLimit(path, value);
+       if (!pids.ok()) return pids.status();
+       options.pids_limit = *pids;
+       return absl::OkStatus();
+     }},
+};
+
+const DriverConfigKey* FindDriverConfigKey(const std::string& name) {
+  for (const DriverConfigKey& key : kDriverConfigKeys) {
+    if (key.name == name) return &key;
+  }
+  return nullptr;
+}
+
+std::string KnownDriverConfigKeys() {
+  return absl::StrJoin(kDriverConfigKeys, ", ",
+                       [](std::string* out, const DriverConfigKey& key) {
+                         absl::StrAppend(out, key.name);
+                       });
+}
+
+absl::Status CheckUnsupportedFeatures(const SandboxSpec& spec) {
+  if (spec.gpu_requested) {
+    return Unsupported(absl::StrCat(kSpec, ".resource_requirements.gpu"),
+                       "GPUs are not supported by the gvisor driver");
+  }
+  if (!spec.tmpl.agent_socket_path.empty()) {
+    return Unsupported(absl::StrCat(kTemplate, ".agent_socket_path"),
+                       absl::StrCat("not supported by the gvisor driver",
+                                    Got(spec.tmpl.agent_socket_path)));
+  }
+  // The gateway fills platform_config for Kubernetes (runtime class,
+  // annotations, host_users, raw resources); silently ignoring it would
+  // drop what the user asked for.
+  absl::StatusOr<nlohmann::json> platform =
+      ParseJsonObject(kPlatformConfig, spec.tmpl.platform_config_json);
+  if (!platform.ok()) return platform.status();
+  if (!platform->empty()) {
+    std::vector<std::string> keys;
+    for (const auto& item : platform->items()) {
+      keys.push_back(absl::CEscape(item.key()));
+    }
+    return Unsupported(kPlatformConfig,
+                       absl::StrCat("not supported by the gvisor driver (got "
+                                    "keys: ",
+                                    absl::StrJoin(keys, ", "), ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsDns1123Label(const std::string& s) {
+  if (s.empty() || s.size() > kMaxLabelLength) return false;
+  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
+  for (char c : s) {
+    if (!IsLowerAlnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+bool IsPosixEnvName(const std::string& s) {
+  if (s.empty() || absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) {
+    return false;
+  }
+  for (char c : s) {
+    if (!IsAsciiAlnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+absl::Status ValidateLabelKey(const std::string& key) {
+  absl::string_view name = key;
+  size_t slash = name.find('/');
+  if (slash != absl::string_view::npos) {
+    absl::string_view prefix = name.substr(0, slash);
+    name.remove_prefix(slash + 1);
+    if (!IsDns1123Subdomain(prefix)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key prefix ", QuoteForMessage(prefix),
+          " must be a DNS-1123 subdomain: at most 253 characters of a-z, "
+          "0-9, '-' and '.', each dot-separated part starting and ending "
+          "with a letter or digit"));
+    }
+  }
+  if (!IsQualifiedName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key name ", QuoteForMessage(name),
+        " must be 1 to 63 characters of A-Z, a-z, 0-9, '-', '_' and '.', "
+        "starting and ending with a letter or digit"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLabelValue(const std::string& value) {
+  if (value.empty() || IsQualifiedName(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "value ", QuoteForMessage(value),
+      " must be empty or at most 63 characters of A-Z, a-z, 0-9, '-', '_' "
+      "and '.', starting and ending with a letter or digit"));
+}
+
+absl::StatusOr<DriverConfigOptions> ParseDriverConfig(const std::string& json) {
+  absl::StatusOr<nlohmann::json> object = ParseJsonObject(kDriverConfig, json);
+  if (!object.ok()) return object.status();
+  DriverConfigOptions options;
+  for (const auto& item : object->items()) {
+    const std::string path = KeyPath(kDriverConfig, item.key());
+    const DriverConfigKey* key = FindDriverConfigKey(item.key());
+    if (key == nullptr) {
+      return Invalid(path, absl::StrCat("unknown key (known: ",
+                                        KnownDriverConfigKeys(), ")"));
+    }
+    absl::Status status = key->apply(path, item.value(), options);
+    if (!status.ok()) return status;
+  }
+  return options;
+}
+
+absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
+    const SandboxRequest& request, const Config& config) {
+  const SandboxSpec& spec = request.spec;
+  for (const absl::Status& status : {
+           CheckId(request.id),
+           CheckName(request.name),
+           CheckOptionalLabel("sandbox.workspace", request.workspace),
+           CheckOptionalLabel("sandbox.namespace", request.namespace_name),
+           CheckEnvironment(absl::StrCat(kSpec, ".environment"),
+                            spec.environment),
+           CheckEnvironment(absl::StrCat(kTemplate, ".environment"),
+                            spec.tmpl.environment),
+           CheckLabels(spec.tmpl.labels),
+           CheckCommand(spec.command),
+           CheckLogLevel(spec.log_level),
+       }) {
+    if (!status.ok()) return status;
+  }
+  absl::StatusOr<Limits> limits = CheckResources(spec.tmpl.resources);
+  if (!limits.ok()) return limits.status();
+  absl::StatusOr<DriverConfigOptions> options =
+      ParseDriverConfig(spec.tmpl.driver_config_json);
+  if (!options.ok()) return options.status();
+  // Malformed input first (INVALID_ARGUMENT), then what we cannot serve.
+  for (const absl::Status& status : {
+           CheckImage(spec.tmpl.image, config),
+           CheckUnsupportedFeatures(spec),
+       }) {
+    if (!status.ok()) return status;
+  }
+
+  ValidatedSandbox result;
+  result.memory_limit_bytes = limits->memory_bytes != 0
+                                  ? limits->memory_bytes
+                                  : config.sandbox.memory_limit_bytes;
+  result.cpu_limit_millis = limits->cpu_millis != 0
+                                ? limits->cpu_millis
+                                : config.sandbox.cpu_limit_millis;
+  result.pids_limit = options->pids_limit.value_or(0) != 0
+                          ? *options->pids_limit
+                          : config.sandbox.pids_limit;
+  result.driver_config = *options;
+  return result;
+}
+
+}  // namespace osgv

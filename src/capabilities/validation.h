@@ -1,0 +1,43 @@
+// The one validator shared by ValidateSandboxCreate and CreateSandbox.
+//
+// Pure: no I/O, no side effects. Each rejection is INVALID_ARGUMENT (or
+// FAILED_PRECONDITION for a valid request this driver cannot serve) with a
+// message that starts with the field path, e.g.
+//   "sandbox.name: must be a DNS-1123 label (got 'Bad_Name')".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "capabilities/config.h"
+#include "openshell_gvisor/sandbox.h"
+
+namespace osgv {
+
+// Our documented per-sandbox `driver_config` schema (docs/configuration.md).
+struct DriverConfigOptions {
+  std::optional<uint64_t> pids_limit;
+};
+
+// The validated, parsed form of a request's limits and options.
+struct ValidatedSandbox {
+  uint64_t memory_limit_bytes = 0;  // 0 = none
+  uint64_t cpu_limit_millis = 0;    // 0 = none
+  uint64_t pids_limit = 0;          // 0 = none
+  DriverConfigOptions driver_config;
+};
+
+absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
+    const SandboxRequest& request, const Config& config);
+
+// Individual rules, exposed for reuse and tests.
+bool IsDns1123Label(const std::string& s);
+bool IsPosixEnvName(const std::string& s);
+absl::Status ValidateLabelKey(const std::string& key);
+absl::Status ValidateLabelValue(const std::string& value);
+absl::StatusOr<DriverConfigOptions> ParseDriverConfig(const std::string& json);
+
+}  // namespace osgv

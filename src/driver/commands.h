@@ -1,0 +1,16 @@
+// Entry points of the binary's subcommands. Each returns the process exit
+// code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace osgv {
+
+int ServeCommand(const std::vector<std::string>& args);
+int ExecCommand(const std::vector<std::string>& args);
+int MonitorCommand(const std::vector<std::string>& args);
+int CtlCommand(const std::vector<std::string>& args);
+
+
+}  // namespace osgv

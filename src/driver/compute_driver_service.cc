@@ -1,0 +1,136 @@
+#include "driver/compute_driver_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "driver/proto_convert.h"
+#include "driver/watch_reactor.h"
+
+namespace osgv {
+namespace {
+
+// Workspace names follow the gateway's rule: a DNS-1123 label.
+grpc::Status CheckWorkspace(const std::string& workspace) {
+  if (workspace.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "workspace: required");
+  }
+  if (!IsDns1123Label(workspace)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("workspace: must be a DNS-1123 label (got '", workspace, "')"));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+ComputeDriverService::ComputeDriverService(SandboxManager* manager,
+                                           DriverCapabilities capabilities)
+    : manager_(manager), capabilities_(std::move(capabilities)) {}
+
+void ComputeDriverService::SetReady() {
+  std::lock_guard<std::mutex> lock(ready_mu_);
+  ready_ = true;
+  ready_cv_.notify_all();
+}
+
+grpc::Status ComputeDriverService::AwaitReady() {
+  std::unique_lock<std::mutex> lock(ready_mu_);
+  if (ready_cv_.wait_for(lock, std::chrono::seconds(60), [this] { return ready_; })) {
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "driver is still recovering its sandboxes");
+}
+
+grpc::Status ComputeDriverService::GetCapabilities(grpc::ServerContext*,
+                                                   const pb::GetCapabilitiesRequest*,
+                                                   pb::GetCapabilitiesResponse* out) {
+  out->set_driver_name(capabilities_.driver_name);
+  out->set_driver_version(capabilities_.driver_version);
+  out->set_default_image(capabilities_.default_image);
+  out->set_gateway_manages_lifecycle(capabilities_.gateway_manages_lifecycle);
+  return grpc::Status::OK;
+}
+
+grpc::Status ComputeDriverService::GetGatewayListenerRequirements(
+    grpc::ServerContext*, const pb::GetGatewayListenerRequirementsRequest*,
+    pb::GetGatewayListenerRequirementsResponse*) {
+  // Sandboxes have no network yet, so they need no callback listener.
+  return grpc::Status::OK;
+}
+
+grpc::Status ComputeDriverService::ValidateSandboxCreate(grpc::ServerContext*,
+                                                         const pb::ValidateSandboxCreateRequest* in,
+                                                         pb::ValidateSandboxCreateResponse*) {
+  return ToGrpc(manager_->Validate(FromProto(in->sandbox())));
+}
+
+grpc::Status ComputeDriverService::GetSandbox(grpc::ServerContext*, const pb::GetSandboxRequest* in,
+                                              pb::GetSandboxResponse* out) {
+  if (auto s = AwaitReady(); !s.ok()) return s;
+  auto snap = manager_->Get(in->sandbox_id(), in->sandbox_name());
+  if (!snap.ok()) return ToGrpc(snap.status());
+  ToProto(*snap, out->mutable_sandbox());
+  return grpc::Status::OK;
+}
+
+grpc::Status ComputeDriverService::ListSandboxes(grpc::ServerContext*,
+                                                 const pb::ListSandboxesRequest*,
+                                                 pb::ListSandboxesResponse* out) {
+  if (auto s = AwaitReady(); !s.ok()) return s;
+  for (const auto& snap : manager_->List()) ToProto(snap, out->add_sandboxes());
+  return grpc::Status::OK;
+}
+
+grpc::Status ComputeDriverService::CreateSandbox(grpc::ServerContext*,
+                                                 const pb::CreateSandboxRequest* in,
+                                                 pb::CreateSandboxResponse*) {
+  if (auto s = AwaitReady(); !s.ok()) return s;
+  return ToGrpc(manager_->Create(FromProto(in->sandbox())));
+}
+
+grpc::Status ComputeDriverService::StopSandbox(grpc::ServerContext*,
+                                               const pb::StopSandboxRequest* in,
+                                               pb::StopSandboxResponse*) {
+  if (auto s = AwaitReady(); !s.ok()) return s;
+  return ToGrpc(manager_->Stop(in->sandbox_id(), in->sandbox_name()));
+}
+
+grpc::Status ComputeDriverService::StartSandbox(grpc::ServerContext*,
+                                                const pb::StartSandboxRequest* in,
+                                                pb::StartSandboxResponse*) {
+  if (auto s = AwaitReady(); !s.ok()) return s;
+  return ToGrpc(manager_->Start(in->sandbox_id(), in->sandbox_name()));
+}
+
+grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext*,
+                                                 const pb::DeleteSandboxRequest* in,
+                                                 pb::DeleteSandboxResponse* out) {
+  if (auto s = AwaitReady(); !s.ok()) return s;
+  auto deleted = manager_->Delete(in->sandbox_id(), in->sandbox_name());
+  if (!deleted.ok()) return ToGrpc(deleted.status());
+  out->set_deleted(*deleted);
+  return grpc::Status::OK;
+}
+
+// Workspaces are tenancy groups, not filesystems (gateway-contract.md §5):
+// a gVisor host has nothing to create or remove for one. Like the Docker,
+// Podman and VM drivers we accept them, after checking the name.
+grpc::Status ComputeDriverService::EnsureWorkspace(grpc::ServerContext*,
+                                                   const pb::EnsureWorkspaceRequest* in,
+                                                   pb::EnsureWorkspaceResponse*) {
+  return CheckWorkspace(in->workspace());
+}
+
+grpc::Status ComputeDriverService::DeleteWorkspace(grpc::ServerContext*,
+                                                   const pb::DeleteWorkspaceRequest* in,
+                                                   pb::DeleteWorkspaceResponse*) {
+  return CheckWorkspace(in->workspace());
+}
+
+grpc::ServerWriteReactor<pb::WatchSandboxesEvent>* ComputeDriverService::WatchSandboxes(
+    grpc::CallbackServerContext*, const pb::WatchSandboxesRequest*) {
+  if (auto s = AwaitReady(); !s.ok()) return FailedWatch(s);
+  return NewWatchReactor(manager_->Watch());
+}
+
+}  // namespace osgv

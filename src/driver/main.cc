@@ -1,0 +1,47 @@
+// openshell-driver-gvisor: one binary, several commands.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "driver/commands.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(usage: openshell-driver-gvisor COMMAND [ARGS]
+
+commands:
+  serve --socket PATH --state-dir DIR [--config FILE] [--driver-name NAME]
+        [--log-level LEVEL] [--log-format text|json] [--check-config]
+      Serve openshell.compute.v1.ComputeDriver on a Unix socket.
+  exec --state-dir DIR [--config FILE] [--tty|--no-tty] [--timeout D] SANDBOX -- CMD...
+      Run CMD in a running sandbox (SANDBOX = id or name); exit with its code.
+  ctl --socket PATH [--json] caps|health|list|get|create|validate|stop|start|delete|watch
+      Talk to a running driver (ctl --help for details).
+  version
+      Print the driver version.
+)";
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "serve") return osgv::ServeCommand(args);
+  if (command == "exec") return osgv::ExecCommand(args);
+  if (command == "ctl") return osgv::CtlCommand(args);
+  if (command == "monitor") return osgv::MonitorCommand(args);
+  if (command == "version" || command == "--version") {
+    std::cout << "openshell-driver-gvisor " << OSGV_VERSION << "\n";
+    return 0;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << "unknown command '" << command << "'\n" << kUsage;
+  return 2;
+}

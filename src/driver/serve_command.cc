@@ -1,0 +1,163 @@
+// `openshell-driver-gvisor serve`: wire the pieces together, recover, serve,
+// and on SIGTERM/SIGINT shut down cleanly while the sandboxes keep running.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+
+#include "capabilities/capabilities.h"
+#include "driver/cli_args.h"
+#include "driver/commands.h"
+#include "driver/compute_driver_service.h"
+#include "driver/driver_config.h"
+#include "driver/logging.h"
+#include "driver/socket_server.h"
+#include "driver/state_dir_lock.h"
+#include "lifecycle/fs_util.h"
+#include "lifecycle/sandbox_manager.h"
+
+namespace osgv {
+namespace {
+
+constexpr char kServiceName[] = "openshell.compute.v1.ComputeDriver";
+
+std::string SelfExe() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "openshell-driver-gvisor";
+}
+
+void SetHealth(grpc::Server* server, bool serving) {
+  auto* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);
+  health->SetServingStatus(kServiceName, serving);
+}
+
+void WarnAboutMissingFeatures(const RunscFeatures& f) {
+  spdlog::info("runsc {} detected", f.version.empty() ? "(unknown version)" : f.version);
+  for (const char* flag : {"overlay2", "net-disconnect-ok"}) {
+    if (!f.Has(flag)) {
+      spdlog::warn("runsc lacks --{}: install runsc from bookworm-backports (scripts/install-deps.sh);"
+                   " features that need it will be refused", flag);
+    }
+  }
+}
+
+int Fatal(const std::string& message) {
+  spdlog::critical("{}", message);
+  return 1;
+}
+
+}  // namespace
+
+int ServeCommand(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(argv, {"socket", "state-dir", "config", "driver-name", "log-level", "log-format"},
+                        {"check-config"});
+  if (!args.ok()) {
+    std::cerr << "serve: " << args.status().message() << "\n";
+    return 2;
+  }
+  auto config = ConfigFromArgs(*args);
+  absl::Status valid = config.ok() ? ValidateConfig(*config) : config.status();
+  if (args->Has("check-config")) {
+    if (!valid.ok()) {
+      std::cerr << "config error: " << valid.message() << "\n";
+      return 1;
+    }
+    std::cout << RenderConfig(*config);
+    return 0;
+  }
+  if (!valid.ok()) {
+    std::cerr << "config error: " << valid.message() << "\n";
+    return 1;
+  }
+  if (auto s = SetupLogging(config->log); !s.ok()) return Fatal(std::string(s.message()));
+  if (geteuid() != 0) return Fatal("serve must run as root: runsc needs it to create sandboxes");
+
+  // Signals are taken by sigwait() below, never by a random thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  StateLayout layout{config->state_dir};
+  for (const auto& dir : {layout.root, layout.runsc_root(), layout.images(), layout.sandboxes()}) {
+    if (auto s = MakeDirs(dir, 0700); !s.ok()) return Fatal(std::string(s.message()));
+  }
+  auto lock = LockStateDir(layout.lock_file());
+  if (!lock.ok()) return Fatal(std::string(lock.status().message()));
+
+  auto store = StateStore::Open(layout.database());
+  if (!store.ok()) return Fatal(std::string(store.status().message()));
+
+  ProcessRunner runner;
+  RunscOptions ropts;
+  ropts.path = config->runsc.path;
+  ropts.root = layout.runsc_root();
+  ropts.platform = config->runsc.platform;
+  ropts.timeout = config->runsc.timeout;
+  ropts.debug_log_dir = config->runsc.debug_log_dir;
+  Runsc runsc(&runner, ropts);
+  auto features = runsc.Detect();
+  if (!features.ok()) return Fatal(std::string(features.status().message()));
+  WarnAboutMissingFeatures(*features);
+
+  ImageStore images(layout.images());
+  OverlayMounter mounter;
+  ProcessMonitorLauncher launcher(SelfExe(), config->runsc.timeout);
+  ExitWatcher exits;
+  EventBus events(config->watch.queue_size);
+  ManagerDeps deps{*config, layout, store->get(), &runsc, &images, &mounter, &launcher, &exits, &events};
+  SandboxManager manager(deps);
+  ComputeDriverService service(&manager, CapabilitiesOf(*config, features->version));
+
+  auto listen_fd = BindDriverSocket(config->socket);
+  if (!listen_fd.ok()) return Fatal(std::string(listen_fd.status().message()));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return Fatal("cannot start the gRPC server");
+  SetHealth(server.get(), false);
+
+  std::set<uint32_t> allowed(config->socket.allowed_uids.begin(), config->socket.allowed_uids.end());
+  if (allowed.empty()) allowed.insert(geteuid());
+  SocketServer socket_server(*listen_fd, config->socket.path, allowed);
+  socket_server.Start(server.get());
+  spdlog::info("listening on {} (driver '{}', state dir {})", config->socket.path,
+               config->driver_name, config->state_dir);
+
+  if (auto s = manager.Recover(); !s.ok()) {
+    socket_server.Stop();
+    server->Shutdown();
+    return Fatal(absl::StrCat("startup recovery failed: ", s.message()));
+  }
+  service.SetReady();
+  SetHealth(server.get(), true);
+  spdlog::info("serving");
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("received {}; shutting down (sandboxes keep running)", strsignal(sig));
+  SetHealth(server.get(), false);
+  socket_server.Stop();
+  events.CloseAll();  // Watch streams end with OK
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  manager.Shutdown();
+  exits.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace osgv

@@ -1,0 +1,82 @@
+#include "lifecycle/monitor/exit_watcher.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace osgv {
+
+ExitWatcher::ExitWatcher() {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+ExitWatcher::~ExitWatcher() { Stop(); }
+
+void ExitWatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+  for (auto& [fd, entry] : watched_) close(fd);
+  watched_.clear();
+  close(wake_fd_);
+}
+
+void ExitWatcher::Watch(int pid, Callback on_exit) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) {
+    // Already gone (ESRCH): report it from the watcher thread's point of
+    // view would need a queue; the caller's callback is thread-safe anyway.
+    waitpid(pid, nullptr, WNOHANG);
+    std::thread([cb = std::move(on_exit)] { cb(); }).detach();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watched_[fd] = {pid, std::move(on_exit)};
+  }
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+}
+
+void ExitWatcher::Loop() {
+  while (true) {
+    std::vector<pollfd> fds;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      fds.push_back({wake_fd_, POLLIN, 0});
+      for (const auto& [fd, entry] : watched_) fds.push_back({fd, POLLIN, 0});
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0) continue;
+    if (fds[0].revents) {
+      uint64_t v;
+      (void)!read(wake_fd_, &v, sizeof v);
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      std::pair<int, Callback> entry;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = watched_.find(fds[i].fd);
+        if (it == watched_.end()) continue;
+        entry = std::move(it->second);
+        watched_.erase(it);
+      }
+      close(fds[i].fd);
+      waitpid(entry.first, nullptr, WNOHANG);  // reap if it is our child
+      entry.second();
+    }
+  }
+}
+
+}  // namespace osgv

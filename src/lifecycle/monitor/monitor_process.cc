@@ -1,0 +1,187 @@
+// The monitor's own process: start the sandbox, then reap, copy output and
+// record the exit. One duty per function, conmon-style.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "lifecycle/fs_util.h"
+#include "lifecycle/monitor/monitor.h"
+
+namespace osgv {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+void Report(int status_fd, const nlohmann::json& j) {
+  if (status_fd < 0) return;
+  WriteAll(status_fd, j.dump() + "\n");
+  close(status_fd);
+}
+
+// Whatever runsc printed on the (non-blocking) stderr pipe: its error text
+// when create/start failed.
+std::string DrainNonBlocking(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// Copies the main process's output into console.log and reaps every child
+// (we are their subreaper) until the sandbox process has exited and its
+// pipes are closed. Returns the sandbox's exit code.
+int SuperviseUntilExit(pid_t sandbox_pid, int out_fd, int err_fd, int console_fd) {
+  int fds[2] = {out_fd, err_fd};
+  bool exited = false;
+  int exit_code = -1;
+  auto exited_at = std::chrono::steady_clock::now();
+  while (true) {
+    pollfd p[2];
+    int n = 0;
+    for (int fd : fds) {
+      if (fd >= 0) p[n++] = {fd, POLLIN, 0};
+    }
+    if (n > 0) poll(p, n, 200);
+    else usleep(50 * 1000);
+    for (int i = 0; i < n; ++i) {
+      if (p[i].revents == 0) continue;
+      char buf[16384];
+      ssize_t r = read(p[i].fd, buf, sizeof buf);
+      if (r > 0) {
+        WriteAll(console_fd, std::string(buf, static_cast<size_t>(r)));
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        for (int& fd : fds) {
+          if (fd == p[i].fd) {
+            close(fd);
+            fd = -1;
+          }
+        }
+      }
+    }
+    int status = 0;
+    pid_t w;
+    while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (w == sandbox_pid) {
+        exited = true;
+        exited_at = std::chrono::steady_clock::now();
+        exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+    }
+    bool pipes_done = fds[0] < 0 && fds[1] < 0;
+    // The pipes may be held open by a straggler; do not wait on them long.
+    if (exited && (pipes_done || std::chrono::steady_clock::now() - exited_at >
+                                     std::chrono::seconds(2))) {
+      return exit_code;
+    }
+  }
+}
+
+// Reaps the gofer and stubs that exit after the sandbox, for a short while.
+void ReapStragglers() {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < until) {
+    pid_t w = waitpid(-1, nullptr, WNOHANG);
+    if (w < 0 && errno == ECHILD) return;
+    if (w <= 0) usleep(20 * 1000);
+  }
+}
+
+}  // namespace
+
+int RunMonitor(const std::string& spec_path, int status_fd) {
+  setsid();  // no controlling tty, no process group shared with the driver
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto text = ReadFile(spec_path);
+  if (!text.ok()) {
+    Report(status_fd, {{"ok", false}, {"error", text.status().ToString()}});
+    return 1;
+  }
+  auto spec = MonitorSpecFromJson(*text);
+  if (!spec.ok()) {
+    Report(status_fd, {{"ok", false}, {"error", spec.status().ToString()}});
+    return 1;
+  }
+
+  int console_fd = open(spec->console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out[2], err[2];
+  if (console_fd < 0 || devnull < 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    Report(status_fd, {{"ok", false}, {"error", absl::StrCat("monitor setup: ", strerror(errno))}});
+    return 1;
+  }
+  fcntl(err[0], F_SETFL, O_NONBLOCK);
+
+  ProcessRunner runner;
+  Runsc runsc(&runner, spec->runsc);
+  RunscFeatures features;
+  features.flags = spec->runsc_flags;
+  runsc.SetFeatures(features);
+
+  auto fail = [&](const std::string& step, const absl::Status& st) {
+    std::string runsc_err = DrainNonBlocking(err[0]);
+    std::string msg = absl::StrCat(step, ": ", st.message());
+    if (!runsc_err.empty()) absl::StrAppend(&msg, ": ", runsc_err);
+    Report(status_fd, {{"ok", false}, {"error", msg}, {"step", step}});
+    return 1;
+  };
+
+  auto st = runsc.Create(spec->container_id, spec->bundle, devnull, out[1], err[1]);
+  if (!st.ok()) return fail("create", st);
+  close(out[1]);
+  close(err[1]);
+  auto state = runsc.State(spec->container_id);
+  if (!state.ok() || !state->has_value() || (*state)->pid <= 0) {
+    runsc.Delete(spec->container_id, true).IgnoreError();
+    return fail("create", state.ok() ? absl::InternalError("runsc state has no sandbox pid")
+                                     : state.status());
+  }
+  pid_t sandbox_pid = (*state)->pid;
+  st = runsc.Start(spec->container_id);
+  if (!st.ok()) {
+    runsc.Delete(spec->container_id, true).IgnoreError();
+    ReapStragglers();
+    return fail("start", st);
+  }
+  fcntl(err[0], F_SETFL, 0);
+  Report(status_fd, {{"ok", true}, {"pid", sandbox_pid}});
+
+  int code = SuperviseUntilExit(sandbox_pid, out[0], err[0], console_fd);
+  auto written = WriteExitRecord(spec->exit_file, {code, NowMs()});
+  if (!written.ok()) {
+    std::string line = absl::StrCat("monitor: cannot record exit: ", written.ToString(), "\n");
+    WriteAll(2, line);
+  }
+  ReapStragglers();
+  return 0;
+}
+
+}  // namespace osgv

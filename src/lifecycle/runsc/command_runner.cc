@@ -1,0 +1,173 @@
+#include "lifecycle/runsc/command_runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace osgv {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxCapture = 4 << 20;  // runsc's output is small; cap runaway tools
+
+void CloseFd(int& fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+// In the child: wire stdio, close everything else, exec. Only
+// async-signal-safe calls here (we forked a multi-threaded process).
+[[noreturn]] void ExecChild(const Command& c, char* const* argv, int in_fd, int out_fd,
+                            int err_fd) {
+  if (c.own_process_group) setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
+  close_range(3, ~0U, 0);
+  execvp(argv[0], argv);
+  const char msg[] = "exec failed\n";
+  (void)!write(2, msg, sizeof msg - 1);
+  _exit(127);
+}
+
+// Reads whatever is available on `fd` into `out`; returns false at EOF.
+bool Drain(int fd, std::string& out) {
+  char buf[16384];
+  ssize_t n = read(fd, buf, sizeof buf);
+  if (n > 0) {
+    if (out.size() < kMaxCapture) out.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+  return n < 0 && (errno == EINTR || errno == EAGAIN);
+}
+
+// Waits for `pid` to exit until `deadline`; false on timeout.
+bool WaitUntil(pid_t pid, Clock::time_point deadline, int* status) {
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  while (true) {
+    pid_t w = waitpid(pid, status, WNOHANG);
+    if (w == pid || (w < 0 && errno != EINTR)) break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      if (pidfd >= 0) close(pidfd);
+      return false;
+    }
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    } else {
+      usleep(2000);
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+  return true;
+}
+
+}  // namespace
+
+std::string CommandResult::Describe() const {
+  std::string what;
+  if (timed_out) {
+    what = "timed out";
+  } else if (signal != 0) {
+    what = absl::StrCat("killed by signal ", signal);
+  } else {
+    what = absl::StrCat("exit code ", exit_code);
+  }
+  std::string err = stderr_text;
+  while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+  return err.empty() ? what : absl::StrCat(what, ": ", err);
+}
+
+absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
+  if (c.argv.empty()) return absl::InvalidArgumentError("command: empty argv");
+
+  std::vector<char*> argv;
+  for (const auto& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) return absl::InternalError(absl::StrCat("open /dev/null: ", strerror(errno)));
+  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  if ((c.stdout_fd < 0 && pipe2(out_pipe, O_CLOEXEC) != 0) ||
+      (c.stderr_fd < 0 && pipe2(err_pipe, O_CLOEXEC) != 0)) {
+    int e = errno;
+    CloseFd(devnull);
+    for (int* fd : {&out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) CloseFd(*fd);
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(e)));
+  }
+  int in_fd = c.stdin_fd >= 0 ? c.stdin_fd : devnull;
+  int out_fd = c.stdout_fd >= 0 ? c.stdout_fd : out_pipe[1];
+  int err_fd = c.stderr_fd >= 0 ? c.stderr_fd : err_pipe[1];
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    CloseFd(devnull);
+    for (int* fd : {&out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) CloseFd(*fd);
+    return absl::InternalError(absl::StrCat("fork: ", strerror(e)));
+  }
+  if (pid == 0) ExecChild(c, argv.data(), in_fd, out_fd, err_fd);
+
+  CloseFd(devnull);
+  CloseFd(out_pipe[1]);
+  CloseFd(err_pipe[1]);
+
+  CommandResult result;
+  const auto deadline = Clock::now() + c.timeout;
+  // Read both pipes until EOF (the child and anything it left holding them
+  // closed them) or the deadline passes.
+  while (out_pipe[0] >= 0 || err_pipe[0] >= 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      break;
+    }
+    pollfd fds[2];
+    int n = 0;
+    if (out_pipe[0] >= 0) fds[n++] = {out_pipe[0], POLLIN, 0};
+    if (err_pipe[0] >= 0) fds[n++] = {err_pipe[0], POLLIN, 0};
+    int r = poll(fds, n, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (r < 0 && errno != EINTR) break;
+    for (int i = 0; i < n && r > 0; ++i) {
+      if (fds[i].revents == 0) continue;
+      bool is_out = fds[i].fd == out_pipe[0];
+      if (!Drain(fds[i].fd, is_out ? result.stdout_text : result.stderr_text)) {
+        CloseFd(is_out ? out_pipe[0] : err_pipe[0]);
+      }
+    }
+  }
+
+  // Passthrough commands have no pipes to wait on: wait for the exit itself,
+  // still bounded by the deadline.
+  int status = 0;
+  if (!result.timed_out && !WaitUntil(pid, deadline, &status)) result.timed_out = true;
+  if (result.timed_out) {
+    kill(c.own_process_group ? -pid : pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  CloseFd(out_pipe[0]);
+  CloseFd(err_pipe[0]);
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  if (result.timed_out) {
+    result.stderr_text += absl::StrCat("\n", absl::StrJoin(c.argv, " "), ": timed out after ",
+                                       c.timeout.count(), "ms");
+  }
+  return result;
+}
+
+}  // namespace osgv

@@ -1,0 +1,55 @@
+// The one place that fork/execs external tools (runsc, later skopeo).
+//
+// Always an argv vector, never a shell string; always a timeout; the tool's
+// stderr is captured and returned so callers can put it into their error.
+// A fake implementation lets unit tests script runsc without running it.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace osgv {
+
+struct Command {
+  std::vector<std::string> argv;  // argv[0] is the program (PATH-resolved)
+  std::chrono::milliseconds timeout{60000};
+  // -1: stdin is /dev/null, stdout and stderr are captured.
+  // Otherwise the fd is handed to the child as that stdio stream as is.
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  // Put the child in its own process group so a timeout kills everything it
+  // started. Off for interactive passthrough (the tty's foreground group).
+  bool own_process_group = true;
+};
+
+struct CommandResult {
+  int exit_code = 0;      // valid when signal == 0
+  int signal = 0;         // terminating signal, 0 if it exited
+  bool timed_out = false;
+  std::string stdout_text;
+  std::string stderr_text;
+
+  bool ok() const { return !timed_out && signal == 0 && exit_code == 0; }
+  // "exit code 128: <stderr>", "killed by signal 9", "timed out after 60s".
+  std::string Describe() const;
+};
+
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  // Errors only when the program could not be run at all (not found,
+  // fork failed); a non-zero exit is a result, not an error.
+  virtual absl::StatusOr<CommandResult> Run(const Command& command) = 0;
+};
+
+// Runs commands as child processes of this process.
+class ProcessRunner : public CommandRunner {
+ public:
+  absl::StatusOr<CommandResult> Run(const Command& command) override;
+};
+
+}  // namespace osgv

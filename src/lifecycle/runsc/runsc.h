@@ -1,0 +1,88 @@
+// runsc, spoken through the one CommandRunner.
+//
+// Every call carries the same global flags (runsc.md "recommended global
+// flags"): --root inside our state dir, the configured platform, no network
+// (until the network issue lands), --overlay2=none so rootfs writes land in
+// our overlay upper dir rather than a sandbox-private filestore, and
+// --net-disconnect-ok when this runsc has it (checkpoints with open TCP
+// connections would otherwise kill the sandbox).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lifecycle/runsc/command_runner.h"
+
+namespace osgv {
+
+struct RunscOptions {
+  std::string path = "runsc";
+  std::string root;  // absolute; runsc's --root
+  std::string platform = "systrap";
+  std::chrono::milliseconds timeout{60000};
+  std::string debug_log_dir;  // "" = off
+};
+
+struct RunscFeatures {
+  std::string version;             // "0.0~20240729.0"
+  std::set<std::string> flags;     // global flag names, without dashes
+  bool Has(const std::string& flag) const { return flags.count(flag) > 0; }
+};
+
+struct ContainerState {
+  std::string id;
+  std::string status;  // created | running | paused | stopped
+  int pid = -1;        // host pid of the sandbox process
+  std::string bundle;
+};
+
+class Runsc {
+ public:
+  Runsc(CommandRunner* runner, RunscOptions options);
+
+  // Probes `runsc --version` and `runsc flags`; the result decides the
+  // global flags used by every later call.
+  absl::StatusOr<RunscFeatures> Detect();
+  void SetFeatures(RunscFeatures features) { features_ = std::move(features); }
+  const RunscFeatures& features() const { return features_; }
+  const RunscOptions& options() const { return options_; }
+
+  // `create` with the container's stdio wired to the given fds (pipes).
+  absl::Status Create(const std::string& id, const std::string& bundle, int stdin_fd,
+                      int stdout_fd, int stderr_fd);
+  absl::Status Start(const std::string& id);
+  absl::StatusOr<std::optional<ContainerState>> State(const std::string& id);
+  absl::StatusOr<std::vector<ContainerState>> List();
+  absl::Status Kill(const std::string& id, int signal, bool all);
+  absl::Status Delete(const std::string& id, bool force);
+
+  // The argv of `runsc exec` (for passthrough execution by the caller
+  // through the same runner).
+  std::vector<std::string> ExecArgv(const std::string& id, const std::vector<std::string>& cmd,
+                                    bool tty) const;
+
+  std::vector<std::string> GlobalArgs() const;
+
+ private:
+  absl::StatusOr<CommandResult> Call(std::vector<std::string> args,
+                                     std::chrono::milliseconds timeout);
+  absl::Status Check(const std::string& what, const std::string& id,
+                     absl::StatusOr<CommandResult> result);
+
+  CommandRunner* runner_;
+  RunscOptions options_;
+  RunscFeatures features_;
+};
+
+// Parses the JSON of `runsc state` (one object) or `runsc list
+// --format=json` (array or null).
+absl::StatusOr<ContainerState> ParseContainerState(const std::string& json);
+absl::StatusOr<std::vector<ContainerState>> ParseContainerList(const std::string& json);
+// Parses `runsc flags` output into flag names.
+std::set<std::string> ParseRunscFlags(const std::string& text);
+
+}  // namespace osgv

@@ -1,0 +1,122 @@
+// The sandbox state machine: create, observe, delete, recover.
+//
+// Slow work (image unpack, runsc) never runs under the manager's lock, so
+// Get/List/Watch always answer from memory at once. Each sandbox has its own
+// operation lock that serializes provisioning, exit handling and deletion
+// of that sandbox only. Every state change is written to the store before it
+// is published to watchers or reported to a caller.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "capabilities/config.h"
+#include "capabilities/validation.h"
+#include "lifecycle/events/event_bus.h"
+#include "lifecycle/image/image_store.h"
+#include "lifecycle/monitor/exit_watcher.h"
+#include "lifecycle/monitor/monitor.h"
+#include "lifecycle/rootfs/rootfs_mounter.h"
+#include "lifecycle/runsc/runsc.h"
+#include "lifecycle/state_layout.h"
+#include "lifecycle/store/state_store.h"
+#include "openshell_gvisor/sandbox.h"
+
+namespace osgv {
+
+// The OS-facing pieces the manager drives; tests pass fakes.
+struct ManagerDeps {
+  Config config;
+  StateLayout layout;
+  StateStore* store = nullptr;
+  Runsc* runsc = nullptr;
+  ImageStore* images = nullptr;
+  RootfsMounter* mounter = nullptr;
+  MonitorLauncher* monitors = nullptr;
+  ExitWatcher* exits = nullptr;
+  EventBus* events = nullptr;
+};
+
+// What a new WatchSandboxes stream starts with.
+struct WatchStart {
+  std::shared_ptr<Subscription> subscription;
+  std::vector<SandboxSnapshot> snapshots;
+};
+
+class SandboxManager {
+ public:
+  explicit SandboxManager(ManagerDeps deps);
+  ~SandboxManager();
+
+  // Startup reconciliation against runsc and the disk; see docs/lifecycle.md.
+  absl::Status Recover();
+
+  absl::Status Validate(const SandboxRequest& request) const;
+  // Persists the record and returns; provisioning continues in background.
+  absl::Status Create(const SandboxRequest& request);
+  absl::StatusOr<SandboxSnapshot> Get(const std::string& id, const std::string& name) const;
+  std::vector<SandboxSnapshot> List() const;
+  // true: it existed and is gone now; false: nothing was there.
+  absl::StatusOr<bool> Delete(const std::string& id, const std::string& name);
+  absl::Status Stop(const std::string& id, const std::string& name);
+  absl::Status Start(const std::string& id, const std::string& name);
+  // Subscribes first, then lists, so nothing is missed between the two.
+  WatchStart Watch();
+
+  // For `exec`: the runsc container id of a running sandbox.
+  absl::StatusOr<SandboxRecord> Find(const std::string& id_or_name) const;
+
+  // Waits for background provisioning to finish its current step and stops
+  // it; sandboxes keep running.
+  void Shutdown();
+
+ private:
+  struct Entry {
+    SandboxRecord record;
+    std::mutex op_mu;                 // one slow operation at a time
+    std::atomic<bool> cancel{false};  // set by Delete to stop provisioning
+  };
+
+  std::shared_ptr<Entry> Lookup(const std::string& id, const std::string& name) const;
+  // Applies `mutate` to the record, persists it, then publishes a snapshot.
+  absl::Status Transition(const std::shared_ptr<Entry>& e,
+                          const std::function<void(SandboxRecord&)>& mutate);
+  void PublishEvent(const std::string& sandbox_id, const std::string& type,
+                    const std::string& reason, const std::string& message,
+                    std::map<std::string, std::string> metadata = {});
+
+  void StartProvisioning(const std::shared_ptr<Entry>& e, SandboxRequest request);
+  void Provision(const std::shared_ptr<Entry>& e, SandboxRequest request);
+  absl::Status ProvisionSteps(const std::shared_ptr<Entry>& e, const SandboxRequest& request,
+                              std::string* failure_reason);
+  void Fail(const std::shared_ptr<Entry>& e, const std::string& reason, const std::string& message);
+  void OnMonitorExit(const std::string& id);
+  void WatchExit(const std::shared_ptr<Entry>& e, int pid);
+  // Removes the runsc container and unmounts the rootfs; keeps the files.
+  void ReleaseRuntime(const std::string& runsc_id);
+  absl::Status RemoveSandboxFiles(const std::string& runsc_id);
+
+  void RecoverRecord(const std::shared_ptr<Entry>& e,
+                     const std::map<std::string, ContainerState>& containers,
+                     std::vector<SandboxRequest>* reprovision);
+  void RemoveOrphans(const std::map<std::string, ContainerState>& containers);
+
+  ManagerDeps d_;
+  mutable std::mutex mu_;  // guards entries_ and every Entry::record
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
+  std::mutex threads_mu_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+// "osgv-" + 32 random hex digits: fixed length, so never a prefix of another
+// id (runsc matches ids by prefix, globally across --root dirs).
+std::string NewRunscId();
+
+}  // namespace osgv

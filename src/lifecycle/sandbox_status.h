@@ -1,0 +1,49 @@
+// The condition vocabulary this driver reports, in one place.
+//
+// The gateway reads `Ready=False` with any reason outside a short transient
+// list as a permanent Error (gateway-contract.md §0.1, §4.1). So every phase
+// that is still "coming up" uses a transient reason, and only phases in which
+// the sandbox really failed use a terminal one.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "lifecycle/store/state_store.h"
+#include "openshell_gvisor/sandbox.h"
+
+namespace osgv {
+
+// Lifecycle phases as stored in SandboxRecord::phase.
+namespace phase {
+inline constexpr char kProvisioning[] = "provisioning";
+inline constexpr char kRunning[] = "running";
+inline constexpr char kExited[] = "exited";   // main process ended: terminal
+inline constexpr char kFailed[] = "failed";   // provisioning or runtime failure
+inline constexpr char kDeleting[] = "deleting";
+}  // namespace phase
+
+// Reasons we emit. Transient ones come from the gateway's own list.
+namespace reason {
+inline constexpr char kStarting[] = "Starting";            // transient
+inline constexpr char kBackendReady[] = "BackendReady";    // Ready=True
+inline constexpr char kProcessExited[] = "ProcessExited";  // terminal
+inline constexpr char kImagePullFailed[] = "ImagePullFailed";
+inline constexpr char kContainerCreateFailed[] = "ContainerCreateFailed";
+inline constexpr char kContainerStartFailed[] = "ContainerStartFailed";
+inline constexpr char kSandboxLost[] = "SandboxLost";      // vanished while we were down
+}  // namespace reason
+
+// True for the reasons the gateway treats as "still provisioning"
+// (compared case-insensitively, as the gateway does).
+bool IsTransientReason(const std::string& reason);
+
+// The snapshot the gateway sees for a record. Never carries the spec.
+SandboxSnapshot SnapshotOf(const SandboxRecord& record);
+
+// Human text for a main-process exit ("exit code 3", "killed by signal 9").
+std::string DescribeExit(int exit_code);
+
+std::string Rfc3339(int64_t unix_ms);
+
+}  // namespace osgv

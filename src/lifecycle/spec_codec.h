@@ -1,0 +1,16 @@
+// The create request as stored in the sandbox record: everything needed to
+// provision (or re-provision after a crash) the sandbox, except the token,
+// which never goes into the database.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "openshell_gvisor/sandbox.h"
+
+namespace osgv {
+
+std::string EncodeRequest(const SandboxRequest& request);  // token omitted
+absl::StatusOr<SandboxRequest> DecodeRequest(const std::string& json);
+
+}  // namespace osgv

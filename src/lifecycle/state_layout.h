@@ -1,0 +1,37 @@
+// Where everything lives under the state directory. One place, so the
+// recovery code and the operator docs agree with the code that writes.
+//
+//   <state>/driver.lock              one driver per state dir (flock)
+//   <state>/state.db                 sandbox records (SQLite, WAL)
+//   <state>/runsc/                   runsc --root
+//   <state>/images/                  shared, read-only image cache
+//   <state>/sandboxes/<runsc id>/    one directory per sandbox:
+//        bundle/config.json, bundle/rootfs (overlay mount point),
+//        upper/, work/ (its writable layer), monitor.json, monitor.log,
+//        console.log (main process output), exit (written by the monitor)
+#pragma once
+
+#include <string>
+
+namespace osgv {
+
+struct StateLayout {
+  std::string root;
+
+  std::string lock_file() const { return root + "/driver.lock"; }
+  std::string database() const { return root + "/state.db"; }
+  std::string runsc_root() const { return root + "/runsc"; }
+  std::string images() const { return root + "/images"; }
+  std::string sandboxes() const { return root + "/sandboxes"; }
+  std::string sandbox_dir(const std::string& rid) const { return sandboxes() + "/" + rid; }
+  std::string bundle(const std::string& rid) const { return sandbox_dir(rid) + "/bundle"; }
+  std::string rootfs(const std::string& rid) const { return bundle(rid) + "/rootfs"; }
+  std::string upper(const std::string& rid) const { return sandbox_dir(rid) + "/upper"; }
+  std::string work(const std::string& rid) const { return sandbox_dir(rid) + "/work"; }
+  std::string monitor_spec(const std::string& rid) const { return sandbox_dir(rid) + "/monitor.json"; }
+  std::string monitor_log(const std::string& rid) const { return sandbox_dir(rid) + "/monitor.log"; }
+  std::string console_log(const std::string& rid) const { return sandbox_dir(rid) + "/console.log"; }
+  std::string exit_file(const std::string& rid) const { return sandbox_dir(rid) + "/exit"; }
+};
+
+}  // namespace osgv

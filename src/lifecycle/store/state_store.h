@@ -1,0 +1,71 @@
+// The durable record of every sandbox: SQLite in WAL mode with
+// synchronous=FULL, so a write that returned OK survives a crash or power
+// loss. One store owns the database; nothing else opens it for writing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct sqlite3;
+
+namespace osgv {
+
+struct SandboxRecord {
+  std::string id;              // gateway's sandbox id (primary key)
+  std::string name;            // echoed exactly in every snapshot
+  std::string namespace_name;
+  std::string workspace;
+  std::string runsc_id;        // fixed-length "osgv-<32 hex>", host-unique
+  std::string image_ref;
+  std::string image_digest;    // resolved manifest digest ("" until pulled)
+  std::string phase;           // lifecycle phase name (sandbox_state.h)
+  std::string reason;          // condition reason for the phase
+  std::string message;
+  std::optional<int> exit_code;
+  std::string spec_json;       // request without the token (spec_codec.h)
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  int64_t monitor_pid = 0;     // per-sandbox monitor, 0 = none
+  int64_t generation = 0;      // bumps on every update
+
+  friend bool operator==(const SandboxRecord&, const SandboxRecord&) = default;
+};
+
+class StateStore {
+ public:
+  // Opens (creating if needed) the database file and its schema. The file
+  // and its -wal/-shm companions are mode 0600. FAILED_PRECONDITION if the
+  // file's schema is newer than this driver understands.
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path);
+  ~StateStore();
+
+  // ALREADY_EXISTS naming "sandbox.id" or "sandbox.name" on a duplicate id,
+  // or a duplicate (workspace, name).
+  absl::Status Insert(const SandboxRecord& record);
+  // Replaces every field of the row with record.id. The store writes the
+  // record exactly as given, `generation` included: the caller bumps it.
+  // NOT_FOUND if the id is unknown; ALREADY_EXISTS ("sandbox.name") if the
+  // new (workspace, name) belongs to another sandbox.
+  absl::Status Update(const SandboxRecord& record);
+  // OK even when absent (idempotent).
+  absl::Status Delete(const std::string& id);
+  absl::StatusOr<std::optional<SandboxRecord>> Get(const std::string& id);
+  absl::StatusOr<std::vector<SandboxRecord>> List();
+
+ private:
+  explicit StateStore(sqlite3* db);
+
+  // Serialises callers so one call's statements (a transaction's above all)
+  // never interleave with another's on the shared connection.
+  std::mutex mu_;
+  sqlite3* db_;
+};
+
+}  // namespace osgv

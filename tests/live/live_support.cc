@@ -1,0 +1,231 @@
+#include "live_support.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace osgv::live {
+namespace fs = std::filesystem;
+
+CommandOutput RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text) {
+  std::string out_path = MakeTempDir("cmd") + "/out";
+  std::string in_path = out_path + ".in";
+  { std::ofstream(in_path) << stdin_text; }
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open(in_path.c_str(), O_RDONLY);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CommandOutput r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream f(out_path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  r.out = ss.str();
+  fs::remove_all(fs::path(out_path).parent_path());
+  return r;
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  std::string tmpl = "/tmp/osgv-live-" + prefix + "-XXXXXX";
+  char* d = mkdtemp(tmpl.data());
+  return d ? std::string(d) : "";
+}
+
+const std::string& BusyboxImage() {
+  static std::once_flag once;
+  static std::string ref;
+  std::call_once(once, [] {
+    std::string dir = MakeTempDir("image");
+    std::string src = dir + "/src";
+    fs::create_directories(src + "/bin");
+    fs::create_directories(src + "/etc");
+    fs::create_directories(src + "/root");
+    fs::create_directories(src + "/workdir");
+    fs::copy_file("/bin/busybox", src + "/bin/busybox");
+    for (const char* applet : {"sh", "cat", "echo", "sleep", "ls", "id", "env", "hostname", "touch",
+                               "uname", "mkdir", "rm", "true", "false", "pwd", "grep", "wc", "sync"}) {
+      fs::create_symlink("busybox", src + "/bin/" + applet);
+    }
+    std::ofstream(src + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
+                                          "osgvtester:x:4242:4242:image-only user:/workdir:/bin/sh\n";
+    std::ofstream(src + "/etc/group") << "root:x:0:\nosgvtester:x:4242:\n";
+    std::ofstream(src + "/etc/image-marker") << "from-the-busybox-image\n";
+    std::string layout = dir + "/layout";
+    auto check = [](const CommandOutput& r) {
+      if (r.exit_code != 0) throw std::runtime_error("umoci: " + r.out);
+    };
+    check(RunCommand({"umoci", "init", "--layout", layout}));
+    check(RunCommand({"umoci", "new", "--image", layout + ":base"}));
+    check(RunCommand({"umoci", "insert", "--image", layout + ":base", src, "/"}));
+    check(RunCommand({"umoci", "config", "--image", layout + ":base", "--tag", "v1",
+                      "--config.cmd", "/bin/sleep", "--config.cmd", "1000000",
+                      "--config.env", "PATH=/bin", "--config.env", "IMAGE_ONLY=image",
+                      "--config.env", "OVERRIDDEN=image", "--config.workingdir", "/workdir"}));
+    ref = "oci:" + layout + ":v1";
+  });
+  return ref;
+}
+
+DriverProcess::DriverProcess(std::string state_dir, std::string config_yaml) {
+  dir_ = MakeTempDir("driver");
+  state_dir_ = state_dir.empty() ? dir_ + "/state" : state_dir;
+  socket_ = dir_ + "/run/gvisor.sock";
+  log_path_ = dir_ + "/driver.log";
+  if (!config_yaml.empty()) {
+    config_path_ = dir_ + "/driver.yaml";
+    std::ofstream(config_path_) << config_yaml;
+  }
+}
+
+DriverProcess::~DriverProcess() {
+  if (pid_ > 0) Kill(SIGTERM);
+}
+
+void DriverProcess::Start() {
+  std::vector<std::string> argv = {OSGV_DRIVER_BINARY, "serve", "--socket", socket_,
+                                   "--state-dir", state_dir_, "--log-level", "debug"};
+  if (!config_path_.empty()) {
+    argv.push_back("--config");
+    argv.push_back(config_path_);
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(log, 1);
+    dup2(log, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+void DriverProcess::Kill(int signal) {
+  if (pid_ <= 0) return;
+  kill(pid_, signal);
+  Wait();
+}
+
+int DriverProcess::Wait() {
+  int status = 0;
+  if (pid_ > 0) waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+bool DriverProcess::WaitForSocket(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto stub = Stub();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    pb::ListSandboxesRequest req;
+    pb::ListSandboxesResponse resp;
+    if (stub->ListSandboxes(&ctx, req, &resp).ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+std::shared_ptr<grpc::Channel> DriverProcess::Channel() {
+  return grpc::CreateChannel("unix://" + socket_, grpc::InsecureChannelCredentials());
+}
+
+std::unique_ptr<pb::ComputeDriver::Stub> DriverProcess::Stub() {
+  return pb::ComputeDriver::NewStub(Channel());
+}
+
+std::string DriverProcess::Log() const {
+  std::ifstream f(log_path_);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+pb::DriverSandbox NewSandbox(const std::string& name, const std::vector<std::string>& command) {
+  static int counter = 0;
+  pb::DriverSandbox s;
+  s.set_id("live-" + std::to_string(getpid()) + "-" + std::to_string(++counter) + "-" + name);
+  s.set_name(name);
+  s.set_workspace("default");
+  auto* spec = s.mutable_spec();
+  spec->mutable_template_()->set_image(BusyboxImage());
+  for (const auto& c : command) spec->add_command(c);
+  return s;
+}
+
+const pb::DriverCondition* ReadyCondition(const pb::DriverSandbox& s) {
+  for (const auto& c : s.status().conditions()) {
+    if (c.type() == "Ready") return &c;
+  }
+  return nullptr;
+}
+
+bool IsReady(const pb::DriverSandbox& s) {
+  auto* c = ReadyCondition(s);
+  return c && c->status() == "True";
+}
+
+std::optional<pb::DriverSandbox> WaitForSandbox(
+    pb::ComputeDriver::Stub* stub, const std::string& id,
+    const std::function<bool(const pb::DriverSandbox&)>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::optional<pb::DriverSandbox> last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    grpc::ClientContext ctx;
+    pb::GetSandboxRequest req;
+    req.set_sandbox_id(id);
+    pb::GetSandboxResponse resp;
+    if (stub->GetSandbox(&ctx, req, &resp).ok()) {
+      last = resp.sandbox();
+      if (pred(*last)) return last;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::nullopt;
+}
+
+CommandOutput Exec(const DriverProcess& driver, const std::string& sandbox,
+                   const std::vector<std::string>& argv) {
+  std::vector<std::string> cmd = {OSGV_DRIVER_BINARY, "exec", "--state-dir", driver.state_dir(),
+                                  "--no-tty", sandbox, "--"};
+  cmd.insert(cmd.end(), argv.begin(), argv.end());
+  return RunCommand(cmd);
+}
+
+std::vector<std::string> RunscList(const std::string& state_dir) {
+  auto r = RunCommand({"runsc", "--root=" + state_dir + "/runsc", "list", "--format=json"});
+  std::vector<std::string> ids;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (j.is_array()) {
+    for (const auto& c : j) ids.push_back(c.value("id", ""));
+  }
+  return ids;
+}
+
+}  // namespace osgv::live

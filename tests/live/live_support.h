@@ -1,0 +1,80 @@
+// Shared fixtures for the live tests: a busybox OCI image built with umoci,
+// the real driver binary on a temporary socket and state dir, and a gRPC
+// client generated from our proto.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compute_driver.grpc.pb.h"
+
+namespace osgv::live {
+
+namespace pb = ::openshell::compute::v1;
+
+struct CommandOutput {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+// Runs argv (no shell), capturing output.
+CommandOutput RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+
+std::string MakeTempDir(const std::string& prefix);
+
+// A busybox-static OCI layout: /etc/passwd with a recognisable entry, a
+// default Cmd, Env and WorkingDir. Built once per test binary run.
+// Returns the `oci:/path:tag` reference.
+const std::string& BusyboxImage();
+
+class DriverProcess {
+ public:
+  // Starts `serve` with a fresh state dir and socket unless given.
+  explicit DriverProcess(std::string state_dir = "", std::string config_yaml = "");
+  ~DriverProcess();
+
+  void Start();
+  void Kill(int signal);  // and reap
+  int Wait();             // exit status
+  bool WaitForSocket(std::chrono::milliseconds timeout);
+
+  const std::string& socket_path() const { return socket_; }
+  const std::string& state_dir() const { return state_dir_; }
+  std::unique_ptr<pb::ComputeDriver::Stub> Stub();
+  std::shared_ptr<grpc::Channel> Channel();
+  std::string Log() const;  // the driver's stderr so far
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string dir_;
+  std::string state_dir_;
+  std::string socket_;
+  std::string config_path_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+pb::DriverSandbox NewSandbox(const std::string& name, const std::vector<std::string>& command = {});
+
+// Polls GetSandbox until `pred` holds or the timeout passes.
+std::optional<pb::DriverSandbox> WaitForSandbox(
+    pb::ComputeDriver::Stub* stub, const std::string& id,
+    const std::function<bool(const pb::DriverSandbox&)>& pred,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+const pb::DriverCondition* ReadyCondition(const pb::DriverSandbox& s);
+bool IsReady(const pb::DriverSandbox& s);
+
+// `openshell-driver-gvisor exec --state-dir ... SANDBOX -- argv`.
+CommandOutput Exec(const DriverProcess& driver, const std::string& sandbox,
+                   const std::vector<std::string>& argv);
+
+std::vector<std::string> RunscList(const std::string& state_dir);
+
+}  // namespace osgv::live
