@@ -11,7 +11,7 @@ set -euo pipefail
 
 # The busybox layout and the driver start/stop/cleanup helpers are shared
 # with the demo; sourcing it runs nothing.
-# shellcheck source=../scripts/demo.sh
+# shellcheck source=scripts/demo.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo.sh"
 
 RUNS=10
@@ -71,32 +71,25 @@ raw_sample() {
   echo $((t1 - t0))
 }
 
-# Reads "driver ms..." and "raw ms..." lines; prints the markdown block.
+# Prints the markdown block for $1 (driver ms, space-separated) and $2 (raw ms).
 report() {
-  python3 - "$RUNS" <<'PY'
+  python3 - "$1" "$2" <<'PY'
 import statistics, sys
-runs = sys.argv[1]
-rows = {}
-for line in sys.stdin:
-    key, *vals = line.split()
-    rows[key] = [int(v) for v in vals]
-d, r = rows["driver"], rows["raw"]
-def stats(v):
-    return min(v), statistics.median(v), max(v)
+d = [int(v) for v in sys.argv[1].split()]
+r = [int(v) for v in sys.argv[2].split()]
 def fmt(x):
     return f"{x:g}"
 print("| Path | n | min ms | median ms | max ms |")
 print("|---|---|---|---|---|")
 for label, v in (("driver: `ctl create --wait` → Ready", d),
                  ("raw: `runsc create` + `start`", r)):
-    lo, med, hi = stats(v)
-    print(f"| {label} | {len(v)} | {fmt(lo)} | {fmt(med)} | {fmt(hi)} |")
+    print(f"| {label} | {len(v)} | {fmt(min(v))} | {fmt(statistics.median(v))} | {fmt(max(v))} |")
 ratio = statistics.median(d) / statistics.median(r)
 verdict = "meets" if ratio <= 1.2 else "misses"
 print()
 print(f"Ratio of medians (driver / raw): **{ratio:.2f}×** ({verdict} the goal of ≤ 1.2×).")
 print()
-print("Samples (ms), in run order:")
+print("Samples in run order, ms:")
 print()
 print(f"- driver: {', '.join(map(str, d))}")
 print(f"- raw: {', '.join(map(str, r))}")
@@ -133,7 +126,7 @@ main() {
   osgv_stop_driver
 
   local table when
-  table=$(printf 'driver %s\nraw %s\n' "${driver[*]}" "${raw[*]}" | report)
+  table=$(report "${driver[*]}" "${raw[*]}")
   when=$(date -u '+%Y-%m-%d %H:%M UTC')
   local block
   block=$(cat <<EOF

@@ -65,7 +65,7 @@ osgv_make_tmp() {
 # Builds the busybox image the live tests use (tests/live/live_support.cc,
 # BusyboxImage()) as an OCI layout in $1, tagged v1. Prints the layout dir.
 osgv_build_busybox_layout() {
-  local dir=$1 src=$1/src layout=$1/layout applet
+  local src=$1/src layout=$1/layout applet
   mkdir -p "$src/bin" "$src/etc" "$src/root" "$src/workdir"
   cp /bin/busybox "$src/bin/busybox"
   for applet in sh cat echo sleep ls id env hostname touch uname mkdir rm true false pwd \
@@ -88,7 +88,8 @@ osgv_build_busybox_layout() {
 
 # Starts `serve` in the background on $OSGV_TMP/run/gvisor.sock with state in
 # $OSGV_TMP/state, logging to $OSGV_TMP/driver.log, and waits until its
-# health check says SERVING.
+# health check says SERVING. Extra arguments go to `serve`.
+# shellcheck disable=SC2120  # bench/create_ready.sh passes some
 osgv_start_driver() {
   OSGV_SOCK=$OSGV_TMP/run/gvisor.sock
   OSGV_STATE=$OSGV_TMP/state
@@ -212,6 +213,7 @@ demo_main() {
 
   osgv_banner "exec: /etc/passwd inside is the image's file, not the host's"
   osgv_show_run "$OSGV_BIN" exec --state-dir "$OSGV_STATE" --no-tty demo -- cat /etc/passwd
+  echo "(the host's /etc/passwd has $(wc -l </etc/passwd) lines; these come from the image)"
 
   osgv_banner "exec: the sandbox's environment and hostname come from the request"
   # shellcheck disable=SC2016  # expanded inside the sandbox, not here

@@ -289,6 +289,8 @@ const std::vector<Field>& Fields() {
                              [](auto& c) -> auto& { return c.driver_name; }),
       MakeField<StringCodec>("default_image",
                              [](auto& c) -> auto& { return c.default_image; }),
+      MakeField<StringCodec>("checkpoint_dir",
+                             [](auto& c) -> auto& { return c.checkpoint_dir; }),
       MakeField<StringCodec>("log.level",
                              [](auto& c) -> auto& { return c.log.level; }),
       MakeField<StringCodec>("log.format",
@@ -311,6 +313,15 @@ const std::vector<Field>& Fields() {
       MakeField<CountCodec<uint64_t>>(
           "sandbox.pids_limit",
           [](auto& c) -> auto& { return c.sandbox.pids_limit; }),
+      MakeField<StringCodec>(
+          "checkpoint.compression",
+          [](auto& c) -> auto& { return c.checkpoint.compression; }),
+      MakeField<MemoryCodec>(
+          "checkpoint.none_above",
+          [](auto& c) -> auto& { return c.checkpoint.none_above_bytes; }),
+      MakeField<DurationCodec>(
+          "checkpoint.timeout",
+          [](auto& c) -> auto& { return c.checkpoint.timeout; }),
       MakeField<CountCodec<size_t>>(
           "watch.queue_size",
           [](auto& c) -> auto& { return c.watch.queue_size; }),
@@ -486,6 +497,12 @@ absl::Status CheckValues(const Config& c) {
       CheckTimeout(c.runsc.timeout),
       CheckOptionalAbsolutePath("runsc.debug_log_dir", c.runsc.debug_log_dir),
       CheckPidsLimit(c.sandbox.pids_limit),
+      CheckOptionalAbsolutePath("checkpoint_dir", c.checkpoint_dir),
+      CheckOneOf("checkpoint.compression", c.checkpoint.compression,
+                 {"auto", "flate", "none"}),
+      c.checkpoint.timeout.count() > 0
+          ? absl::OkStatus()
+          : KeyError("checkpoint.timeout", "must be greater than zero"),
       CheckRange("watch.queue_size", c.watch.queue_size, 16, 1000000),
   });
 }

@@ -61,10 +61,18 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& content
     unlink(tmp.c_str());
     return st;
   }
-  return FsyncDir(fs::path(path).parent_path().string());
+  // A bare file name lives in the current directory ("" is not a path).
+  std::string parent = fs::path(path).parent_path().string();
+  return FsyncDir(parent.empty() ? "." : parent);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    // An ifstream "opens" a directory and reads nothing: not an empty file.
+    errno = EISDIR;
+    return Errno("read", path);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     errno = fs::exists(path) ? EACCES : ENOENT;

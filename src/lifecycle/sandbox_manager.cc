@@ -2,17 +2,21 @@
 
 #include <openssl/rand.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
+#include <set>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "lifecycle/bundle/oci_spec.h"
+#include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/progress.h"
+#include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
 #include "lifecycle/store/record_lookup.h"
@@ -20,24 +24,31 @@
 namespace osgv {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-std::string ImageFieldError(const absl::Status& s) {
-  return std::string(s.message());
+int64_t MsSince(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+std::string MiB(uint64_t bytes) {
+  return absl::StrCat(absl::SixDigits(static_cast<double>(bytes) / (1 << 20)), " MiB");
+}
+
+std::string RandomHex(size_t n) {
+  std::string bytes(n, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
+  return absl::BytesToHexString(bytes);
 }
 
 }  // namespace
 
-std::string NewRunscId() {
-  unsigned char bytes[16];
-  RAND_bytes(bytes, sizeof bytes);
-  return "osgv-" + absl::BytesToHexString(
-                       absl::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
-}
+std::string NewRunscId() { return "osgv-" + RandomHex(16); }
 
 SandboxManager::SandboxManager(ManagerDeps deps) : d_(std::move(deps)) {}
 
@@ -49,20 +60,27 @@ void SandboxManager::Shutdown() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, e] : entries_) e->cancel = true;
   }
-  std::vector<std::thread> threads;
+  std::unique_lock<std::mutex> lock(tasks_mu_);
+  tasks_cv_.wait(lock, [this] { return active_tasks_ == 0; });
+}
+
+void SandboxManager::RunInBackground(std::function<void()> task) {
   {
-    std::lock_guard<std::mutex> lock(threads_mu_);
-    threads.swap(threads_);
+    std::lock_guard<std::mutex> lock(tasks_mu_);
+    ++active_tasks_;
   }
-  for (auto& t : threads) {
-    if (t.joinable()) t.join();
-  }
+  std::thread([this, task = std::move(task)] {
+    task();
+    std::lock_guard<std::mutex> lock(tasks_mu_);
+    --active_tasks_;
+    tasks_cv_.notify_all();
+  }).detach();
 }
 
 // ---- queries ---------------------------------------------------------------
 
-std::shared_ptr<SandboxManager::Entry> SandboxManager::Lookup(const std::string& id,
-                                                              const std::string& name) const {
+SandboxManager::EntryPtr SandboxManager::Lookup(const std::string& id,
+                                                const std::string& name) const {
   if (!id.empty()) {
     auto it = entries_.find(id);
     return it == entries_.end() ? nullptr : it->second;
@@ -73,15 +91,30 @@ std::shared_ptr<SandboxManager::Entry> SandboxManager::Lookup(const std::string&
   return nullptr;
 }
 
-absl::StatusOr<SandboxSnapshot> SandboxManager::Get(const std::string& id,
-                                                    const std::string& name) const {
+absl::StatusOr<SandboxManager::EntryPtr> SandboxManager::LookupForOperation(
+    const std::string& id, const std::string& name) const {
   if (id.empty() && name.empty()) {
     return absl::InvalidArgumentError("sandbox_id: required (or sandbox_name)");
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto e = Lookup(id, name);
-  if (!e) return absl::NotFoundError(absl::StrCat("sandbox '", id.empty() ? name : id, "' not found"));
-  return SnapshotOf(e->record);
+  if (!e) {
+    return absl::NotFoundError(absl::StrCat("sandbox '", id.empty() ? name : id, "' not found"));
+  }
+  return e;
+}
+
+std::string SandboxManager::Phase(const EntryPtr& e) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return e->record.phase;
+}
+
+absl::StatusOr<SandboxSnapshot> SandboxManager::Get(const std::string& id,
+                                                    const std::string& name) const {
+  auto e = LookupForOperation(id, name);
+  if (!e.ok()) return e.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  return SnapshotOf((*e)->record);
 }
 
 std::vector<SandboxSnapshot> SandboxManager::List() const {
@@ -112,7 +145,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Find(const std::string& id_or_name
 
 // ---- state changes -----------------------------------------------------------
 
-absl::Status SandboxManager::Transition(const std::shared_ptr<Entry>& e,
+absl::Status SandboxManager::Transition(const EntryPtr& e,
                                         const std::function<void(SandboxRecord&)>& mutate) {
   std::lock_guard<std::mutex> lock(mu_);
   SandboxRecord next = e->record;
@@ -148,7 +181,7 @@ void SandboxManager::PublishEvent(const std::string& sandbox_id, const std::stri
   d_.events->Publish(ev);
 }
 
-void SandboxManager::Fail(const std::shared_ptr<Entry>& e, const std::string& reason,
+void SandboxManager::Fail(const EntryPtr& e, const std::string& reason,
                           const std::string& message) {
   spdlog::warn("sandbox {}: {}: {}", e->record.id, reason, message);
   Transition(e, [&](SandboxRecord& r) {
@@ -170,7 +203,7 @@ absl::Status SandboxManager::Validate(const SandboxRequest& request) const {
   auto ref = ParseImageReference(image);
   if (!ref.ok()) {
     return absl::Status(ref.status().code(),
-                        absl::StrCat("sandbox.spec.template.image: ", ImageFieldError(ref.status())));
+                        absl::StrCat("sandbox.spec.template.image: ", ref.status().message()));
   }
   return absl::OkStatus();
 }
@@ -182,7 +215,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
   SandboxRequest request = in;
   if (request.spec.tmpl.image.empty()) request.spec.tmpl.image = d_.config.default_image;
 
-  std::shared_ptr<Entry> e = std::make_shared<Entry>();
+  EntryPtr e = std::make_shared<Entry>();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (entries_.count(request.id)) {
@@ -222,42 +255,30 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
   PublishEvent(request.id, "Normal", "Scheduled", "Sandbox accepted by the gvisor driver",
                progress::Step(progress::kRequestingSandbox, "Sandbox allocated",
                               progress::kPullingImage, ""));
-  StartProvisioning(e, std::move(request));
+  RunInBackground([this, e, request = std::move(request)]() mutable {
+    Provision(e, std::move(request));
+  });
   return absl::OkStatus();
 }
 
-void SandboxManager::StartProvisioning(const std::shared_ptr<Entry>& e, SandboxRequest request) {
-  std::lock_guard<std::mutex> lock(threads_mu_);
-  // Joined threads are cheap to keep; prune the finished ones now and then.
-  threads_.emplace_back([this, e, request = std::move(request)]() mutable {
-    Provision(e, std::move(request));
-  });
-}
-
-void SandboxManager::Provision(const std::shared_ptr<Entry>& e, SandboxRequest request) {
+void SandboxManager::Provision(const EntryPtr& e, SandboxRequest request) {
   std::lock_guard<std::mutex> op(e->op_mu);
-  if (e->cancel) return;
+  if (e->cancel || Phase(e) != phase::kProvisioning) return;
   std::string reason;
   auto st = ProvisionSteps(e, request, &reason);
   if (st.ok()) return;
-  if (e->cancel) {
-    // Deleted (or shutting down) while provisioning: the delete cleans up;
-    // at shutdown the record stays "provisioning" and recovery redoes it.
-    ReleaseRuntime(e->record.runsc_id);
-    return;
-  }
   ReleaseRuntime(e->record.runsc_id);
+  // Deleted while provisioning: the delete cleans up. Shutting down: the
+  // record stays "provisioning" and recovery redoes it.
+  if (e->cancel) return;
   Fail(e, reason, std::string(st.message()));
 }
 
-absl::Status SandboxManager::ProvisionSteps(const std::shared_ptr<Entry>& e,
-                                            const SandboxRequest& request,
-                                            std::string* failure_reason) {
+absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
+                                           bool write_bundle) {
   const std::string id = request.id;
   const std::string rid = e->record.runsc_id;
   const auto& L = d_.layout;
-
-  *failure_reason = reason::kImagePullFailed;
   auto image = d_.images->Prepare(request.spec.tmpl.image, [&](const ImageProgress& p) {
     PublishEvent(id, "Normal", "PullingLayer",
                  absl::StrCat("Unpacked layer ", p.layers_done, "/", p.layers_total),
@@ -266,48 +287,48 @@ absl::Status SandboxManager::ProvisionSteps(const std::shared_ptr<Entry>& e,
                                                p.bytes_done, "/", p.bytes_total, " bytes")));
   });
   if (!image.ok()) return image.status();  // its message names the image
-  if (e->cancel) return absl::CancelledError("deleted");
-  PublishEvent(id, "Normal", "Pulled", absl::StrCat("Image ", image->manifest_digest, " ready"),
-               progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
-  auto st = Transition(e, [&](SandboxRecord& r) {
-    r.image_digest = image->manifest_digest;
-    r.message = "Image ready; starting sandbox";
-  });
-  if (!st.ok()) return st;
-
-  *failure_reason = reason::kContainerCreateFailed;
-  auto validated = ValidateSandboxRequest(request, d_.config);
-  if (!validated.ok()) return validated.status();
-  auto user = ResolveImageUser(image->config.user, image->rootfs_dir);
-  if (!user.ok()) return user.status();
-  SpecInputs in;
-  in.request = &request;
-  in.image = &image->config;
-  in.user = *user;
-  in.cgroups_path = absl::StrCat("/openshell-gvisor/", rid);
-  in.memory_limit_bytes = validated->memory_limit_bytes;
-  in.cpu_limit_millis = validated->cpu_limit_millis;
-  in.pids_limit = validated->pids_limit;
-  auto spec = BuildRuntimeSpec(in);
-  if (!spec.ok()) return spec.status();
-
-  for (const auto& dir : {L.sandbox_dir(rid), L.upper(rid), L.work(rid), L.rootfs(rid)}) {
-    st = MakeDirs(dir, 0700);
+  if (write_bundle) {
+    auto validated = ValidateSandboxRequest(request, d_.config);
+    if (!validated.ok()) return validated.status();
+    auto user = ResolveImageUser(image->config.user, image->rootfs_dir);
+    if (!user.ok()) return user.status();
+    SpecInputs in;
+    in.request = &request;
+    in.image = &image->config;
+    in.user = *user;
+    in.cgroups_path = SandboxCgroupPath(rid);
+    in.memory_limit_bytes = validated->memory_limit_bytes;
+    in.cpu_limit_millis = validated->cpu_limit_millis;
+    in.pids_limit = validated->pids_limit;
+    auto spec = BuildRuntimeSpec(in);
+    if (!spec.ok()) return spec.status();
+    for (const auto& dir : {L.sandbox_dir(rid), L.upper(rid), L.work(rid), L.rootfs(rid)}) {
+      if (auto st = MakeDirs(dir, 0700); !st.ok()) return st;
+    }
+    // The bundle must be traversable by the sandbox's unprivileged host
+    // processes; the sandbox dir above it stays private to root.
+    chmod(L.bundle(rid).c_str(), 0711);
+    chmod(L.rootfs(rid).c_str(), 0755);
+    auto st = WriteFileAtomic(L.bundle(rid) + "/config.json", spec->dump(2), 0600);
     if (!st.ok()) return st;
+    Transition(e, [&](SandboxRecord& r) {
+      r.image_digest = image->manifest_digest;
+      r.message = "Image ready; starting sandbox";
+    }).IgnoreError();
   }
-  // The bundle dir must be traversable by the sandbox's unprivileged host
-  // processes; the sandbox dir above it stays private to root.
-  chmod(L.bundle(rid).c_str(), 0711);
-  chmod(L.rootfs(rid).c_str(), 0755);
-  st = WriteFileAtomic(L.bundle(rid) + "/config.json", spec->dump(2), 0600);
-  if (!st.ok()) return st;
   if (!d_.mounter->IsMounted(L.rootfs(rid))) {
-    st = d_.mounter->MountOverlay(image->rootfs_dir, L.upper(rid), L.work(rid), L.rootfs(rid));
+    auto st = d_.mounter->MountOverlay(image->rootfs_dir, L.upper(rid), L.work(rid), L.rootfs(rid));
     if (!st.ok()) return st;
   }
-  if (e->cancel) return absl::CancelledError("deleted");
+  return absl::OkStatus();
+}
 
-  *failure_reason = reason::kContainerStartFailed;
+absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
+                                                     const std::string& restore_dir,
+                                                     const std::string& running_message) {
+  const std::string rid = e->record.runsc_id;
+  const auto& L = d_.layout;
+  RemoveTree(L.exit_file(rid)).IgnoreError();  // a previous incarnation's
   MonitorSpec ms;
   ms.runsc = d_.runsc->options();
   ms.runsc_flags = d_.runsc->features().flags;
@@ -316,47 +337,75 @@ absl::Status SandboxManager::ProvisionSteps(const std::shared_ptr<Entry>& e,
   ms.console_log = L.console_log(rid);
   ms.exit_file = L.exit_file(rid);
   ms.log_file = L.monitor_log(rid);
+  ms.restore_image_dir = restore_dir;
   auto handle = d_.monitors->Launch(ms, L.monitor_spec(rid));
+  if (!handle.ok()) {
+    RemoveLeakedCgroups(d_.cgroup_root, rid);
+    return handle.status();
+  }
+  auto st = Transition(e, [&](SandboxRecord& r) {
+    r.phase = phase::kRunning;
+    r.reason = reason::kBackendReady;
+    r.message = running_message;
+    r.monitor_pid = handle->monitor_pid;
+    r.exit_code.reset();
+  });
+  if (!st.ok()) return st;
+  WatchExit(e, handle->monitor_pid);
+  return handle;
+}
+
+absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
+                                            std::string* failure_reason) {
+  *failure_reason = reason::kImagePullFailed;
+  auto image = d_.images->Prepare(request.spec.tmpl.image, {});
+  if (!image.ok()) return image.status();
+  if (e->cancel) return absl::CancelledError("deleted");
+  PublishEvent(request.id, "Normal", "Pulled", absl::StrCat("Image ", image->manifest_digest, " ready"),
+               progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
+
+  *failure_reason = reason::kContainerCreateFailed;
+  if (auto st = PrepareRootfs(e, request, /*write_bundle=*/true); !st.ok()) return st;
+  if (e->cancel) return absl::CancelledError("deleted");
+
+  *failure_reason = reason::kContainerStartFailed;
+  auto handle = Launch(e, "", "Sandbox is running");
   if (!handle.ok()) {
     if (absl::IsFailedPrecondition(handle.status())) *failure_reason = reason::kContainerCreateFailed;
     return handle.status();
   }
-  st = Transition(e, [&](SandboxRecord& r) {
-    r.phase = phase::kRunning;
-    r.reason = reason::kBackendReady;
-    r.message = "Sandbox is running";
-    r.monitor_pid = handle->monitor_pid;
-  });
-  if (!st.ok()) return st;
-  spdlog::info("sandbox {} ({}): running as {} (sandbox pid {}, monitor pid {})", id,
-               request.name, rid, handle->sandbox_pid, handle->monitor_pid);
-  PublishEvent(id, "Normal", "Started", "Sandbox started",
+  spdlog::info("sandbox {} ({}): running as {} (sandbox pid {}, monitor pid {})", request.id,
+               request.name, e->record.runsc_id, handle->sandbox_pid, handle->monitor_pid);
+  PublishEvent(request.id, "Normal", "Started", "Sandbox started",
                progress::Active(progress::kStartingSandbox, "Sandbox started"));
-  WatchExit(e, handle->monitor_pid);
   return absl::OkStatus();
 }
 
 // ---- exit --------------------------------------------------------------------
 
-void SandboxManager::WatchExit(const std::shared_ptr<Entry>& e, int pid) {
+void SandboxManager::WatchExit(const EntryPtr& e, int pid) {
   std::string id = e->record.id;
-  d_.exits->Watch(pid, [this, id] { OnMonitorExit(id); });
+  uint64_t seq = ++e->launch_seq;
+  d_.exits->Watch(pid, [this, id, seq] {
+    // Never block the watcher thread on a sandbox's operation lock.
+    if (!shutting_down_) RunInBackground([this, id, seq] { OnMonitorExit(id, seq); });
+  });
 }
 
-void SandboxManager::OnMonitorExit(const std::string& id) {
-  std::shared_ptr<Entry> e;
+void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
+  EntryPtr e;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(id);
     if (it == entries_.end()) return;
     e = it->second;
   }
-  if (shutting_down_) return;
   std::lock_guard<std::mutex> op(e->op_mu);
+  if (shutting_down_ || seq != e->launch_seq) return;  // an earlier incarnation
   std::string rid;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (e->record.phase != phase::kRunning) return;  // deleting, or already handled
+    if (e->record.phase != phase::kRunning) return;  // stopping, deleting, ...
     rid = e->record.runsc_id;
   }
   auto exit = ReadExitRecord(d_.layout.exit_file(rid));
@@ -385,6 +434,9 @@ void SandboxManager::ReleaseRuntime(const std::string& rid) {
   if (!st.ok() && !absl::IsNotFound(st)) spdlog::warn("{}", st.ToString());
   st = d_.mounter->Unmount(d_.layout.rootfs(rid));
   if (!st.ok()) spdlog::warn("{}", st.ToString());
+  if (int n = RemoveLeakedCgroups(d_.cgroup_root, rid); n > 0) {
+    spdlog::debug("sandbox {}: removed {} leaked cgroup dir(s)", rid, n);
+  }
 }
 
 absl::Status SandboxManager::RemoveSandboxFiles(const std::string& rid) {
@@ -392,23 +444,21 @@ absl::Status SandboxManager::RemoveSandboxFiles(const std::string& rid) {
     auto st = d_.mounter->Unmount(m);
     if (!st.ok()) return st;
   }
+  if (auto st = RemoveTree(CheckpointRoot(rid)); !st.ok()) return st;
   return RemoveTree(d_.layout.sandbox_dir(rid));
 }
 
-// ---- delete / stop / start -----------------------------------------------------
+// ---- delete --------------------------------------------------------------------
 
 absl::StatusOr<bool> SandboxManager::Delete(const std::string& id, const std::string& name) {
-  if (id.empty() && name.empty()) {
-    return absl::InvalidArgumentError("sandbox_id: required (or sandbox_name)");
+  auto found = LookupForOperation(id, name);
+  if (!found.ok()) {
+    if (absl::IsNotFound(found.status())) return false;  // nothing was there
+    return found.status();
   }
-  std::shared_ptr<Entry> e;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    e = Lookup(id, name);
-  }
-  if (!e) return false;
+  EntryPtr e = *found;
   e->cancel = true;
-  // Tell watchers at once, even while provisioning finishes its step.
+  // Tell watchers at once, even while another operation finishes its step.
   auto st = Transition(e, [](SandboxRecord& r) { r.phase = phase::kDeleting; });
   if (!st.ok()) return st;
 
@@ -431,14 +481,222 @@ absl::StatusOr<bool> SandboxManager::Delete(const std::string& id, const std::st
   return true;
 }
 
-absl::Status SandboxManager::Stop(const std::string& id, const std::string& name) {
-  return absl::UnimplementedError(
-      "StopSandbox: checkpoint/restore is not implemented in this driver version");
+// ---- stop: checkpoint ------------------------------------------------------------
+
+std::string SandboxManager::CheckpointRoot(const std::string& rid) const {
+  std::string base = d_.config.checkpoint_dir.empty() ? d_.layout.root + "/checkpoints"
+                                                      : d_.config.checkpoint_dir;
+  return base + "/" + rid;
 }
 
+absl::Status SandboxManager::Stop(const std::string& id, const std::string& name) {
+  auto found = LookupForOperation(id, name);
+  if (!found.ok()) return found.status();
+  EntryPtr e = *found;
+  // A second operation on the same sandbox waits for the first.
+  std::lock_guard<std::mutex> op(e->op_mu);
+  std::string p = Phase(e);
+  if (p == phase::kStopped) return absl::OkStatus();  // idempotent
+  if (p == phase::kRunning) return CheckpointLocked(e);
+  std::string what = p == phase::kProvisioning ? "is still being created; stop it once it is ready"
+                     : p == phase::kDeleting   ? "is being deleted"
+                                               : "has exited; there is nothing to stop (delete it)";
+  return absl::FailedPreconditionError(
+      absl::StrCat("sandbox '", e->record.id, "' ", what, " (phase ", p, ")"));
+}
+
+bool SandboxManager::SandboxProcessAlive(const std::string& rid) {
+  // After a failed or successful checkpoint runsc may still say "running"
+  // until the monitor has reaped the sandbox process; give it a moment.
+  auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (Clock::now() < deadline) {
+    auto state = d_.runsc->State(rid);
+    if (!state.ok() || !state->has_value()) return false;
+    if ((*state)->status != "running" && (*state)->status != "created") return false;
+    if ((*state)->pid <= 0 || kill((*state)->pid, 0) != 0) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+absl::Status SandboxManager::StopWithoutMemory(const EntryPtr& e, const std::string& why) {
+  std::string rid = e->record.runsc_id;
+  ReleaseRuntime(rid);
+  std::string message = absl::StrCat(why, "; the sandbox's memory was lost, its files are kept, "
+                                          "and the next Start boots it cold");
+  spdlog::warn("sandbox {}: {}", e->record.id, message);
+  auto st = Transition(e, [&](SandboxRecord& r) {
+    r.phase = phase::kStopped;
+    r.reason = reason::kStoppedWithoutMemory;
+    r.message = message;
+    r.checkpoint_json.clear();
+    r.monitor_pid = 0;
+  });
+  PublishEvent(e->record.id, "Warning", reason::kStoppedWithoutMemory, message);
+  return st;
+}
+
+absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e) {
+  const std::string id = e->record.id;
+  const std::string rid = e->record.runsc_id;
+  const std::string root = CheckpointRoot(rid);
+  if (auto st = MakeDirs(root, 0700); !st.ok()) return st;
+
+  // A checkpoint that runs out of disk kills the sandbox (runsc.md §4):
+  // refuse up front while it is still alive.
+  uint64_t memory = SandboxMemoryBytes(d_.cgroup_root, rid).value_or(0);
+  uint64_t needed = memory + memory / 8 + (16ull << 20);
+  auto free = FreeBytes(root);
+  if (!free.ok()) return free.status();
+  if (*free < needed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "not enough space to checkpoint sandbox '", id, "' into ", root, ": needs about ",
+        MiB(needed), ", ", MiB(*free), " free; the sandbox keeps running"));
+  }
+
+  auto st = Transition(e, [](SandboxRecord& r) {
+    r.phase = phase::kStopping;
+    r.message = "Checkpointing the sandbox's memory";
+  });
+  if (!st.ok()) return st;
+  std::string compression =
+      ChooseCompression(d_.config.checkpoint.compression, d_.config.checkpoint.none_above_bytes, memory);
+  std::string tmp = absl::StrCat(root, "/tmp-", RandomHex(6));
+  auto t0 = Clock::now();
+  st = d_.runsc->Checkpoint(rid, tmp, compression, d_.config.checkpoint.timeout);
+  int64_t duration = MsSince(t0);
+  if (!st.ok()) {
+    RemoveTree(tmp).IgnoreError();  // never leave a half-written image
+    if (SandboxProcessAlive(rid)) {
+      Transition(e, [](SandboxRecord& r) {
+        r.phase = phase::kRunning;
+        r.message = "Sandbox is running (a checkpoint failed)";
+      }).IgnoreError();
+      return absl::FailedPreconditionError(
+          absl::StrCat("checkpoint of sandbox '", id, "' failed: ", st.message(),
+                       "; the sandbox keeps running"));
+    }
+    return StopWithoutMemory(e, absl::StrCat("checkpoint failed: ", st.message()));
+  }
+  SandboxProcessAlive(rid);  // waits for the reap runsc needs before delete
+
+  CheckpointImage image;
+  image.compression = compression;
+  image.created_at_ms = NowMs();
+  image.duration_ms = duration;
+  auto sealed = SealCheckpoint(tmp, root + "/image", image);
+  if (!sealed.ok()) {
+    RemoveTree(tmp).IgnoreError();
+    return StopWithoutMemory(e, absl::StrCat("checkpoint could not be made durable: ",
+                                             sealed.status().message()));
+  }
+  ReleaseRuntime(rid);
+  std::string message = absl::StrCat("Memory checkpointed: ", MiB(sealed->bytes), " in ", duration,
+                                     " ms (", compression, ")");
+  st = Transition(e, [&](SandboxRecord& r) {
+    r.phase = phase::kStopped;
+    r.reason = reason::kCheckpointed;
+    r.message = message;
+    r.checkpoint_json = CheckpointToJson(*sealed);
+    r.monitor_pid = 0;
+  });
+  if (!st.ok()) return st;
+  spdlog::info("sandbox {}: {}", id, message);
+  PublishEvent(id, "Normal", reason::kCheckpointed, message,
+               {{"openshell.gvisor.checkpoint_bytes", std::to_string(sealed->bytes)},
+                {"openshell.gvisor.checkpoint_ms", std::to_string(duration)},
+                {"openshell.gvisor.compression", compression}});
+  return absl::OkStatus();
+}
+
+// ---- start: restore ----------------------------------------------------------------
+
 absl::Status SandboxManager::Start(const std::string& id, const std::string& name) {
-  return absl::UnimplementedError(
-      "StartSandbox: checkpoint/restore is not implemented in this driver version");
+  auto found = LookupForOperation(id, name);
+  if (!found.ok()) return found.status();
+  EntryPtr e = *found;
+  std::lock_guard<std::mutex> op(e->op_mu);
+  std::string p = Phase(e);
+  // Already running or still coming up: the gateway's startup sweep sends
+  // Start for those too, and expects OK.
+  if (p == phase::kRunning || p == phase::kProvisioning) return absl::OkStatus();
+  if (p == phase::kStopped) return StartLocked(e);
+  std::string what = p == phase::kDeleting ? "is being deleted"
+                                           : "has exited; its main process is not restarted "
+                                             "(delete it and create a new one)";
+  return absl::FailedPreconditionError(
+      absl::StrCat("sandbox '", e->record.id, "' ", what, " (phase ", p, ")"));
+}
+
+absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
+  const std::string id = e->record.id;
+  const std::string rid = e->record.runsc_id;
+  std::string cold_reason;
+  std::optional<CheckpointImage> image;
+  if (e->record.checkpoint_json.empty()) {
+    cold_reason = "no memory checkpoint was kept when it stopped";
+  } else {
+    auto parsed = CheckpointFromJson(e->record.checkpoint_json);
+    auto verified = parsed.ok() ? VerifyCheckpoint(*parsed) : parsed.status();
+    if (verified.ok()) {
+      image = *parsed;
+    } else {
+      cold_reason = absl::StrCat("its checkpoint is unusable (", verified.message(), ")");
+    }
+  }
+  auto st = Transition(e, [&](SandboxRecord& r) {
+    r.phase = phase::kStarting;
+    r.message = image ? "Restoring the sandbox's memory" : "Starting the sandbox cold";
+  });
+  if (!st.ok()) return st;
+
+  auto request = DecodeRequest(e->record.spec_json);
+  if (!request.ok()) return request.status();
+  // The bundle is rewritten only when it is missing (an imported sandbox).
+  bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
+  st = PrepareRootfs(e, *request, !have_bundle);
+  if (!st.ok()) {
+    Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot start sandbox '", id, "': ", st.message()));
+  }
+
+  if (image) {
+    auto t0 = Clock::now();
+    auto handle = Launch(e, image->dir, "Sandbox restored from its checkpoint");
+    if (handle.ok()) {
+      int64_t ms = MsSince(t0);
+      // The image has served its purpose: the sandbox has moved on from
+      // it, and restoring it again later would roll memory back behind the
+      // files on disk. It also holds all of the sandbox's memory.
+      RemoveTree(image->dir).IgnoreError();
+      Transition(e, [](SandboxRecord& r) { r.checkpoint_json.clear(); }).IgnoreError();
+      std::string message = absl::StrCat("Restored ", MiB(image->bytes), " of memory in ", ms, " ms");
+      spdlog::info("sandbox {}: {}", id, message);
+      PublishEvent(id, "Normal", "Restored", message,
+                   {{"openshell.gvisor.checkpoint_bytes", std::to_string(image->bytes)},
+                    {"openshell.gvisor.restore_ms", std::to_string(ms)}});
+      return absl::OkStatus();
+    }
+    ReleaseRuntime(rid);
+    PrepareRootfs(e, *request, false).IgnoreError();  // release unmounted it
+    cold_reason = absl::StrCat("restoring its checkpoint failed (", handle.status().message(), ")");
+  }
+
+  std::string message = absl::StrCat("Sandbox booted cold: ", cold_reason,
+                                     "; its files were kept, its memory was not");
+  spdlog::warn("sandbox {}: {}", id, message);
+  auto handle = Launch(e, "", message);
+  if (!handle.ok()) {
+    ReleaseRuntime(rid);
+    Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
+    return absl::InternalError(
+        absl::StrCat("cannot start sandbox '", id, "': ", handle.status().message()));
+  }
+  if (image) RemoveTree(image->dir).IgnoreError();
+  Transition(e, [](SandboxRecord& r) { r.checkpoint_json.clear(); }).IgnoreError();
+  PublishEvent(id, "Warning", "ColdStart", message);
+  return absl::OkStatus();
 }
 
 // ---- recovery ------------------------------------------------------------------
@@ -451,18 +709,15 @@ absl::Status SandboxManager::Recover() {
   std::map<std::string, ContainerState> containers;
   for (const auto& c : *listed) containers[c.id] = c;
 
+  std::vector<EntryPtr> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& r : *records) {
       auto e = std::make_shared<Entry>();
       e->record = r;
       entries_[r.id] = e;
+      all.push_back(e);
     }
-  }
-  std::vector<std::shared_ptr<Entry>> all;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [id, e] : entries_) all.push_back(e);
   }
   std::vector<SandboxRequest> reprovision;
   for (const auto& e : all) RecoverRecord(e, containers, &reprovision);
@@ -470,26 +725,80 @@ absl::Status SandboxManager::Recover() {
   d_.images->CleanStaging();
 
   for (auto& request : reprovision) {
-    std::shared_ptr<Entry> e;
+    EntryPtr e;
     {
       std::lock_guard<std::mutex> lock(mu_);
       e = entries_[request.id];
     }
-    StartProvisioning(e, std::move(request));
+    RunInBackground([this, e, request = std::move(request)]() mutable {
+      Provision(e, std::move(request));
+    });
   }
   spdlog::info("recovery: {} sandbox record(s), {} to re-provision", all.size(),
                reprovision.size());
   return absl::OkStatus();
 }
 
-void SandboxManager::RecoverRecord(const std::shared_ptr<Entry>& e,
+void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
+  const auto& r = e->record;
+  // Prefer the monitor (it will record the exit code); if it is gone,
+  // watch the sandbox process itself.
+  bool monitor_alive = r.monitor_pid > 0 && kill(static_cast<pid_t>(r.monitor_pid), 0) == 0;
+  int pid = monitor_alive ? static_cast<int>(r.monitor_pid) : sandbox_pid;
+  spdlog::info("recovery: sandbox {}: re-adopted running container {} (watching {} {})", r.id,
+               r.runsc_id, monitor_alive ? "monitor" : "sandbox", pid);
+  WatchExit(e, pid);
+}
+
+void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid) {
+  const std::string rid = e->record.runsc_id;
+  const std::string root = CheckpointRoot(rid);
+  // Temporaries are never trusted.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    if (entry.path().filename().string().rfind("tmp-", 0) == 0) {
+      RemoveTree(entry.path().string()).IgnoreError();
+    }
+  }
+  // The image was sealed (renamed into place) before the crash: finish.
+  auto manifest = ReadManifest(root + "/image");
+  if (manifest.ok() && manifest->created_at_ms >= e->record.updated_at_ms &&
+      VerifyCheckpoint(*manifest).ok()) {
+    ReleaseRuntime(rid);
+    std::string message = absl::StrCat("Memory checkpointed: ", MiB(manifest->bytes),
+                                       " (finished after a driver restart)");
+    Transition(e, [&](SandboxRecord& r) {
+      r.phase = phase::kStopped;
+      r.reason = reason::kCheckpointed;
+      r.message = message;
+      r.checkpoint_json = CheckpointToJson(*manifest);
+      r.monitor_pid = 0;
+    }).IgnoreError();
+    spdlog::info("recovery: sandbox {}: {}", e->record.id, message);
+    return;
+  }
+  if (alive) {
+    // The checkpoint never completed and the sandbox still runs: roll back.
+    Transition(e, [](SandboxRecord& r) {
+      r.phase = phase::kRunning;
+      r.message = "Sandbox is running (a checkpoint was interrupted)";
+    }).IgnoreError();
+    Adopt(e, sandbox_pid);
+    return;
+  }
+  StopWithoutMemory(e, "the driver stopped during a checkpoint").IgnoreError();
+}
+
+void SandboxManager::RecoverRecord(const EntryPtr& e,
                                    const std::map<std::string, ContainerState>& containers,
                                    std::vector<SandboxRequest>* reprovision) {
   SandboxRecord r = e->record;
   const std::string& rid = r.runsc_id;
   auto c = containers.find(rid);
   bool alive = c != containers.end() &&
-               (c->second.status == "running" || c->second.status == "created");
+               (c->second.status == "running" || c->second.status == "created") &&
+               c->second.pid > 0 && kill(c->second.pid, 0) == 0;
+  int sandbox_pid = c != containers.end() ? c->second.pid : 0;
 
   if (r.phase == phase::kDeleting) {
     spdlog::info("recovery: sandbox {}: finishing an interrupted delete", r.id);
@@ -501,7 +810,6 @@ void SandboxManager::RecoverRecord(const std::shared_ptr<Entry>& e,
     // it again; the gateway is still waiting for this sandbox.
     spdlog::info("recovery: sandbox {}: provisioning was interrupted; restarting it", r.id);
     ReleaseRuntime(rid);
-    RemoveTree(d_.layout.exit_file(rid)).IgnoreError();
     auto request = DecodeRequest(r.spec_json);
     if (!request.ok()) {
       Fail(e, reason::kContainerCreateFailed,
@@ -509,6 +817,32 @@ void SandboxManager::RecoverRecord(const std::shared_ptr<Entry>& e,
       return;
     }
     reprovision->push_back(*request);
+    return;
+  }
+  if (r.phase == phase::kStopping) {
+    RecoverStopping(e, alive, sandbox_pid);
+    return;
+  }
+  if (r.phase == phase::kStarting) {
+    if (alive) {
+      // The restore (or cold start) went through before the crash.
+      Transition(e, [](SandboxRecord& rec) {
+        rec.phase = phase::kRunning;
+        rec.reason = reason::kBackendReady;
+        rec.message = "Sandbox is running (started before a driver restart)";
+      }).IgnoreError();
+      Adopt(e, sandbox_pid);
+    } else {
+      // Roll back to stopped; the image (if any) is untouched until a
+      // start succeeds, so Start can simply be retried.
+      ReleaseRuntime(rid);
+      Transition(e, [](SandboxRecord& rec) { rec.phase = phase::kStopped; }).IgnoreError();
+      spdlog::info("recovery: sandbox {}: an interrupted start was rolled back to stopped", r.id);
+    }
+    return;
+  }
+  if (r.phase == phase::kStopped) {
+    if (c != containers.end()) ReleaseRuntime(rid);
     return;
   }
   if (r.phase != phase::kRunning) return;  // exited / failed: terminal, kept
@@ -529,13 +863,7 @@ void SandboxManager::RecoverRecord(const std::shared_ptr<Entry>& e,
     return;
   }
   if (alive) {
-    // Re-adopt without touching it. Prefer the monitor (it will record the
-    // exit code); if it is gone, watch the sandbox process itself.
-    bool monitor_alive = r.monitor_pid > 0 && kill(static_cast<pid_t>(r.monitor_pid), 0) == 0;
-    int pid = monitor_alive ? static_cast<int>(r.monitor_pid) : c->second.pid;
-    spdlog::info("recovery: sandbox {}: re-adopted running container {} (watching {} {})", r.id,
-                 rid, monitor_alive ? "monitor" : "sandbox", pid);
-    WatchExit(e, pid);
+    Adopt(e, sandbox_pid);
     return;
   }
   std::string message =
@@ -567,6 +895,14 @@ void SandboxManager::RemoveOrphans(const std::map<std::string, ContainerState>& 
                  dir.path().string());
     auto st = RemoveSandboxFiles(rid);
     if (!st.ok()) spdlog::error("recovery: {}", st.ToString());
+  }
+  std::string ck_base = std::filesystem::path(CheckpointRoot("x")).parent_path().string();
+  for (const auto& dir : std::filesystem::directory_iterator(ck_base, ec)) {
+    std::string rid = dir.path().filename().string();
+    if (known.count(rid)) continue;
+    spdlog::warn("recovery: removing checkpoints {} that have no sandbox record",
+                 dir.path().string());
+    RemoveTree(dir.path().string()).IgnoreError();
   }
 }
 

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +43,7 @@ struct ManagerDeps {
   MonitorLauncher* monitors = nullptr;
   ExitWatcher* exits = nullptr;
   EventBus* events = nullptr;
+  std::string cgroup_root = "/sys/fs/cgroup";  // tests point it elsewhere
 };
 
 // What a new WatchSandboxes stream starts with.
@@ -81,37 +84,59 @@ class SandboxManager {
     SandboxRecord record;
     std::mutex op_mu;                 // one slow operation at a time
     std::atomic<bool> cancel{false};  // set by Delete to stop provisioning
+    // Bumped whenever a new monitor (or adopted process) is watched, so a
+    // late exit report of an earlier incarnation is recognised and ignored.
+    std::atomic<uint64_t> launch_seq{0};
   };
+  using EntryPtr = std::shared_ptr<Entry>;
 
-  std::shared_ptr<Entry> Lookup(const std::string& id, const std::string& name) const;
+  EntryPtr Lookup(const std::string& id, const std::string& name) const;
+  absl::StatusOr<EntryPtr> LookupForOperation(const std::string& id, const std::string& name) const;
+  std::string Phase(const EntryPtr& e) const;
   // Applies `mutate` to the record, persists it, then publishes a snapshot.
-  absl::Status Transition(const std::shared_ptr<Entry>& e,
-                          const std::function<void(SandboxRecord&)>& mutate);
+  absl::Status Transition(const EntryPtr& e, const std::function<void(SandboxRecord&)>& mutate);
   void PublishEvent(const std::string& sandbox_id, const std::string& type,
                     const std::string& reason, const std::string& message,
                     std::map<std::string, std::string> metadata = {});
+  // Runs `task` on its own thread; Shutdown() waits for all of them.
+  void RunInBackground(std::function<void()> task);
 
-  void StartProvisioning(const std::shared_ptr<Entry>& e, SandboxRequest request);
-  void Provision(const std::shared_ptr<Entry>& e, SandboxRequest request);
-  absl::Status ProvisionSteps(const std::shared_ptr<Entry>& e, const SandboxRequest& request,
+  void Provision(const EntryPtr& e, SandboxRequest request);
+  absl::Status ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                               std::string* failure_reason);
-  void Fail(const std::shared_ptr<Entry>& e, const std::string& reason, const std::string& message);
-  void OnMonitorExit(const std::string& id);
-  void WatchExit(const std::shared_ptr<Entry>& e, int pid);
+  // Image ready, bundle written, overlay mounted: everything but runsc.
+  absl::Status PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
+                             bool write_bundle);
+  // Starts the monitor (create+start, or restore when `restore_dir` is set)
+  // and records the sandbox as running.
+  absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
+                                       const std::string& running_message);
+  void Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
+  void OnMonitorExit(const std::string& id, uint64_t seq);
+  void WatchExit(const EntryPtr& e, int pid);
   // Removes the runsc container and unmounts the rootfs; keeps the files.
   void ReleaseRuntime(const std::string& runsc_id);
   absl::Status RemoveSandboxFiles(const std::string& runsc_id);
 
-  void RecoverRecord(const std::shared_ptr<Entry>& e,
-                     const std::map<std::string, ContainerState>& containers,
+  // Stop and Start, with the sandbox's operation lock held.
+  absl::Status CheckpointLocked(const EntryPtr& e);
+  absl::Status StartLocked(const EntryPtr& e);
+  absl::Status StopWithoutMemory(const EntryPtr& e, const std::string& why);
+  bool SandboxProcessAlive(const std::string& runsc_id);
+  std::string CheckpointRoot(const std::string& runsc_id) const;
+
+  void RecoverRecord(const EntryPtr& e, const std::map<std::string, ContainerState>& containers,
                      std::vector<SandboxRequest>* reprovision);
+  void RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid);
+  void Adopt(const EntryPtr& e, int sandbox_pid);
   void RemoveOrphans(const std::map<std::string, ContainerState>& containers);
 
   ManagerDeps d_;
   mutable std::mutex mu_;  // guards entries_ and every Entry::record
-  std::map<std::string, std::shared_ptr<Entry>> entries_;
-  std::mutex threads_mu_;
-  std::vector<std::thread> threads_;
+  std::map<std::string, EntryPtr> entries_;
+  std::mutex tasks_mu_;
+  std::condition_variable tasks_cv_;
+  int active_tasks_ = 0;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -47,14 +47,30 @@ SandboxSnapshot SnapshotOf(const SandboxRecord& r) {
   s.status.sandbox_name = r.name;
   s.status.instance_id = r.runsc_id;
 
+  if (r.phase == phase::kStopped) {
+    // Suspended=True alone: the gateway maps it to Stopped from every stored
+    // phase. A Ready=False/ContainerStopped beside it would turn a Starting
+    // row into Error if this snapshot arrived late (gateway-contract §4.7).
+    Condition suspended;
+    suspended.type = "Suspended";
+    suspended.status = "True";
+    suspended.reason = r.reason.empty() ? std::string(reason::kCheckpointed) : r.reason;
+    suspended.message = r.message;
+    suspended.last_transition_time = Rfc3339(r.updated_at_ms);
+    s.status.conditions.push_back(suspended);
+    return s;
+  }
+
   Condition ready;
   ready.type = "Ready";
   ready.last_transition_time = Rfc3339(r.updated_at_ms);
   ready.message = r.message;
-  if (r.phase == phase::kRunning) {
+  if (r.phase == phase::kRunning || r.phase == phase::kStopping) {
+    // While checkpointing the sandbox still runs; the gateway keeps its own
+    // Stopping phase until StopSandbox returns.
     ready.status = "True";
     ready.reason = reason::kBackendReady;
-  } else if (r.phase == phase::kProvisioning) {
+  } else if (r.phase == phase::kProvisioning || r.phase == phase::kStarting) {
     ready.status = "False";
     ready.reason = reason::kStarting;
   } else if (r.phase == phase::kDeleting) {

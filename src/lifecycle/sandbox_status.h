@@ -21,6 +21,9 @@ inline constexpr char kRunning[] = "running";
 inline constexpr char kExited[] = "exited";   // main process ended: terminal
 inline constexpr char kFailed[] = "failed";   // provisioning or runtime failure
 inline constexpr char kDeleting[] = "deleting";
+inline constexpr char kStopping[] = "stopping";  // checkpoint in progress
+inline constexpr char kStopped[] = "stopped";    // Suspended=True
+inline constexpr char kStarting[] = "starting";  // restore or cold start in progress
 }  // namespace phase
 
 // Reasons we emit. Transient ones come from the gateway's own list.
@@ -32,6 +35,9 @@ inline constexpr char kImagePullFailed[] = "ImagePullFailed";
 inline constexpr char kContainerCreateFailed[] = "ContainerCreateFailed";
 inline constexpr char kContainerStartFailed[] = "ContainerStartFailed";
 inline constexpr char kSandboxLost[] = "SandboxLost";      // vanished while we were down
+// Suspended=True reasons: the phase is Stopped either way.
+inline constexpr char kCheckpointed[] = "Checkpointed";
+inline constexpr char kStoppedWithoutMemory[] = "StoppedWithoutMemory";
 }  // namespace reason
 
 // True for the reasons the gateway treats as "still provisioning"

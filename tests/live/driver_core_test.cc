@@ -22,46 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Driver {
-  DriverProcess process;
-  std::unique_ptr<pb::ComputeDriver::Stub> stub;
-  explicit Driver(std::string state_dir = "", std::string yaml = "")
-      : process(std::move(state_dir), std::move(yaml)) {
-    process.Start();
-    REQUIRE(process.WaitForSocket(std::chrono::seconds(30)));
-    stub = process.Stub();
-  }
-};
-
-grpc::Status Create(pb::ComputeDriver::Stub* stub, const pb::DriverSandbox& s) {
-  grpc::ClientContext ctx;
-  pb::CreateSandboxRequest req;
-  *req.mutable_sandbox() = s;
-  pb::CreateSandboxResponse resp;
-  return stub->CreateSandbox(&ctx, req, &resp);
-}
-
-grpc::Status Delete(pb::ComputeDriver::Stub* stub, const std::string& id, bool* deleted) {
-  grpc::ClientContext ctx;
-  pb::DeleteSandboxRequest req;
-  req.set_sandbox_id(id);
-  pb::DeleteSandboxResponse resp;
-  auto st = stub->DeleteSandbox(&ctx, req, &resp);
-  if (deleted) *deleted = resp.deleted();
-  return st;
-}
-
-pb::DriverSandbox WaitReady(pb::ComputeDriver::Stub* stub, const std::string& id) {
-  auto s = WaitForSandbox(stub, id, [](const pb::DriverSandbox& sb) {
-    auto* c = ReadyCondition(sb);
-    return c && (c->status() == "True" || c->reason() != "Starting");
-  });
-  REQUIRE(s.has_value());
-  INFO("Ready condition: " << ReadyCondition(*s)->reason() << ": " << ReadyCondition(*s)->message());
-  REQUIRE(IsReady(*s));
-  return *s;
-}
-
 // Files under the state dir other than the driver's own bookkeeping.
 std::vector<std::string> SandboxLeftovers(const std::string& state_dir) {
   std::vector<std::string> out;

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 namespace osgv::live {
@@ -67,7 +68,8 @@ const std::string& BusyboxImage() {
     fs::create_directories(src + "/workdir");
     fs::copy_file("/bin/busybox", src + "/bin/busybox");
     for (const char* applet : {"sh", "cat", "echo", "sleep", "ls", "id", "env", "hostname", "touch",
-                               "uname", "mkdir", "rm", "true", "false", "pwd", "grep", "wc", "sync"}) {
+                               "uname", "mkdir", "rm", "true", "false", "pwd", "grep", "wc", "sync",
+                               "nc", "dd", "head", "kill", "ps", "test", "expr"}) {
       fs::create_symlink("busybox", src + "/bin/" + applet);
     }
     std::ofstream(src + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
@@ -226,6 +228,65 @@ std::vector<std::string> RunscList(const std::string& state_dir) {
     for (const auto& c : j) ids.push_back(c.value("id", ""));
   }
   return ids;
+}
+
+Driver::Driver(std::string state_dir, std::string yaml)
+      : process(std::move(state_dir), std::move(yaml)) {
+    process.Start();
+    REQUIRE(process.WaitForSocket(std::chrono::seconds(30)));
+    stub = process.Stub();
+}
+
+grpc::Status Create(pb::ComputeDriver::Stub* stub, const pb::DriverSandbox& s) {
+  grpc::ClientContext ctx;
+  pb::CreateSandboxRequest req;
+  *req.mutable_sandbox() = s;
+  pb::CreateSandboxResponse resp;
+  return stub->CreateSandbox(&ctx, req, &resp);
+}
+
+grpc::Status Delete(pb::ComputeDriver::Stub* stub, const std::string& id, bool* deleted) {
+  grpc::ClientContext ctx;
+  pb::DeleteSandboxRequest req;
+  req.set_sandbox_id(id);
+  pb::DeleteSandboxResponse resp;
+  auto st = stub->DeleteSandbox(&ctx, req, &resp);
+  if (deleted) *deleted = resp.deleted();
+  return st;
+}
+
+pb::DriverSandbox WaitReady(pb::ComputeDriver::Stub* stub, const std::string& id) {
+  auto s = WaitForSandbox(stub, id, [](const pb::DriverSandbox& sb) {
+    auto* c = ReadyCondition(sb);
+    return c && (c->status() == "True" || c->reason() != "Starting");
+  });
+  REQUIRE(s.has_value());
+  INFO("Ready condition: " << ReadyCondition(*s)->reason() << ": " << ReadyCondition(*s)->message());
+  REQUIRE(IsReady(*s));
+  return *s;
+}
+
+grpc::Status Stop(pb::ComputeDriver::Stub* stub, const std::string& id) {
+  grpc::ClientContext ctx;
+  pb::StopSandboxRequest req;
+  req.set_sandbox_id(id);
+  pb::StopSandboxResponse resp;
+  return stub->StopSandbox(&ctx, req, &resp);
+}
+
+grpc::Status Start(pb::ComputeDriver::Stub* stub, const std::string& id) {
+  grpc::ClientContext ctx;
+  pb::StartSandboxRequest req;
+  req.set_sandbox_id(id);
+  pb::StartSandboxResponse resp;
+  return stub->StartSandbox(&ctx, req, &resp);
+}
+
+const pb::DriverCondition* SuspendedCondition(const pb::DriverSandbox& s) {
+  for (const auto& c : s.status().conditions()) {
+    if (c.type() == "Suspended") return &c;
+  }
+  return nullptr;
 }
 
 }  // namespace osgv::live

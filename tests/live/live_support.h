@@ -77,4 +77,21 @@ CommandOutput Exec(const DriverProcess& driver, const std::string& sandbox,
 
 std::vector<std::string> RunscList(const std::string& state_dir);
 
+// A started driver and a stub to it; the Catch REQUIREs fail the test when
+// it does not come up.
+struct Driver {
+  DriverProcess process;
+  std::unique_ptr<pb::ComputeDriver::Stub> stub;
+  explicit Driver(std::string state_dir = "", std::string yaml = "");
+};
+
+grpc::Status Create(pb::ComputeDriver::Stub* stub, const pb::DriverSandbox& s);
+grpc::Status Delete(pb::ComputeDriver::Stub* stub, const std::string& id, bool* deleted);
+grpc::Status Stop(pb::ComputeDriver::Stub* stub, const std::string& id);
+grpc::Status Start(pb::ComputeDriver::Stub* stub, const std::string& id);
+// Waits until Ready=True; fails the test with the condition otherwise.
+pb::DriverSandbox WaitReady(pb::ComputeDriver::Stub* stub, const std::string& id);
+// The sandbox's Suspended condition, or nullptr.
+const pb::DriverCondition* SuspendedCondition(const pb::DriverSandbox& s);
+
 }  // namespace osgv::live

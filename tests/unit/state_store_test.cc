@@ -78,6 +78,7 @@ SandboxRecord MakeRecord(int n) {
   r.updated_at_ms = 1'700'000'000'500 + n;
   r.monitor_pid = 4'000'000 + n;
   r.generation = 5'000'000'000LL + n;  // beyond 32 bits
+  r.checkpoint_json = R"({"dir":"image-)" + tag + R"("})";
   return r;
 }
 

@@ -28,6 +28,7 @@ struct MonitorSpec {
   std::string console_log;  // main process stdout+stderr, appended
   std::string exit_file;    // written atomically when the sandbox exits
   std::string log_file;     // the monitor's own diagnostics
+  std::string restore_image_dir;  // "" = create+start; else restore from it
 };
 
 std::string MonitorSpecToJson(const MonitorSpec& spec);

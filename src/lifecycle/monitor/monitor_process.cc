@@ -154,22 +154,32 @@ int RunMonitor(const std::string& spec_path, int status_fd) {
     return 1;
   };
 
-  auto st = runsc.Create(spec->container_id, spec->bundle, devnull, out[1], err[1]);
-  if (!st.ok()) return fail("create", st);
+  const bool restoring = !spec->restore_image_dir.empty();
+  const char* step = restoring ? "restore" : "create";
+  auto st = restoring ? runsc.Restore(spec->container_id, spec->bundle, spec->restore_image_dir,
+                                      devnull, out[1], err[1])
+                      : runsc.Create(spec->container_id, spec->bundle, devnull, out[1], err[1]);
+  if (!st.ok()) {
+    runsc.Delete(spec->container_id, true).IgnoreError();
+    ReapStragglers();
+    return fail(step, st);
+  }
   close(out[1]);
   close(err[1]);
   auto state = runsc.State(spec->container_id);
   if (!state.ok() || !state->has_value() || (*state)->pid <= 0) {
     runsc.Delete(spec->container_id, true).IgnoreError();
-    return fail("create", state.ok() ? absl::InternalError("runsc state has no sandbox pid")
-                                     : state.status());
+    return fail(step, state.ok() ? absl::InternalError("runsc state has no sandbox pid")
+                                 : state.status());
   }
   pid_t sandbox_pid = (*state)->pid;
-  st = runsc.Start(spec->container_id);
-  if (!st.ok()) {
-    runsc.Delete(spec->container_id, true).IgnoreError();
-    ReapStragglers();
-    return fail("start", st);
+  if (!restoring) {
+    st = runsc.Start(spec->container_id);
+    if (!st.ok()) {
+      runsc.Delete(spec->container_id, true).IgnoreError();
+      ReapStragglers();
+      return fail("start", st);
+    }
   }
   fcntl(err[0], F_SETFL, 0);
   Report(status_fd, {{"ok", true}, {"pid", sandbox_pid}});

@@ -19,6 +19,7 @@ std::string MonitorSpecToJson(const MonitorSpec& s) {
       {"console_log", s.console_log},
       {"exit_file", s.exit_file},
       {"log_file", s.log_file},
+      {"restore_image_dir", s.restore_image_dir},
   };
   return j.dump(2) + "\n";
 }
@@ -42,6 +43,7 @@ absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const std::string& text) {
     s.console_log = j.at("console_log").get<std::string>();
     s.exit_file = j.at("exit_file").get<std::string>();
     s.log_file = j.at("log_file").get<std::string>();
+    s.restore_image_dir = j.value("restore_image_dir", "");
     return s;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("monitor spec: ", e.what()));

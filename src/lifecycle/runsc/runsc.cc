@@ -74,20 +74,44 @@ absl::StatusOr<RunscFeatures> Runsc::Detect() {
   return features;
 }
 
-absl::Status Runsc::Create(const std::string& id, const std::string& bundle, int stdin_fd,
-                           int stdout_fd, int stderr_fd) {
+absl::Status Runsc::RunWithContainerStdio(const std::string& what, const std::string& id,
+                                          std::vector<std::string> args, int stdin_fd,
+                                          int stdout_fd, int stderr_fd,
+                                          std::chrono::milliseconds timeout) {
   Command cmd;
   cmd.argv = GlobalArgs();
-  for (const char* a : {"create", "--bundle"}) cmd.argv.push_back(a);
-  cmd.argv.push_back(bundle);
-  cmd.argv.push_back(id);
-  cmd.timeout = options_.timeout;
+  cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+  cmd.timeout = timeout;
   cmd.stdin_fd = stdin_fd;
   cmd.stdout_fd = stdout_fd;
   // runsc's own errors share the container's stderr here; the caller reads
   // them from that pipe (runsc.md §2: stdio is handed to the sandbox).
   cmd.stderr_fd = stderr_fd;
-  return Check("create", id, runner_->Run(cmd));
+  return Check(what, id, runner_->Run(cmd));
+}
+
+absl::Status Runsc::Create(const std::string& id, const std::string& bundle, int stdin_fd,
+                           int stdout_fd, int stderr_fd) {
+  return RunWithContainerStdio("create", id, {"create", "--bundle", bundle, id}, stdin_fd,
+                               stdout_fd, stderr_fd, options_.timeout);
+}
+
+absl::Status Runsc::Restore(const std::string& id, const std::string& bundle,
+                            const std::string& image_dir, int stdin_fd, int stdout_fd,
+                            int stderr_fd) {
+  return RunWithContainerStdio(
+      "restore", id,
+      {"restore", "--detach", "--bundle", bundle, absl::StrCat("--image-path=", image_dir), id},
+      stdin_fd, stdout_fd, stderr_fd, options_.timeout);
+}
+
+absl::Status Runsc::Checkpoint(const std::string& id, const std::string& image_dir,
+                               const std::string& compression,
+                               std::chrono::milliseconds timeout) {
+  std::vector<std::string> args = {"checkpoint", absl::StrCat("--image-path=", image_dir)};
+  if (compression == "none") args.push_back("--compression=none");
+  args.push_back(id);
+  return Check("checkpoint", id, Call(args, timeout));
 }
 
 absl::Status Runsc::Start(const std::string& id) {

@@ -55,6 +55,12 @@ class Runsc {
   absl::Status Create(const std::string& id, const std::string& bundle, int stdin_fd,
                       int stdout_fd, int stderr_fd);
   absl::Status Start(const std::string& id);
+  // `restore --detach` from a checkpoint image, stdio wired like Create.
+  absl::Status Restore(const std::string& id, const std::string& bundle,
+                       const std::string& image_dir, int stdin_fd, int stdout_fd, int stderr_fd);
+  // `checkpoint` (never --leave-running). compression: flate | none.
+  absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
+                          const std::string& compression, std::chrono::milliseconds timeout);
   absl::StatusOr<std::optional<ContainerState>> State(const std::string& id);
   absl::StatusOr<std::vector<ContainerState>> List();
   absl::Status Kill(const std::string& id, int signal, bool all);
@@ -72,6 +78,11 @@ class Runsc {
                                      std::chrono::milliseconds timeout);
   absl::Status Check(const std::string& what, const std::string& id,
                      absl::StatusOr<CommandResult> result);
+  // Runs a command whose stdio belongs to the container (create, restore).
+  absl::Status RunWithContainerStdio(const std::string& what, const std::string& id,
+                                     std::vector<std::string> args, int stdin_fd,
+                                     int stdout_fd, int stderr_fd,
+                                     std::chrono::milliseconds timeout);
 
   CommandRunner* runner_;
   RunscOptions options_;

@@ -27,7 +27,7 @@ constexpr int64_t kSchemaVersion = 1;
 constexpr char kColumns[] =
     "id, name, namespace_name, workspace, runsc_id, image_ref, image_digest, "
     "phase, reason, message, exit_code, spec_json, created_at_ms, "
-    "updated_at_ms, monitor_pid, generation";
+    "updated_at_ms, monitor_pid, generation, checkpoint_json";
 
 // STRICT so a type confusion is an error instead of silent coercion.
 constexpr char kCreateTable[] = R"sql(
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS sandboxes (
   updated_at_ms  INTEGER NOT NULL,
   monitor_pid    INTEGER NOT NULL,
   generation     INTEGER NOT NULL,
+  checkpoint_json TEXT   NOT NULL,
   UNIQUE (workspace, name),
   UNIQUE (runsc_id)
 ) STRICT)sql";
@@ -183,7 +184,7 @@ absl::StatusOr<bool> RowExists(sqlite3* db, absl::string_view sql,
   return stmt.Step();
 }
 
-// Binds `record` to ?1..?16 in kColumns order.
+// Binds `record` to ?1..?17 in kColumns order.
 absl::Status BindRecord(Statement& stmt, const SandboxRecord& r) {
   if (absl::Status s = stmt.BindTexts(
           {r.id, r.name, r.namespace_name, r.workspace, r.runsc_id,
@@ -201,6 +202,8 @@ absl::Status BindRecord(Statement& stmt, const SandboxRecord& r) {
       sqlite3_bind_int64(raw, 14, r.updated_at_ms),
       sqlite3_bind_int64(raw, 15, r.monitor_pid),
       sqlite3_bind_int64(raw, 16, r.generation),
+      sqlite3_bind_text(raw, 17, r.checkpoint_json.data(),
+                        static_cast<int>(r.checkpoint_json.size()), SQLITE_TRANSIENT),
   };
   for (int code : rc) {
     if (code != SQLITE_OK) return SqliteError(stmt.db(), stmt.op());
@@ -237,6 +240,7 @@ SandboxRecord ReadRecord(sqlite3_stmt* stmt) {
   r.updated_at_ms = sqlite3_column_int64(stmt, 13);
   r.monitor_pid = sqlite3_column_int64(stmt, 14);
   r.generation = sqlite3_column_int64(stmt, 15);
+  r.checkpoint_json = ColumnText(stmt, 16);
   return r;
 }
 
@@ -416,7 +420,7 @@ absl::Status StateStore::Insert(const SandboxRecord& record) {
   if (absl::Status s = stmt.Prepare(absl::StrCat(
           "INSERT INTO sandboxes (", kColumns,
           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-          "?14, ?15, ?16)"));
+          "?14, ?15, ?16, ?17)"));
       !s.ok()) {
     return s;
   }
@@ -434,7 +438,7 @@ absl::Status StateStore::Update(const SandboxRecord& record) {
           "workspace = ?4, runsc_id = ?5, image_ref = ?6, image_digest = ?7, "
           "phase = ?8, reason = ?9, message = ?10, exit_code = ?11, "
           "spec_json = ?12, created_at_ms = ?13, updated_at_ms = ?14, "
-          "monitor_pid = ?15, generation = ?16 WHERE id = ?1");
+          "monitor_pid = ?15, generation = ?16, checkpoint_json = ?17 WHERE id = ?1");
       !s.ok()) {
     return s;
   }

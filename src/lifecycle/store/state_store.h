@@ -34,6 +34,7 @@ struct SandboxRecord {
   int64_t updated_at_ms = 0;
   int64_t monitor_pid = 0;     // per-sandbox monitor, 0 = none
   int64_t generation = 0;      // bumps on every update
+  std::string checkpoint_json; // the kept memory image (checkpoint.h), "" = none
 
   friend bool operator==(const SandboxRecord&, const SandboxRecord&) = default;
 };

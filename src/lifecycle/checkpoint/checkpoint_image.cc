@@ -1,0 +1,132 @@
+#include "lifecycle/checkpoint/checkpoint_image.h"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "lifecycle/fs_util.h"
+#include "lifecycle/image/digest.h"
+
+namespace osgv {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kManifest[] = "manifest.json";
+
+absl::Status FsyncFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", strerror(errno)));
+  int r = fsync(fd);
+  close(fd);
+  if (r != 0) return absl::InternalError(absl::StrCat("fsync ", path, ": ", strerror(errno)));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string CheckpointToJson(const CheckpointImage& i) {
+  nlohmann::json j = {{"dir", i.dir},         {"files", i.files},
+                      {"bytes", i.bytes},     {"compression", i.compression},
+                      {"created_at_ms", i.created_at_ms}, {"duration_ms", i.duration_ms}};
+  return j.dump();
+}
+
+absl::StatusOr<CheckpointImage> CheckpointFromJson(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return absl::DataLossError("checkpoint record is not JSON");
+  try {
+    CheckpointImage i;
+    i.dir = j.at("dir").get<std::string>();
+    i.files = j.at("files").get<std::map<std::string, std::string>>();
+    i.bytes = j.value("bytes", uint64_t{0});
+    i.compression = j.value("compression", "");
+    i.created_at_ms = j.value("created_at_ms", int64_t{0});
+    i.duration_ms = j.value("duration_ms", int64_t{0});
+    return i;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(absl::StrCat("checkpoint record: ", e.what()));
+  }
+}
+
+absl::StatusOr<CheckpointImage> SealCheckpoint(const std::string& tmp_dir,
+                                               const std::string& final_dir,
+                                               CheckpointImage image) {
+  image.files.clear();
+  image.bytes = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tmp_dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    std::string path = entry.path().string();
+    if (auto s = FsyncFile(path); !s.ok()) return s;
+    auto digest = Sha256File(path);
+    if (!digest.ok()) return digest.status();
+    image.files[entry.path().filename().string()] = *digest;
+    image.bytes += entry.file_size();
+  }
+  if (ec) return absl::InternalError(absl::StrCat("list ", tmp_dir, ": ", ec.message()));
+  if (image.files.empty()) {
+    return absl::InternalError(absl::StrCat("runsc wrote no image files into ", tmp_dir));
+  }
+  image.dir = final_dir;
+  if (auto s = WriteFileAtomic(tmp_dir + "/" + kManifest, CheckpointToJson(image), 0600); !s.ok()) {
+    return s;
+  }
+  // Replace an older image: move it aside first, so there is never a
+  // moment with a half-replaced directory at final_dir.
+  std::string old = final_dir + ".old";
+  if (fs::exists(final_dir)) {
+    if (auto s = RemoveTree(old); !s.ok()) return s;
+    fs::rename(final_dir, old, ec);
+    if (ec) return absl::InternalError(absl::StrCat("rename ", final_dir, ": ", ec.message()));
+  }
+  fs::rename(tmp_dir, final_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("rename ", tmp_dir, ": ", ec.message()));
+  if (auto s = FsyncDir(fs::path(final_dir).parent_path().string()); !s.ok()) return s;
+  RemoveTree(old).IgnoreError();
+  return image;
+}
+
+absl::StatusOr<CheckpointImage> ReadManifest(const std::string& final_dir) {
+  auto text = ReadFile(final_dir + "/" + kManifest);
+  if (!text.ok()) return text.status();
+  return CheckpointFromJson(*text);
+}
+
+absl::Status VerifyCheckpoint(const CheckpointImage& image) {
+  if (image.files.empty()) return absl::DataLossError("checkpoint has no files");
+  for (const auto& [name, digest] : image.files) {
+    std::string path = image.dir + "/" + name;
+    if (!fs::exists(path)) {
+      return absl::DataLossError(absl::StrCat("checkpoint file ", path, " is missing"));
+    }
+    auto st = VerifyFileDigest(path, digest);
+    if (!st.ok()) {
+      return absl::DataLossError(absl::StrCat("checkpoint file ", path,
+                                              " does not match its recorded digest"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> FreeBytes(const std::string& dir) {
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) != 0) {
+    return absl::InternalError(absl::StrCat("statvfs ", dir, ": ", strerror(errno)));
+  }
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+std::string ChooseCompression(const std::string& configured, uint64_t none_above_bytes,
+                              uint64_t memory_bytes) {
+  if (configured == "flate" || configured == "none") return configured;
+  return memory_bytes > none_above_bytes ? "none" : "flate";
+}
+
+}  // namespace osgv

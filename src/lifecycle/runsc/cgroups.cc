@@ -1,0 +1,39 @@
+#include "lifecycle/runsc/cgroups.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace osgv {
+
+std::string SandboxCgroupPath(const std::string& runsc_id) {
+  return "/openshell-gvisor/" + runsc_id;
+}
+
+int RemoveLeakedCgroups(const std::string& cgroup_root, const std::string& runsc_id) {
+  int removed = 0;
+  std::error_code ec;
+  const std::string rel = SandboxCgroupPath(runsc_id);
+  // cgroup v1 has one hierarchy per controller; v2 has one unified tree at
+  // the root itself. Try both shapes.
+  if (rmdir((cgroup_root + rel).c_str()) == 0) ++removed;
+  for (const auto& ctrl : std::filesystem::directory_iterator(cgroup_root, ec)) {
+    if (rmdir((ctrl.path().string() + rel).c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
+std::optional<uint64_t> SandboxMemoryBytes(const std::string& cgroup_root,
+                                           const std::string& runsc_id) {
+  const std::string rel = SandboxCgroupPath(runsc_id);
+  for (const auto& file : {cgroup_root + "/memory" + rel + "/memory.usage_in_bytes",
+                           cgroup_root + rel + "/memory.current"}) {
+    std::ifstream in(file);
+    uint64_t v = 0;
+    if (in >> v) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace osgv

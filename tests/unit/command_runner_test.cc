@@ -1,0 +1,333 @@
+#include "lifecycle/runsc/command_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace osgv {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "osgv-runner-XXXXXX");
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A pipe whose ends close at scope exit.
+struct Pipe {
+  int r = -1, w = -1;
+  Pipe() {
+    int fds[2];
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+    r = fds[0];
+    w = fds[1];
+  }
+  ~Pipe() {
+    CloseRead();
+    CloseWrite();
+  }
+  void CloseRead() {
+    if (r >= 0) close(r);
+    r = -1;
+  }
+  void CloseWrite() {
+    if (w >= 0) close(w);
+    w = -1;
+  }
+  // Everything until EOF (close the write end first).
+  std::string ReadAll() {
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(r, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+  }
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Command Cmd(std::vector<std::string> argv, milliseconds timeout = milliseconds(10000)) {
+  Command c;
+  c.argv = std::move(argv);
+  c.timeout = timeout;
+  return c;
+}
+
+CommandResult MustRun(const Command& c) {
+  ProcessRunner runner;
+  auto r = runner.Run(c);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+// True once `pid` is gone or a zombie (killed, not yet reaped by init).
+bool ProcessDead(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  auto close_paren = line.rfind(')');
+  return close_paren != std::string::npos && close_paren + 2 < line.size() &&
+         (line[close_paren + 2] == 'Z' || line[close_paren + 2] == 'X');
+}
+
+bool EventuallyDead(pid_t pid) {
+  auto until = Clock::now() + milliseconds(3000);
+  while (Clock::now() < until) {
+    if (ProcessDead(pid)) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return ProcessDead(pid);
+}
+
+TEST_CASE("stdout and stderr are captured separately", "[runner]") {
+  auto r = MustRun(Cmd({"sh", "-c", "echo out; echo err >&2; echo more"}));
+  CHECK(r.stdout_text == "out\nmore\n");
+  CHECK(r.stderr_text == "err\n");
+  CHECK(r.exit_code == 0);
+  CHECK(r.signal == 0);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.ok());
+}
+
+TEST_CASE("the exit code is reported and is not an error", "[runner]") {
+  auto r = MustRun(Cmd({"sh", "-c", "echo bad >&2; exit 3"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.signal == 0);
+  CHECK_FALSE(r.timed_out);
+  CHECK_FALSE(r.ok());
+  CHECK(r.stderr_text == "bad\n");
+  CHECK(r.Describe() == "exit code 3: bad");
+}
+
+TEST_CASE("a child killed by a signal reports it", "[runner]") {
+  SECTION("SIGKILL") {
+    auto r = MustRun(Cmd({"sh", "-c", "kill -9 $$"}));
+    CHECK(r.signal == 9);
+    CHECK_FALSE(r.timed_out);
+    CHECK_FALSE(r.ok());
+    CHECK_THAT(r.Describe(), Catch::StartsWith("killed by signal 9"));
+  }
+  SECTION("SIGTERM") {
+    auto r = MustRun(Cmd({"sh", "-c", "kill -TERM $$"}));
+    CHECK(r.signal == SIGTERM);
+    CHECK_FALSE(r.ok());
+  }
+}
+
+TEST_CASE("a timeout kills the child within the deadline", "[runner][timeout]") {
+  auto start = Clock::now();
+  auto r = MustRun(Cmd({"sleep", "30"}, milliseconds(300)));
+  auto took = Clock::now() - start;
+  CHECK(r.timed_out);
+  CHECK_FALSE(r.ok());
+  CHECK(took >= milliseconds(250));
+  CHECK(took < milliseconds(5000));
+  CHECK_THAT(r.stderr_text, Catch::Contains("timed out after 300ms"));
+  CHECK_THAT(r.stderr_text, Catch::Contains("sleep 30"));
+  CHECK_THAT(r.Describe(), Catch::StartsWith("timed out"));
+}
+
+TEST_CASE("a timeout kills the whole process group", "[runner][timeout]") {
+  TempDir dir;
+  const std::string pidfile = dir.path() + "/bg.pid";
+  auto start = Clock::now();
+  auto r = MustRun(Cmd({"sh", "-c", "sleep 30 & echo $! > '" + pidfile + "'; sleep 30"},
+                       milliseconds(500)));
+  CHECK(Clock::now() - start < milliseconds(5000));
+  CHECK(r.timed_out);
+  std::string text = Slurp(pidfile);
+  REQUIRE(!text.empty());
+  pid_t bg = static_cast<pid_t>(std::stol(text));
+  REQUIRE(bg > 1);
+  CHECK(EventuallyDead(bg));
+  if (!ProcessDead(bg)) kill(bg, SIGKILL);  // don't leak it if the check failed
+}
+
+TEST_CASE("a timeout is enforced for passthrough commands too", "[runner][timeout]") {
+  TempDir dir;
+  int fd = open((dir.path() + "/out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  Command c = Cmd({"sleep", "30"}, milliseconds(300));
+  c.stdout_fd = fd;
+  c.stderr_fd = fd;
+  auto start = Clock::now();
+  auto r = MustRun(c);
+  close(fd);
+  CHECK(r.timed_out);
+  CHECK(Clock::now() - start < milliseconds(5000));
+}
+
+TEST_CASE("a timeout without a process group still kills the child", "[runner][timeout]") {
+  Command c = Cmd({"sleep", "30"}, milliseconds(300));
+  c.own_process_group = false;
+  auto start = Clock::now();
+  auto r = MustRun(c);
+  CHECK(r.timed_out);
+  CHECK(Clock::now() - start < milliseconds(5000));
+}
+
+TEST_CASE("a program that does not exist exits 127 with 'exec failed'", "[runner]") {
+  ProcessRunner runner;
+  auto r = runner.Run(Cmd({"/nonexistent/osgv-no-such-program", "arg"}));
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 127);
+  CHECK_THAT(r->stderr_text, Catch::Contains("exec failed"));
+  CHECK(r->stdout_text.empty());
+  CHECK_FALSE(r->ok());
+
+  auto p = runner.Run(Cmd({"osgv-no-such-program-on-path"}));
+  REQUIRE(p.ok());
+  CHECK(p->exit_code == 127);
+  CHECK_THAT(p->stderr_text, Catch::Contains("exec failed"));
+}
+
+TEST_CASE("an empty argv is INVALID_ARGUMENT", "[runner]") {
+  ProcessRunner runner;
+  auto r = runner.Run(Command{});
+  REQUIRE(!r.ok());
+  CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("passthrough stdout lands in the given pipe, not the result", "[runner][passthrough]") {
+  Pipe out;
+  Command c = Cmd({"sh", "-c", "echo to-pipe; echo to-stderr >&2"});
+  c.stdout_fd = out.w;
+  auto r = MustRun(c);
+  out.CloseWrite();
+  CHECK(r.ok());
+  CHECK(r.stdout_text.empty());
+  CHECK(r.stderr_text == "to-stderr\n");
+  CHECK(out.ReadAll() == "to-pipe\n");
+}
+
+TEST_CASE("passthrough stdout and stderr into one file", "[runner][passthrough]") {
+  TempDir dir;
+  const std::string path = dir.path() + "/log";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  Command c = Cmd({"sh", "-c", "echo one; echo two >&2; exit 4"});
+  c.stdout_fd = fd;
+  c.stderr_fd = fd;
+  auto r = MustRun(c);
+  close(fd);
+  CHECK(r.exit_code == 4);
+  CHECK(r.stdout_text.empty());
+  CHECK(r.stderr_text.empty());
+  CHECK(Slurp(path) == "one\ntwo\n");
+}
+
+TEST_CASE("passthrough stdin, and /dev/null by default", "[runner][passthrough]") {
+  SECTION("given stdin") {
+    Pipe in;
+    REQUIRE(write(in.w, "hello stdin", 11) == 11);
+    in.CloseWrite();
+    Command c = Cmd({"cat"});
+    c.stdin_fd = in.r;
+    auto r = MustRun(c);
+    CHECK(r.ok());
+    CHECK(r.stdout_text == "hello stdin");
+  }
+  SECTION("default stdin is empty, never the test's own") {
+    auto r = MustRun(Cmd({"cat"}, milliseconds(5000)));
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.ok());
+    CHECK(r.stdout_text.empty());
+  }
+}
+
+TEST_CASE("argv is passed verbatim, never through a shell", "[runner]") {
+  auto r = MustRun(Cmd({"printf", "%s|", "a b", "it's", "\"q\"", "$HOME", "*", "; echo x", "",
+                        "back\\slash"}));
+  CHECK(r.ok());
+  CHECK(r.stdout_text == "a b|it's|\"q\"|$HOME|*|; echo x||back\\slash|");
+}
+
+TEST_CASE("large outputs on both streams are captured without deadlock", "[runner]") {
+  auto r = MustRun(Cmd({"sh", "-c", "head -c 300000 /dev/zero; head -c 200000 /dev/zero >&2"}));
+  CHECK(r.ok());
+  CHECK(r.stdout_text.size() == 300000);
+  CHECK(r.stderr_text.size() == 200000);
+}
+
+TEST_CASE("the child inherits no stray file descriptors", "[runner]") {
+  // Deliberately without O_CLOEXEC.
+  int fd = open("/dev/null", O_RDONLY);
+  REQUIRE(fd >= 3);
+  auto r = MustRun(Cmd({"sh", "-c", "if [ -e /proc/self/fd/" + std::to_string(fd) +
+                                        " ]; then echo leaked; else echo clean; fi"}));
+  close(fd);
+  CHECK(r.stdout_text == "clean\n");
+}
+
+TEST_CASE("Describe", "[runner]") {
+  CommandResult r;
+  CHECK(r.Describe() == "exit code 0");
+
+  r.exit_code = 128;
+  r.stderr_text = "boom\n\n";
+  CHECK(r.Describe() == "exit code 128: boom");
+
+  CommandResult sig;
+  sig.signal = 9;
+  CHECK(sig.Describe() == "killed by signal 9");
+  sig.stderr_text = "partial output \n";
+  CHECK(sig.Describe() == "killed by signal 9: partial output");
+
+  CommandResult to;
+  to.timed_out = true;
+  to.signal = 9;  // killed because of the timeout: the timeout is what counts
+  CHECK_THAT(to.Describe(), Catch::StartsWith("timed out"));
+  CHECK_THAT(to.Describe(), !Catch::Contains("signal"));
+  to.stderr_text = "x";
+  CHECK(to.Describe() == "timed out: x");
+}
+
+TEST_CASE("ok() is exit 0, no signal, no timeout", "[runner]") {
+  CommandResult r;
+  CHECK(r.ok());
+  r.exit_code = 1;
+  CHECK_FALSE(r.ok());
+  r.exit_code = 0;
+  r.signal = 15;
+  CHECK_FALSE(r.ok());
+  r.signal = 0;
+  r.timed_out = true;
+  CHECK_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace osgv
