@@ -2,7 +2,7 @@
 # Installs every Debian package the driver needs to build, test and run.
 # Debian 12 (bookworm) only; runsc comes from bookworm-backports because the
 # stock bookworm build lacks systrap, --net-disconnect-ok and a working
-# sandbox network stack (see docs/runsc.md). The backports suite is added
+# sandbox network stack (see the runsc notes in docs/lifecycle.md). The backports suite is added
 # with the same archive URIs this machine's own Debian sources use: we never
 # name an archive host ourselves.
 set -euo pipefail

@@ -11,6 +11,9 @@ int ServeCommand(const std::vector<std::string>& args);
 int ExecCommand(const std::vector<std::string>& args);
 int MonitorCommand(const std::vector<std::string>& args);
 int CtlCommand(const std::vector<std::string>& args);
+// Move one stopped sandbox between state dirs (migrate_command.cc).
+int ExportCommand(const std::vector<std::string>& args);
+int ImportCommand(const std::vector<std::string>& args);
 
 
 }  // namespace osgv

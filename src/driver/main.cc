@@ -17,6 +17,10 @@ commands:
       Run CMD in a running sandbox (SANDBOX = id or name); exit with its code.
   ctl --socket PATH [--json] caps|health|list|get|create|validate|stop|start|delete|watch
       Talk to a running driver (ctl --help for details).
+  export --state-dir DIR [--config FILE] SANDBOX FILE
+      Write a stopped sandbox (files, memory, record) to the archive FILE.
+  import --state-dir DIR [--config FILE] FILE
+      Add the sandbox in FILE to DIR, stopped; no driver may be serving DIR.
   version
       Print the driver version.
 )";
@@ -34,6 +38,8 @@ int main(int argc, char* argv[]) {
   if (command == "exec") return osgv::ExecCommand(args);
   if (command == "ctl") return osgv::CtlCommand(args);
   if (command == "monitor") return osgv::MonitorCommand(args);
+  if (command == "export") return osgv::ExportCommand(args);
+  if (command == "import") return osgv::ImportCommand(args);
   if (command == "version" || command == "--version") {
     std::cout << "openshell-driver-gvisor " << OSGV_VERSION << "\n";
     return 0;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace osgv {
@@ -32,6 +33,8 @@ bool OthersNeedAccess(const SocketConfig& c) {
 }
 
 absl::StatusOr<gid_t> GroupId(const std::string& name) {
+  gid_t numeric = 0;
+  if (absl::SimpleAtoi(name, &numeric)) return numeric;  // a gid needs no entry
   struct group* g = getgrnam(name.c_str());
   if (g == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("socket.group: no such group '", name, "'"));

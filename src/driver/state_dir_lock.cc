@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -24,8 +25,9 @@ absl::StatusOr<int> LockStateDir(const std::string& lock_file) {
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
     while (!holder.empty() && holder.back() == '\n') holder.pop_back();
     return absl::FailedPreconditionError(absl::StrCat(
-        "another openshell-driver-gvisor (pid ", holder, ") is using state directory of ",
-        lock_file, "; one driver per state dir"));
+        "another openshell-driver-gvisor (pid ", holder, ") is using state directory ",
+        std::filesystem::path(lock_file).parent_path().string(),
+        " (one driver per state dir; stop it or use another --state-dir)"));
   }
   std::string pid = absl::StrCat(getpid(), "\n");
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {

@@ -32,7 +32,10 @@ absl::Status FsyncDir(const std::string& dir) {
   return r == 0 ? absl::OkStatus() : Errno("fsync", dir);
 }
 
-absl::Status WriteFileAtomic(const std::string& path, const std::string& content, int mode) {
+namespace {
+
+absl::Status WriteAndRename(const std::string& path, const std::string& content, int mode,
+                            bool durable) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Errno("create", tmp);
@@ -49,7 +52,7 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& content
     }
     off += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0) {
+  if (durable && fsync(fd) != 0) {
     auto st = Errno("fsync", tmp);
     close(fd);
     unlink(tmp.c_str());
@@ -61,9 +64,19 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& content
     unlink(tmp.c_str());
     return st;
   }
-  // A bare file name lives in the current directory ("" is not a path).
+  if (!durable) return absl::OkStatus();
   std::string parent = fs::path(path).parent_path().string();
   return FsyncDir(parent.empty() ? "." : parent);
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomic(const std::string& path, const std::string& content, int mode) {
+  return WriteAndRename(path, content, mode, /*durable=*/true);
+}
+
+absl::Status WriteFileReplace(const std::string& path, const std::string& content, int mode) {
+  return WriteAndRename(path, content, mode, /*durable=*/false);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

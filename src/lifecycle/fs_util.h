@@ -11,6 +11,10 @@ namespace osgv {
 // Writes to "<path>.tmp", fsyncs it, renames over `path`, fsyncs the parent
 // directory: after OK the content survives a crash.
 absl::Status WriteFileAtomic(const std::string& path, const std::string& content, int mode);
+// Same rename-into-place, without the fsyncs: for files that are rebuilt
+// from durable state after a crash (a bundle's config.json, monitor.json),
+// where a torn write is impossible but durability buys nothing.
+absl::Status WriteFileReplace(const std::string& path, const std::string& content, int mode);
 // NOT_FOUND when absent.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 absl::Status FsyncDir(const std::string& dir);

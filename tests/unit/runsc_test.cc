@@ -354,10 +354,10 @@ TEST_CASE("commands carry the global flags, then the subcommand", "[runsc][argv]
 TEST_CASE("Create hands the container its stdio fds", "[runsc][argv]") {
   FakeRunner fake;
   Runsc runsc(&fake, Options());
-  REQUIRE(runsc.Create("osgv-1", "/var/lib/osgv/bundles/osgv-1", 5, 6, 7).ok());
+  REQUIRE(runsc.Create("osgv-1", "/var/lib/osgv/bundles/osgv-1", "/run/pid", 5, 6, 7).ok());
   Command c = fake.last();
-  CHECK(AfterGlobals(runsc, c.argv) ==
-        Argv{"create", "--bundle", "/var/lib/osgv/bundles/osgv-1", "osgv-1"});
+  CHECK(AfterGlobals(runsc, c.argv) == Argv{"create", "--bundle", "/var/lib/osgv/bundles/osgv-1",
+                                            "--pid-file=/run/pid", "osgv-1"});
   CHECK(c.stdin_fd == 5);
   CHECK(c.stdout_fd == 6);
   CHECK(c.stderr_fd == 7);
@@ -393,7 +393,26 @@ TEST_CASE("a non-zero exit is an error carrying runsc's stderr", "[runsc][errors
   check(runsc.Start("osgv-1"), "start");
   check(runsc.Kill("osgv-1", 9, false), "kill");
   check(runsc.Delete("osgv-1", true), "delete");
-  check(runsc.Create("osgv-1", "/b", 0, 1, 2), "create");
+  check(runsc.Create("osgv-1", "/b", "/p", 0, 1, 2), "create");
+}
+
+TEST_CASE("Checkpoint and Restore build the argv runsc expects", "[runsc][argv]") {
+  FakeRunner fake;
+  Runsc runsc(&fake, Options());
+  REQUIRE(runsc.Checkpoint("osgv-1", "/ck/tmp-1", "none", std::chrono::seconds(9)).ok());
+  Command c = fake.last();
+  CHECK(AfterGlobals(runsc, c.argv) ==
+        Argv{"checkpoint", "--image-path=/ck/tmp-1", "--compression=none", "osgv-1"});
+  CHECK(c.timeout == std::chrono::seconds(9));
+  REQUIRE(runsc.Checkpoint("osgv-1", "/ck/tmp-2", "flate", std::chrono::seconds(9)).ok());
+  CHECK(AfterGlobals(runsc, fake.last().argv) ==
+        Argv{"checkpoint", "--image-path=/ck/tmp-2", "osgv-1"});  // flate is runsc's default
+  REQUIRE(runsc.Restore("osgv-1", "/b", "/ck/image", "/b/pid", 3, 4, 5).ok());
+  c = fake.last();
+  CHECK(AfterGlobals(runsc, c.argv) == Argv{"restore", "--detach", "--bundle", "/b",
+                                            "--image-path=/ck/image", "--pid-file=/b/pid",
+                                            "osgv-1"});
+  CHECK(c.stdout_fd == 4);
 }
 
 TEST_CASE("a killed runsc is an error", "[runsc][errors]") {
@@ -414,7 +433,7 @@ TEST_CASE("a timeout is DEADLINE_EXCEEDED", "[runsc][errors]") {
   CHECK(runsc.Start("osgv-1").code() == absl::StatusCode::kDeadlineExceeded);
   CHECK(runsc.Kill("osgv-1", 9, true).code() == absl::StatusCode::kDeadlineExceeded);
   CHECK(runsc.Delete("osgv-1", true).code() == absl::StatusCode::kDeadlineExceeded);
-  CHECK(runsc.Create("osgv-1", "/b", 0, 1, 2).code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(runsc.Create("osgv-1", "/b", "/p", 0, 1, 2).code() == absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST_CASE("a runner error passes through unchanged", "[runsc][errors]") {

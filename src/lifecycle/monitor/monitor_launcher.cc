@@ -42,7 +42,7 @@ std::string ReadLine(int fd, std::chrono::milliseconds timeout) {
 
 absl::StatusOr<MonitorHandle> ProcessMonitorLauncher::Launch(const MonitorSpec& spec,
                                                              const std::string& spec_path) {
-  auto st = WriteFileAtomic(spec_path, MonitorSpecToJson(spec), 0600);
+  auto st = WriteFileReplace(spec_path, MonitorSpecToJson(spec), 0600);
   if (!st.ok()) return st;
   int log_fd = open(spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) return absl::InternalError(absl::StrCat("open ", spec.log_file, ": ", strerror(errno)));

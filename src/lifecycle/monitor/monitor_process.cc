@@ -12,7 +12,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/monitor/monitor.h"
 
@@ -101,6 +103,13 @@ int SuperviseUntilExit(pid_t sandbox_pid, int out_fd, int err_fd, int console_fd
   }
 }
 
+pid_t ReadPidFile(const std::string& path) {
+  auto text = ReadFile(path);
+  int pid = 0;
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) return -1;
+  return pid;
+}
+
 // Reaps the gofer and stubs that exit after the sandbox, for a short while.
 void ReapStragglers() {
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -156,9 +165,12 @@ int RunMonitor(const std::string& spec_path, int status_fd) {
 
   const bool restoring = !spec->restore_image_dir.empty();
   const char* step = restoring ? "restore" : "create";
+  const std::string pid_file = spec->bundle + "/sandbox.pid";
+  unlink(pid_file.c_str());
   auto st = restoring ? runsc.Restore(spec->container_id, spec->bundle, spec->restore_image_dir,
-                                      devnull, out[1], err[1])
-                      : runsc.Create(spec->container_id, spec->bundle, devnull, out[1], err[1]);
+                                      pid_file, devnull, out[1], err[1])
+                      : runsc.Create(spec->container_id, spec->bundle, pid_file, devnull, out[1],
+                                     err[1]);
   if (!st.ok()) {
     runsc.Delete(spec->container_id, true).IgnoreError();
     ReapStragglers();
@@ -166,13 +178,11 @@ int RunMonitor(const std::string& spec_path, int status_fd) {
   }
   close(out[1]);
   close(err[1]);
-  auto state = runsc.State(spec->container_id);
-  if (!state.ok() || !state->has_value() || (*state)->pid <= 0) {
+  pid_t sandbox_pid = ReadPidFile(pid_file);
+  if (sandbox_pid <= 0) {
     runsc.Delete(spec->container_id, true).IgnoreError();
-    return fail(step, state.ok() ? absl::InternalError("runsc state has no sandbox pid")
-                                 : state.status());
+    return fail(step, absl::InternalError("runsc wrote no sandbox pid to " + pid_file));
   }
-  pid_t sandbox_pid = (*state)->pid;
   if (!restoring) {
     st = runsc.Start(spec->container_id);
     if (!st.ok()) {

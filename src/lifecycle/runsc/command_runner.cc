@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 
 namespace osgv {
 namespace {
@@ -86,8 +87,7 @@ std::string CommandResult::Describe() const {
   } else {
     what = absl::StrCat("exit code ", exit_code);
   }
-  std::string err = stderr_text;
-  while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+  std::string err(absl::StripAsciiWhitespace(stderr_text));
   return err.empty() ? what : absl::StrCat(what, ": ", err);
 }
 
@@ -164,7 +164,8 @@ absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   if (result.timed_out) {
-    result.stderr_text += absl::StrCat("\n", absl::StrJoin(c.argv, " "), ": timed out after ",
+    if (!result.stderr_text.empty() && result.stderr_text.back() != '\n') result.stderr_text += "\n";
+    result.stderr_text += absl::StrCat(absl::StrJoin(c.argv, " "), ": timed out after ",
                                        c.timeout.count(), "ms");
   }
   return result;

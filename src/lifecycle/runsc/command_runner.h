@@ -41,8 +41,9 @@ struct CommandResult {
 class CommandRunner {
  public:
   virtual ~CommandRunner() = default;
-  // Errors only when the program could not be run at all (not found,
-  // fork failed); a non-zero exit is a result, not an error.
+  // Errors only when no child could be started (fork or pipe failed). A
+  // program that cannot be executed is a result with exit code 127 and
+  // "exec failed" on stderr, as from a shell; a non-zero exit is a result.
   virtual absl::StatusOr<CommandResult> Run(const Command& command) = 0;
 };
 

@@ -90,18 +90,21 @@ absl::Status Runsc::RunWithContainerStdio(const std::string& what, const std::st
   return Check(what, id, runner_->Run(cmd));
 }
 
-absl::Status Runsc::Create(const std::string& id, const std::string& bundle, int stdin_fd,
-                           int stdout_fd, int stderr_fd) {
-  return RunWithContainerStdio("create", id, {"create", "--bundle", bundle, id}, stdin_fd,
-                               stdout_fd, stderr_fd, options_.timeout);
+absl::Status Runsc::Create(const std::string& id, const std::string& bundle,
+                           const std::string& pid_file, int stdin_fd, int stdout_fd,
+                           int stderr_fd) {
+  return RunWithContainerStdio(
+      "create", id, {"create", "--bundle", bundle, absl::StrCat("--pid-file=", pid_file), id},
+      stdin_fd, stdout_fd, stderr_fd, options_.timeout);
 }
 
 absl::Status Runsc::Restore(const std::string& id, const std::string& bundle,
-                            const std::string& image_dir, int stdin_fd, int stdout_fd,
-                            int stderr_fd) {
+                            const std::string& image_dir, const std::string& pid_file,
+                            int stdin_fd, int stdout_fd, int stderr_fd) {
   return RunWithContainerStdio(
       "restore", id,
-      {"restore", "--detach", "--bundle", bundle, absl::StrCat("--image-path=", image_dir), id},
+      {"restore", "--detach", "--bundle", bundle, absl::StrCat("--image-path=", image_dir),
+       absl::StrCat("--pid-file=", pid_file), id},
       stdin_fd, stdout_fd, stderr_fd, options_.timeout);
 }
 
@@ -126,7 +129,7 @@ absl::StatusOr<std::optional<ContainerState>> Runsc::State(const std::string& id
         r->stderr_text.find("no such file") != std::string::npos) {
       return std::optional<ContainerState>();
     }
-    return absl::InternalError(absl::StrCat("runsc state ", id, ": ", r->Describe()));
+    return Check("state", id, std::move(r));
   }
   auto s = ParseContainerState(r->stdout_text);
   if (!s.ok()) return s.status();
@@ -136,7 +139,7 @@ absl::StatusOr<std::optional<ContainerState>> Runsc::State(const std::string& id
 absl::StatusOr<std::vector<ContainerState>> Runsc::List() {
   auto r = Call({"list", "--format=json"}, options_.timeout);
   if (!r.ok()) return r.status();
-  if (!r->ok()) return absl::InternalError(absl::StrCat("runsc list: ", r->Describe()));
+  if (!r->ok()) return Check("list", "", std::move(r));
   return ParseContainerList(r->stdout_text);
 }
 
@@ -175,12 +178,18 @@ absl::StatusOr<ContainerState> ParseContainerState(const std::string& text) {
   if (j.is_discarded() || !j.is_object()) {
     return absl::InternalError(absl::StrCat("runsc state: unparsable output: ", text));
   }
-  ContainerState s;
-  s.id = j.value("id", "");
-  s.status = j.value("status", "");
-  s.pid = j.value("pid", -1);
-  s.bundle = j.value("bundle", "");
-  return s;
+  // A field of an unexpected type is a runsc we do not understand, not a
+  // reason to throw out of the driver.
+  try {
+    ContainerState s;
+    s.id = j.value("id", "");
+    s.status = j.value("status", "");
+    s.pid = j.value("pid", -1);
+    s.bundle = j.value("bundle", "");
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InternalError(absl::StrCat("runsc state: unexpected output: ", e.what()));
+  }
 }
 
 absl::StatusOr<std::vector<ContainerState>> ParseContainerList(const std::string& text) {

@@ -52,12 +52,14 @@ class Runsc {
   const RunscOptions& options() const { return options_; }
 
   // `create` with the container's stdio wired to the given fds (pipes).
-  absl::Status Create(const std::string& id, const std::string& bundle, int stdin_fd,
-                      int stdout_fd, int stderr_fd);
+  // `pid_file` receives the sandbox's host pid (saves a `runsc state`).
+  absl::Status Create(const std::string& id, const std::string& bundle,
+                      const std::string& pid_file, int stdin_fd, int stdout_fd, int stderr_fd);
   absl::Status Start(const std::string& id);
   // `restore --detach` from a checkpoint image, stdio wired like Create.
   absl::Status Restore(const std::string& id, const std::string& bundle,
-                       const std::string& image_dir, int stdin_fd, int stdout_fd, int stderr_fd);
+                       const std::string& image_dir, const std::string& pid_file,
+                       int stdin_fd, int stdout_fd, int stderr_fd);
   // `checkpoint` (never --leave-running). compression: flate | none.
   absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
                           const std::string& compression, std::chrono::milliseconds timeout);

@@ -1,0 +1,482 @@
+// Fakes for driving SandboxManager without root, runsc or mounts:
+//
+//   FakeMounter          records overlay mounts in a set.
+//   FakeMonitorLauncher  "launches" a monitor by forking a sleeping child
+//                        the test controls; killing it (optionally after
+//                        writing the exit file) simulates the sandbox ending.
+//                        It can be told to block or to fail.
+//   HookedRunner         the FakeRunner of fake_runner.h, plus per-subcommand
+//                        side effects (e.g. a `checkpoint` that writes image
+//                        files into --image-path=, as runsc does).
+//   ChildProcess         a sleeping child process, killed and reaped at scope
+//                        exit (a "live container" for recovery tests).
+//   EventLog             a bus subscription that keeps every published event,
+//                        with the record's phase at the moment it was
+//                        published (read from the store).
+//
+// Header-only so the unit test glob (unit/*_test.cc) needs no change.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "lifecycle/events/event_bus.h"
+#include "lifecycle/monitor/monitor.h"
+#include "lifecycle/rootfs/rootfs_mounter.h"
+#include "lifecycle/store/state_store.h"
+#include "openshell_gvisor/sandbox.h"
+#include "unit/fake_runner.h"
+
+namespace osgv::testing {
+
+// ---- processes ---------------------------------------------------------------
+
+// Forks a child that sleeps until killed. exec'ing sleep(1) drops our
+// close-on-exec fds; if that fails the child just pauses.
+inline int SpawnSleeper() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execlp("sleep", "sleep", "100000", static_cast<char*>(nullptr));
+    for (;;) pause();
+  }
+  return static_cast<int>(pid);
+}
+
+// SIGKILL and reap (ECHILD is fine: an ExitWatcher may have reaped it).
+inline void KillAndReap(int pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+// True once `pid` no longer exists (killed and reaped by someone).
+inline bool WaitGone(int pid, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+class ChildProcess {
+ public:
+  ChildProcess() : pid_(SpawnSleeper()) {}
+  ~ChildProcess() { KillAndReap(pid_); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int pid() const { return pid_; }
+  // Kills it without reaping: whoever watches it (an ExitWatcher) reaps.
+  void Kill() const { kill(pid_, SIGKILL); }
+
+ private:
+  int pid_;
+};
+
+// ---- rootfs ------------------------------------------------------------------
+
+class FakeMounter : public RootfsMounter {
+ public:
+  absl::Status MountOverlay(const std::string& lower, const std::string& upper,
+                            const std::string& work, const std::string& target) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++mount_calls_;
+    if (!mount_error_.ok()) return mount_error_;
+    mounts_.insert(target);
+    lowers_[target] = lower;
+    (void)upper;
+    (void)work;
+    return absl::OkStatus();
+  }
+  absl::Status Unmount(const std::string& target) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++unmount_calls_;
+    mounts_.erase(target);
+    return absl::OkStatus();
+  }
+  bool IsMounted(const std::string& target) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mounts_.count(target) > 0;
+  }
+  std::vector<std::string> MountsUnder(const std::string& prefix) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& m : mounts_) {
+      if (m == prefix || m.rfind(prefix + "/", 0) == 0) out.push_back(m);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    return out;
+  }
+
+  // Every later MountOverlay fails with `status` (OK restores success).
+  void FailMounts(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mount_error_ = std::move(status);
+  }
+  // Pretends something is mounted (e.g. a leftover found by recovery).
+  void AddMount(const std::string& target) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mounts_.insert(target);
+  }
+  std::set<std::string> mounts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mounts_;
+  }
+  std::string LowerOf(const std::string& target) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = lowers_.find(target);
+    return it == lowers_.end() ? "" : it->second;
+  }
+  int mount_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mount_calls_;
+  }
+  int unmount_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unmount_calls_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::string> mounts_;
+  std::map<std::string, std::string> lowers_;
+  absl::Status mount_error_;
+  int mount_calls_ = 0;
+  int unmount_calls_ = 0;
+};
+
+// ---- monitors ----------------------------------------------------------------
+
+class FakeMonitorLauncher : public MonitorLauncher {
+ public:
+  struct Call {
+    MonitorSpec spec;
+    std::string spec_path;
+  };
+
+  ~FakeMonitorLauncher() override {
+    Unblock();
+    KillAll();
+  }
+
+  absl::StatusOr<MonitorHandle> Launch(const MonitorSpec& spec,
+                                       const std::string& spec_path) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    calls_.push_back({spec, spec_path});
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return !blocked_; });
+    if (!fail_next_.empty()) {
+      absl::Status st = fail_next_.front();
+      fail_next_.erase(fail_next_.begin());
+      return st;
+    }
+    if (!fail_.ok()) return fail_;
+    int pid = SpawnSleeper();
+    if (pid <= 0) return absl::InternalError("fork failed");
+    pids_.push_back(pid);
+    monitors_[spec.container_id] = {pid, spec};
+    return MonitorHandle{pid, pid};
+  }
+
+  // Launch waits (after recording the call) until Unblock().
+  void Block() {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocked_ = true;
+  }
+  void Unblock() {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocked_ = false;
+    cv_.notify_all();
+  }
+  // Waits until Launch has been entered `n` times in total.
+  bool WaitCalls(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return calls_.size() >= n; });
+  }
+
+  // Every later launch fails with `status` (OK restores success).
+  void FailWith(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_ = std::move(status);
+  }
+  // Only the next launch fails.
+  void FailNext(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_next_.push_back(std::move(status));
+  }
+
+  std::vector<Call> calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  size_t call_count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_.size();
+  }
+  // The live monitor of a container (its latest launch), 0 if none.
+  int PidOf(const std::string& container_id) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = monitors_.find(container_id);
+    return it == monitors_.end() ? 0 : it->second.first;
+  }
+
+  // Simulates the sandbox's end: the monitor writes the exit file (when
+  // `exit_code` is set) and exits. Kills without reaping: the manager's
+  // ExitWatcher reaps it. Returns the killed pid (0 if none).
+  int Exit(const std::string& container_id, std::optional<int> exit_code) {
+    std::pair<int, MonitorSpec> m;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = monitors_.find(container_id);
+      if (it == monitors_.end()) return 0;
+      m = it->second;
+      monitors_.erase(it);
+    }
+    if (exit_code) {
+      ExitRecord r;
+      r.exit_code = *exit_code;
+      r.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+      (void)WriteExitRecord(m.second.exit_file, r);
+    }
+    kill(m.first, SIGKILL);
+    return m.first;
+  }
+
+  void KillAll() {
+    std::vector<int> pids;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pids.swap(pids_);
+      monitors_.clear();
+    }
+    for (int pid : pids) KillAndReap(pid);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Call> calls_;
+  bool blocked_ = false;
+  absl::Status fail_;
+  std::vector<absl::Status> fail_next_;
+  std::vector<int> pids_;
+  std::map<std::string, std::pair<int, MonitorSpec>> monitors_;  // by container id
+};
+
+// ---- runsc -------------------------------------------------------------------
+
+// FakeRunner with side effects: a hook runs after the scripted answer is
+// chosen, outside the runner's lock, and sees the command and its answer.
+class HookedRunner : public FakeRunner {
+ public:
+  using Hook = std::function<void(const Command&, const absl::StatusOr<CommandResult>&)>;
+
+  void OnRun(const std::string& key, Hook hook) {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    hooks_[key] = std::move(hook);
+  }
+
+  absl::StatusOr<CommandResult> Run(const Command& command) override {
+    auto result = FakeRunner::Run(command);
+    Hook hook;
+    {
+      std::lock_guard<std::mutex> lock(hook_mu_);
+      auto it = hooks_.find(KeyOf(command));
+      if (it != hooks_.end()) hook = it->second;
+    }
+    if (hook) hook(command, result);
+    return result;
+  }
+
+  // The value of a "--flag=value" argument, "" if absent.
+  static std::string FlagValue(const Command& c, const std::string& flag) {
+    const std::string prefix = flag + "=";
+    for (const auto& a : c.argv) {
+      if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
+    }
+    return "";
+  }
+
+  // Commands of subcommand `key` whose last argument is `id`.
+  std::vector<Command> CommandsFor(const std::string& key, const std::string& id) const {
+    std::vector<Command> out;
+    for (const auto& c : commands()) {
+      if (KeyOf(c) == key && !c.argv.empty() && c.argv.back() == id) out.push_back(c);
+    }
+    return out;
+  }
+  bool SawForceDelete(const std::string& id) const {
+    for (const auto& c : CommandsFor("delete", id)) {
+      if (std::find(c.argv.begin(), c.argv.end(), "--force") != c.argv.end()) return true;
+    }
+    return false;
+  }
+  size_t CountOf(const std::string& key) const {
+    size_t n = 0;
+    for (const auto& c : commands()) n += KeyOf(c) == key;
+    return n;
+  }
+
+  // JSON as `runsc state` prints it.
+  static std::string StateJson(const std::string& id, const std::string& status, int pid) {
+    return nlohmann::json{{"id", id}, {"status", status}, {"pid", pid}, {"bundle", "/b"}}.dump();
+  }
+  // JSON as `runsc list --format=json` prints it: {id, status, pid}...
+  struct Listed {
+    std::string id;
+    std::string status;
+    int pid;
+  };
+  static std::string ListJson(const std::vector<Listed>& containers) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& c : containers) {
+      arr.push_back({{"id", c.id}, {"status", c.status}, {"pid", c.pid}, {"bundle", "/b"}});
+    }
+    return arr.dump();
+  }
+  static CommandResult NoSuchContainer(const std::string& id) {
+    return Exit(1, "loading container: container \"" + id + "\" does not exist\n");
+  }
+
+  // Writes what a runsc checkpoint leaves in its --image-path (the dir is
+  // created, as runsc does).
+  static void WriteCheckpointFiles(const std::string& dir, const std::string& content) {
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/checkpoint.img", std::ios::binary) << content;
+    std::ofstream(dir + "/pages_meta.img", std::ios::binary) << "meta:" << content.size();
+  }
+
+ private:
+  std::mutex hook_mu_;
+  std::map<std::string, Hook> hooks_;
+};
+
+// ---- events ------------------------------------------------------------------
+
+// Every event published on the bus after construction, each with the phase
+// of the sandbox's stored record at the moment of publishing. The manager
+// persists before it publishes and publishes sandbox snapshots under its own
+// lock, so the store read from the publishing thread sees exactly the record
+// the snapshot was made from.
+class EventLog {
+ public:
+  struct Entry {
+    WatchEvent event;
+    std::string phase;  // "" when no record (platform events, deleted)
+  };
+
+  EventLog(EventBus* bus, StateStore* store) : store_(store), sub_(bus->Subscribe()) {
+    sub_->SetNotify([this] { Drain(); });
+  }
+  ~EventLog() { sub_->SetNotify({}); }
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  std::vector<Entry> entries() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entries_;
+  }
+  std::vector<SandboxSnapshot> Snapshots(const std::string& id) const {
+    std::vector<SandboxSnapshot> out;
+    for (const auto& e : entries()) {
+      if (e.event.kind == WatchEvent::Kind::kSandbox && e.event.sandbox.id == id) {
+        out.push_back(e.event.sandbox);
+      }
+    }
+    return out;
+  }
+  std::vector<PlatformEvent> PlatformEvents(const std::string& id) const {
+    std::vector<PlatformEvent> out;
+    for (const auto& e : entries()) {
+      if (e.event.kind == WatchEvent::Kind::kPlatformEvent && e.event.sandbox_id == id) {
+        out.push_back(e.event.event);
+      }
+    }
+    return out;
+  }
+  bool HasPlatformEvent(const std::string& id, const std::string& type,
+                        const std::string& reason) const {
+    for (const auto& p : PlatformEvents(id)) {
+      if (p.type == type && p.reason == reason) return true;
+    }
+    return false;
+  }
+  bool HasDeleted(const std::string& id) const {
+    for (const auto& e : entries()) {
+      if (e.event.kind == WatchEvent::Kind::kDeleted && e.event.sandbox_id == id) return true;
+    }
+    return false;
+  }
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entries_.size();
+  }
+  bool overflowed() const { return sub_->overflowed(); }
+
+  // Waits until `pred(entries)` holds.
+  bool WaitFor(const std::function<bool(const std::vector<Entry>&)>& pred,
+               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return pred(entries_); });
+  }
+
+ private:
+  // Serialized, so events keep their publishing order and the store read
+  // happens while the publisher still holds the manager's lock.
+  void Drain() {
+    std::lock_guard<std::mutex> drain(drain_mu_);
+    WatchEvent ev;
+    while (sub_->TryPop(&ev)) {
+      Entry entry;
+      if (ev.kind == WatchEvent::Kind::kSandbox && store_ != nullptr) {
+        auto rec = store_->Get(ev.sandbox.id);
+        if (rec.ok() && rec->has_value()) entry.phase = (*rec)->phase;
+      }
+      entry.event = std::move(ev);
+      std::lock_guard<std::mutex> lock(mu_);
+      entries_.push_back(std::move(entry));
+      cv_.notify_all();
+    }
+  }
+
+  StateStore* store_;
+  std::shared_ptr<Subscription> sub_;
+  std::mutex drain_mu_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Entry> entries_;
+};
+
+// The one condition of a snapshot with `type`, or nullopt.
+inline std::optional<Condition> ConditionOf(const SandboxSnapshot& s, const std::string& type) {
+  for (const auto& c : s.status.conditions) {
+    if (c.type == type) return c;
+  }
+  return std::nullopt;
+}
+
+}  // namespace osgv::testing

@@ -1,0 +1,1347 @@
+// SandboxManager: the state machine (create, exit, stop/start, delete) and
+// startup reconciliation, with fakes only: no root, no runsc, no mounts.
+// The store, image store, event bus and exit watcher are the real ones; the
+// "monitors" and "sandboxes" are sleeping child processes of this test.
+#include "lifecycle/sandbox_manager.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lifecycle/checkpoint/checkpoint_image.h"
+#include "lifecycle/fs_util.h"
+#include "lifecycle/sandbox_status.h"
+#include "lifecycle/spec_codec.h"
+#include "unit/image_test_support.h"
+#include "unit/manager_fakes.h"
+
+namespace osgv {
+namespace {
+
+using namespace osgv::testing;  // NOLINT: fixture builders read as a DSL
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using Kind = WatchEvent::Kind;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+// Everything a manager needs, built in a private temp dir. The manager
+// itself is created on first use (M()), so recovery tests can fill the
+// store first.
+struct Fixture {
+  TempDir tmp;
+  StateLayout layout;
+  std::unique_ptr<StateStore> store;
+  HookedRunner runner;
+  std::unique_ptr<Runsc> runsc;
+  std::unique_ptr<ImageStore> images;
+  FakeMounter mounter;
+  FakeMonitorLauncher launcher;
+  ExitWatcher exits;
+  EventBus bus{4096};
+  std::unique_ptr<EventLog> log;
+  std::string cgroup_root;
+  std::string image_ref;
+  Config config;
+  std::unique_ptr<SandboxManager> mgr;
+
+  Fixture() {
+    layout.root = tmp.Dir("state");
+    auto opened = StateStore::Open(layout.database());
+    REQUIRE(opened.ok());
+    store = std::move(*opened);
+    RunscOptions options;
+    options.path = "runsc";
+    options.root = layout.runsc_root();
+    runsc = std::make_unique<Runsc>(&runner, options);
+    images = std::make_unique<ImageStore>(layout.images());
+    cgroup_root = tmp.Dir("cgroup");
+    // An empty runsc root unless a test says otherwise (runsc prints null).
+    runner.Script("list", FakeRunner::Ok("null"));
+
+    // A tiny image: a shell "binary" and an /etc/passwd.
+    OciLayoutBuilder oci(tmp.Dir("image"));
+    auto layer = oci.AddLayer({Dir("etc"), File("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+                               Dir("bin"), File("bin/sh", "#!", 0755)});
+    oci.WriteIndex({oci.AddImage({layer}, {{"Cmd", {"/bin/sh"}}})});
+    image_ref = "oci:" + oci.dir();
+
+    log = std::make_unique<EventLog>(&bus, store.get());
+  }
+
+  ~Fixture() {
+    launcher.Unblock();
+    if (mgr) mgr->Shutdown();
+    exits.Stop();  // no exit callback may reach a destroyed manager
+    mgr.reset();
+    launcher.KillAll();
+    log.reset();
+  }
+
+  SandboxManager& M() {
+    if (!mgr) {
+      ManagerDeps d;
+      d.config = config;
+      d.layout = layout;
+      d.store = store.get();
+      d.runsc = runsc.get();
+      d.images = images.get();
+      d.mounter = &mounter;
+      d.monitors = &launcher;
+      d.exits = &exits;
+      d.events = &bus;
+      d.cgroup_root = cgroup_root;
+      mgr = std::make_unique<SandboxManager>(d);
+    }
+    return *mgr;
+  }
+
+  SandboxRequest Req(const std::string& id, const std::string& name,
+                     const std::string& workspace = "dev") const {
+    SandboxRequest r;
+    r.id = id;
+    r.name = name;
+    r.workspace = workspace;
+    r.spec.tmpl.image = image_ref;
+    r.spec.command = {"/bin/sh", "-c", "sleep 1000"};
+    r.spec.sandbox_token = "secret-token";
+    return r;
+  }
+
+  SandboxRecord Rec(const std::string& id) {
+    auto r = store->Get(id);
+    REQUIRE(r.ok());
+    REQUIRE(r->has_value());
+    return **r;
+  }
+  bool HasRecord(const std::string& id) {
+    auto r = store->Get(id);
+    return r.ok() && r->has_value();
+  }
+  std::string Phase(const std::string& id) {
+    auto r = store->Get(id);
+    return r.ok() && r->has_value() ? (*r)->phase : "";
+  }
+  bool WaitPhase(const std::string& id, const std::string& phase,
+                 milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Phase(id) == phase) return true;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return Phase(id) == phase;
+  }
+  SandboxSnapshot Snap(const std::string& id) {
+    auto s = M().Get(id, "");
+    REQUIRE(s.ok());
+    return *s;
+  }
+  std::string CheckpointRoot(const std::string& rid) const {
+    return layout.root + "/checkpoints/" + rid;
+  }
+
+  // Creates a sandbox and waits until it runs; returns its runsc id.
+  std::string CreateRunning(const std::string& id, const std::string& name) {
+    REQUIRE(M().Create(Req(id, name)).ok());
+    REQUIRE(WaitPhase(id, phase::kRunning));
+    std::string rid = Rec(id).runsc_id;
+    REQUIRE(launcher.PidOf(rid) > 0);
+    return rid;
+  }
+
+  // `runsc checkpoint` succeeds and leaves image files behind; with
+  // `kill_sandbox`, the sandbox (our monitor child) ends, as it does with
+  // a real runsc checkpoint.
+  void ScriptCheckpointOk(bool kill_sandbox, const std::string& content = "memory pages") {
+    runner.Script("checkpoint", FakeRunner::Ok());
+    runner.OnRun("checkpoint", [this, kill_sandbox, content](
+                                   const Command& c, const absl::StatusOr<CommandResult>& r) {
+      if (!r.ok() || !r->ok()) return;
+      HookedRunner::WriteCheckpointFiles(HookedRunner::FlagValue(c, "--image-path"), content);
+      if (kill_sandbox) launcher.Exit(c.argv.back(), std::nullopt);
+    });
+  }
+  // `runsc checkpoint` fails after writing part of an image.
+  void ScriptCheckpointFails(const std::string& stderr_text) {
+    runner.Script("checkpoint", FakeRunner::Exit(1, stderr_text));
+    runner.OnRun("checkpoint", [](const Command& c, const absl::StatusOr<CommandResult>&) {
+      HookedRunner::WriteCheckpointFiles(HookedRunner::FlagValue(c, "--image-path"), "half");
+    });
+  }
+
+  // Stops a running sandbox with a successful checkpoint; returns the
+  // sealed image.
+  CheckpointImage StopWithCheckpoint(const std::string& id) {
+    ScriptCheckpointOk(/*kill_sandbox=*/true);
+    auto st = M().Stop(id, "");
+    REQUIRE(st.ok());
+    auto rec = Rec(id);
+    REQUIRE(rec.phase == phase::kStopped);
+    REQUIRE(!rec.checkpoint_json.empty());
+    auto image = CheckpointFromJson(rec.checkpoint_json);
+    REQUIRE(image.ok());
+    return *image;
+  }
+
+  // Waits for a platform event (they follow the snapshot they explain).
+  bool WaitEvent(const std::string& id, const std::string& type, const std::string& reason) {
+    return log->WaitFor(
+        [&](const std::vector<EventLog::Entry>& entries) {
+          for (const auto& e : entries) {
+            if (e.event.kind == Kind::kPlatformEvent && e.event.sandbox_id == id &&
+                e.event.event.type == type && e.event.event.reason == reason) {
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(5));
+  }
+
+  std::vector<std::string> TmpDirsIn(const std::string& dir) const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.path().filename().string().rfind("tmp-", 0) == 0) out.push_back(e.path());
+    }
+    return out;
+  }
+
+  // A record as a previous driver run left it, plus its sandbox dir.
+  SandboxRecord Prefill(const std::string& id, const std::string& name, const std::string& ph,
+                        const std::string& reason = "") {
+    SandboxRequest req = Req(id, name);
+    SandboxRecord r;
+    r.id = id;
+    r.name = name;
+    r.workspace = req.workspace;
+    r.runsc_id = NewRunscId();
+    r.image_ref = image_ref;
+    r.phase = ph;
+    r.reason = reason;
+    r.message = "as left by the previous driver run";
+    r.spec_json = EncodeRequest(req);
+    r.created_at_ms = NowMs() - 60000;
+    r.updated_at_ms = NowMs() - 30000;
+    r.generation = 3;
+    REQUIRE(store->Insert(r).ok());
+    REQUIRE(MakeDirs(layout.sandbox_dir(r.runsc_id), 0700).ok());
+    return r;
+  }
+
+  // A sealed checkpoint image under the sandbox's checkpoint root.
+  CheckpointImage SealImage(const std::string& rid, const std::string& content = "pages") {
+    std::string root = CheckpointRoot(rid);
+    REQUIRE(MakeDirs(root, 0700).ok());
+    std::string tmp_dir = root + "/tmp-sealing";
+    HookedRunner::WriteCheckpointFiles(tmp_dir, content);
+    CheckpointImage image;
+    image.compression = "flate";
+    image.created_at_ms = NowMs();
+    auto sealed = SealCheckpoint(tmp_dir, root + "/image", image);
+    REQUIRE(sealed.ok());
+    return *sealed;
+  }
+
+  void ScriptList(const std::vector<HookedRunner::Listed>& containers) {
+    runner.Script("list", FakeRunner::Ok(HookedRunner::ListJson(containers)));
+  }
+
+  // The condition vocabulary, checked on every snapshot ever published:
+  // Ready=False with a non-transient reason only in exited/failed;
+  // stopped is Suspended=True alone; running/stopping is Ready=True;
+  // coming up and deleting are Ready=False with a transient reason.
+  void CheckVocabulary() {
+    auto entries = log->entries();
+    REQUIRE(!log->overflowed());
+    size_t snapshots = 0;
+    for (const auto& e : entries) {
+      if (e.event.kind != Kind::kSandbox) continue;
+      ++snapshots;
+      const SandboxSnapshot& s = e.event.sandbox;
+      INFO("snapshot #" << snapshots << " of " << s.id << " published in phase '" << e.phase
+                        << "'");
+      REQUIRE(!e.phase.empty());
+      CHECK(s.status.conditions.size() == 1);
+      auto ready = ConditionOf(s, "Ready");
+      auto suspended = ConditionOf(s, "Suspended");
+      CHECK(s.status.deleting == (e.phase == phase::kDeleting));
+      if (e.phase == phase::kStopped) {
+        CHECK_FALSE(ready.has_value());
+        REQUIRE(suspended.has_value());
+        CHECK(suspended->status == "True");
+        CHECK((suspended->reason == reason::kCheckpointed ||
+               suspended->reason == reason::kStoppedWithoutMemory));
+        continue;
+      }
+      CHECK_FALSE(suspended.has_value());
+      REQUIRE(ready.has_value());
+      INFO("Ready=" << ready->status << " reason=" << ready->reason);
+      const bool terminal = e.phase == phase::kExited || e.phase == phase::kFailed;
+      if (ready->status == "False" && !IsTransientReason(ready->reason)) CHECK(terminal);
+      if (terminal) {
+        CHECK(ready->status == "False");
+        CHECK(!ready->reason.empty());
+        CHECK_FALSE(IsTransientReason(ready->reason));
+      } else if (e.phase == phase::kRunning || e.phase == phase::kStopping) {
+        CHECK(ready->status == "True");
+        CHECK(ready->reason == reason::kBackendReady);
+      } else {
+        CHECK(ready->status == "False");
+        CHECK(IsTransientReason(ready->reason));
+      }
+    }
+    CHECK(snapshots > 0);
+  }
+};
+
+// ---- create --------------------------------------------------------------------
+
+TEST_CASE("Create: an invalid request stores and publishes nothing", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+
+  auto bad_name = f.Req("sb-1", "Bad_Name");
+  auto no_id = f.Req("", "alpha");
+  auto bad_image = f.Req("sb-1", "alpha");
+  bad_image.spec.tmpl.image = "docker.io/library/alpine:3";
+  auto gpu = f.Req("sb-1", "alpha");
+  gpu.spec.gpu_requested = true;
+
+  absl::Status st = m.Create(bad_name);
+  CHECK(st.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(Msg(st), Catch::StartsWith("sandbox.name"));
+  st = m.Create(no_id);
+  CHECK(st.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(Msg(st), Catch::StartsWith("sandbox.id"));
+  st = m.Create(bad_image);
+  CHECK(st.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(Msg(st), Catch::Contains("template.image"));
+  st = m.Create(gpu);
+  CHECK(st.code() == absl::StatusCode::kFailedPrecondition);
+
+  CHECK(f.store->List()->empty());
+  CHECK(f.log->size() == 0);
+  CHECK(m.List().empty());
+  CHECK(f.launcher.call_count() == 0);
+  CHECK(f.runner.count() == 0);
+  CHECK(m.Get("sb-1", "").status().code() == absl::StatusCode::kNotFound);
+
+  // The same fixture accepts a valid request: the checks above are not
+  // vacuous.
+  REQUIRE(m.Create(f.Req("sb-1", "alpha")).ok());
+  CHECK(f.HasRecord("sb-1"));
+  CHECK(f.log->size() > 0);
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Create: a duplicate id or (workspace, name) is ALREADY_EXISTS", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  REQUIRE(m.Create(f.Req("sb-1", "alpha", "dev")).ok());
+
+  absl::Status same_id = m.Create(f.Req("sb-1", "beta", "dev"));
+  CHECK(same_id.code() == absl::StatusCode::kAlreadyExists);
+  CHECK_THAT(Msg(same_id), Catch::StartsWith("sandbox.id"));
+  absl::Status same_name = m.Create(f.Req("sb-2", "alpha", "dev"));
+  CHECK(same_name.code() == absl::StatusCode::kAlreadyExists);
+  CHECK_THAT(Msg(same_name), Catch::StartsWith("sandbox.name") && Catch::Contains("'dev'"));
+  // Rejected creates publish nothing and leave the first one alone.
+  CHECK(f.log->Snapshots("sb-2").empty());
+  CHECK_FALSE(f.HasRecord("sb-2"));
+  CHECK(f.Rec("sb-1").name == "alpha");
+
+  // The same name in another workspace is a different sandbox.
+  REQUIRE(m.Create(f.Req("sb-3", "alpha", "other")).ok());
+  CHECK(f.store->List()->size() == 2);
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  REQUIRE(f.WaitPhase("sb-3", phase::kRunning));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Create: returns before provisioning, then Starting, then BackendReady", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.launcher.Block();
+  REQUIRE(m.Create(f.Req("sb-1", "alpha")).ok());
+
+  // Accepted and stored, not yet running.
+  auto snap = f.Snap("sb-1");
+  auto ready = ConditionOf(snap, "Ready");
+  REQUIRE(ready);
+  CHECK(ready->status == "False");
+  CHECK(ready->reason == reason::kStarting);
+  CHECK(snap.name == "alpha");
+  CHECK(snap.workspace == "dev");
+  CHECK(snap.status.sandbox_name == "alpha");
+  const std::string rid = f.Rec("sb-1").runsc_id;
+  CHECK(snap.status.instance_id == rid);
+  CHECK(rid.size() == 37);
+  CHECK(f.Phase("sb-1") == phase::kProvisioning);
+  // The stored request never holds the token.
+  CHECK(f.Rec("sb-1").spec_json.find("secret-token") == std::string::npos);
+
+  REQUIRE(f.launcher.WaitCalls(1));
+  CHECK(f.Phase("sb-1") == phase::kProvisioning);
+  CHECK(ConditionOf(f.Snap("sb-1"), "Ready")->reason == reason::kStarting);
+  f.launcher.Unblock();
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+
+  ready = ConditionOf(f.Snap("sb-1"), "Ready");
+  CHECK(ready->status == "True");
+  CHECK(ready->reason == reason::kBackendReady);
+
+  // Published in that order: Starting first, BackendReady last.
+  auto snaps = f.log->Snapshots("sb-1");
+  REQUIRE(snaps.size() >= 2);
+  CHECK(ConditionOf(snaps.front(), "Ready")->status == "False");
+  CHECK(ConditionOf(snaps.front(), "Ready")->reason == reason::kStarting);
+  CHECK(ConditionOf(snaps.back(), "Ready")->status == "True");
+  CHECK(ConditionOf(snaps.back(), "Ready")->reason == reason::kBackendReady);
+
+  // Progress platform events the CLI reads.
+  for (const char* r : {"Scheduled", "Pulled", "Started"}) {
+    INFO(r);
+    CHECK(f.WaitEvent("sb-1", "Normal", r));
+  }
+  for (const auto& p : f.log->PlatformEvents("sb-1")) {
+    CHECK(p.source == "gvisor");
+    CHECK(p.metadata.count("openshell.progress.active_step") == 1);
+  }
+
+  // What the monitor was asked to do.
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 1);
+  const MonitorSpec& ms = calls[0].spec;
+  CHECK(ms.container_id == rid);
+  CHECK(ms.restore_image_dir.empty());
+  CHECK(ms.bundle == f.layout.bundle(rid));
+  CHECK(ms.exit_file == f.layout.exit_file(rid));
+  CHECK(calls[0].spec_path == f.layout.monitor_spec(rid));
+  CHECK(fs::exists(f.layout.bundle(rid) + "/config.json"));
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 1);
+  CHECK_THAT(f.mounter.LowerOf(f.layout.rootfs(rid)), Catch::StartsWith(f.layout.images()));
+
+  auto rec = f.Rec("sb-1");
+  CHECK_THAT(rec.image_digest, Catch::StartsWith("sha256:"));
+  CHECK(rec.monitor_pid == f.launcher.PidOf(rid));
+  CHECK(rec.reason == reason::kBackendReady);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Create: a monitor launch failure is a specific, terminal failure", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  absl::Status launch_error;
+  std::string expected_reason;
+  SECTION("runsc start fails") {
+    launch_error = absl::InternalError("runsc start: exit code 1: boom");
+    expected_reason = reason::kContainerStartFailed;
+  }
+  SECTION("runsc create fails") {
+    launch_error = absl::FailedPreconditionError("runsc create: exit code 1: no such file");
+    expected_reason = reason::kContainerCreateFailed;
+  }
+  f.launcher.FailWith(launch_error);
+  REQUIRE(m.Create(f.Req("sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kFailed));
+  const std::string rid = f.Rec("sb-1").runsc_id;
+
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.reason == expected_reason);
+  CHECK_FALSE(IsTransientReason(rec.reason));
+  CHECK_THAT(rec.message, Catch::Contains(Msg(launch_error)));
+  CHECK(rec.monitor_pid == 0);
+  auto ready = ConditionOf(f.Snap("sb-1"), "Ready");
+  REQUIRE(ready);
+  CHECK(ready->status == "False");
+  CHECK(ready->reason == expected_reason);
+
+  CHECK(f.WaitEvent("sb-1", "Warning", expected_reason));
+  CHECK(f.runner.SawForceDelete(rid));
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 0);
+  CHECK(f.launcher.call_count() == 1);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Create: an image that cannot be prepared is ImagePullFailed", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  auto req = f.Req("sb-1", "alpha");
+  req.spec.tmpl.image = "oci:" + f.tmp.path() + "/no-such-layout";
+  REQUIRE(m.Create(req).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kFailed));
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.reason == reason::kImagePullFailed);
+  CHECK_THAT(rec.message, Catch::Contains("no-such-layout"));
+  CHECK(f.WaitEvent("sb-1", "Warning", reason::kImagePullFailed));
+  CHECK(f.launcher.call_count() == 0);
+  CHECK(f.mounter.mount_calls() == 0);
+  CHECK(ConditionOf(f.Snap("sb-1"), "Ready")->reason == reason::kImagePullFailed);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Create: a failed overlay mount is ContainerCreateFailed", "[manager]") {
+  Fixture f;
+  f.mounter.FailMounts(absl::PermissionDeniedError("mount overlay: operation not permitted"));
+  REQUIRE(f.M().Create(f.Req("sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kFailed));
+  CHECK(f.Rec("sb-1").reason == reason::kContainerCreateFailed);
+  CHECK_THAT(f.Rec("sb-1").message, Catch::Contains("operation not permitted"));
+  CHECK(f.launcher.call_count() == 0);
+  f.CheckVocabulary();
+}
+
+// ---- watch ---------------------------------------------------------------------
+
+TEST_CASE("Watch: a new watch gets every sandbox first, then later changes", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.CreateRunning("sb-1", "alpha");
+  f.CreateRunning("sb-2", "beta");
+  f.launcher.Block();
+  REQUIRE(m.Create(f.Req("sb-3", "gamma")).ok());
+  REQUIRE(f.launcher.WaitCalls(3));
+
+  WatchStart w = m.Watch();
+  REQUIRE(w.subscription);
+  REQUIRE(w.snapshots.size() == 3);
+  std::map<std::string, SandboxSnapshot> by_id;
+  for (const auto& s : w.snapshots) by_id[s.id] = s;
+  CHECK(ConditionOf(by_id.at("sb-1"), "Ready")->status == "True");
+  CHECK(ConditionOf(by_id.at("sb-2"), "Ready")->status == "True");
+  CHECK(ConditionOf(by_id.at("sb-3"), "Ready")->reason == reason::kStarting);
+  // Nothing from before the watch is replayed on the subscription.
+  WatchEvent ev;
+  CHECK_FALSE(w.subscription->TryPop(&ev));
+
+  // What happens after the snapshot arrives on the subscription.
+  f.launcher.Unblock();
+  REQUIRE(f.WaitPhase("sb-3", phase::kRunning));
+  REQUIRE(m.Delete("sb-1", "").value());
+  std::vector<WatchEvent> later;
+  while (w.subscription->TryPop(&ev)) later.push_back(ev);
+  bool sb3_ready = false, sb1_deleting = false, sb1_deleted = false;
+  for (const auto& e : later) {
+    if (e.kind == Kind::kSandbox && e.sandbox.id == "sb-3" &&
+        ConditionOf(e.sandbox, "Ready")->status == "True") {
+      sb3_ready = true;
+    }
+    if (e.kind == Kind::kSandbox && e.sandbox.id == "sb-1" && e.sandbox.status.deleting) {
+      sb1_deleting = true;
+    }
+    if (e.kind == Kind::kDeleted && e.sandbox_id == "sb-1") {
+      CHECK(sb1_deleting);  // deleting comes before deleted
+      sb1_deleted = true;
+    }
+  }
+  CHECK(sb3_ready);
+  CHECK(sb1_deleting);
+  CHECK(sb1_deleted);
+  CHECK(m.Watch().snapshots.size() == 2);
+  f.CheckVocabulary();
+}
+
+// ---- exit ----------------------------------------------------------------------
+
+TEST_CASE("Exit: the monitor's exit file gives ProcessExited with the code", "[manager]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  REQUIRE(f.launcher.Exit(rid, 3) > 0);
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.reason == reason::kProcessExited);
+  CHECK(rec.exit_code == 3);
+  CHECK(rec.message == "main process exited with code 3");
+  CHECK(rec.monitor_pid == 0);
+  auto ready = ConditionOf(f.Snap("sb-1"), "Ready");
+  CHECK(ready->status == "False");
+  CHECK(ready->reason == reason::kProcessExited);
+  CHECK(f.WaitEvent("sb-1", "Warning", reason::kProcessExited));
+  CHECK(f.runner.SawForceDelete(rid));
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 0);
+  // The sandbox's files stay until Delete.
+  CHECK(fs::exists(f.layout.exit_file(rid)));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Exit: a signal exit code is described as a signal", "[manager]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  f.launcher.Exit(rid, 128 + 9);
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  CHECK(f.Rec("sb-1").exit_code == 137);
+  CHECK_THAT(f.Rec("sb-1").message, Catch::Contains("killed by signal 9"));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Exit: a monitor gone without an exit file reports the code lost", "[manager]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  f.launcher.Exit(rid, std::nullopt);
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.reason == reason::kProcessExited);
+  CHECK_FALSE(rec.exit_code.has_value());
+  CHECK_THAT(rec.message, Catch::Contains("lost"));
+  CHECK(f.WaitEvent("sb-1", "Warning", reason::kProcessExited));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Exit: a late exit report of an earlier incarnation is ignored", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  const int first = f.launcher.PidOf(rid);
+  // Checkpoint without ending the first monitor, then restore: a second
+  // monitor runs while the first one is still about to report.
+  f.ScriptCheckpointOk(/*kill_sandbox=*/false);
+  REQUIRE(m.Stop("sb-1", "").ok());
+  REQUIRE(m.Start("sb-1", "").ok());
+  REQUIRE(f.Phase("sb-1") == phase::kRunning);
+  const int second = f.launcher.PidOf(rid);
+  REQUIRE(second > 0);
+  REQUIRE(second != first);
+  CHECK(f.Rec("sb-1").monitor_pid == second);
+
+  kill(first, SIGKILL);
+  REQUIRE(WaitGone(first));  // reaped by the exit watcher: it was reported
+  std::this_thread::sleep_for(milliseconds(300));
+  CHECK(f.Phase("sb-1") == phase::kRunning);
+  CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", reason::kProcessExited));
+
+  // The current incarnation's exit still counts.
+  f.launcher.Exit(rid, 7);
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  CHECK(f.Rec("sb-1").exit_code == 7);
+  f.CheckVocabulary();
+}
+
+// ---- stop / start ----------------------------------------------------------------
+
+TEST_CASE("Stop/Start/Delete: unknown ids and missing id and name", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.CreateRunning("sb-1", "alpha");
+  CHECK(m.Stop("nope", "").code() == absl::StatusCode::kNotFound);
+  CHECK(m.Start("nope", "").code() == absl::StatusCode::kNotFound);
+  CHECK(m.Stop("", "no-such-name").code() == absl::StatusCode::kNotFound);
+  CHECK(m.Get("nope", "").status().code() == absl::StatusCode::kNotFound);
+  CHECK(m.Stop("", "").code() == absl::StatusCode::kInvalidArgument);
+  CHECK(m.Start("", "").code() == absl::StatusCode::kInvalidArgument);
+  CHECK(m.Get("", "").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(m.Delete("", "").status().code() == absl::StatusCode::kInvalidArgument);
+  auto absent = m.Delete("nope", "");
+  REQUIRE(absent.ok());
+  CHECK_FALSE(*absent);
+  // Lookup by name works too.
+  CHECK(m.Get("", "alpha")->id == "sb-1");
+  CHECK(f.Phase("sb-1") == phase::kRunning);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Stop while provisioning waits for provisioning, then checkpoints", "[manager]") {
+  // Observed behaviour: Stop takes the sandbox's operation lock, which
+  // provisioning holds, so it waits rather than failing FAILED_PRECONDITION.
+  Fixture f;
+  auto& m = f.M();
+  f.launcher.Block();
+  REQUIRE(m.Create(f.Req("sb-1", "alpha")).ok());
+  REQUIRE(f.launcher.WaitCalls(1));
+  f.ScriptCheckpointOk(/*kill_sandbox=*/true);
+
+  auto stop = std::async(std::launch::async, [&] { return m.Stop("sb-1", ""); });
+  CHECK(stop.wait_for(milliseconds(300)) == std::future_status::timeout);
+  CHECK(f.Phase("sb-1") == phase::kProvisioning);
+  CHECK(f.runner.CountOf("checkpoint") == 0);
+  // Start of a sandbox still coming up is OK at once (gateway startup sweep)...
+  // but it would also wait for the lock, so it is not called here.
+  f.launcher.Unblock();
+  absl::Status st = stop.get();
+  CHECK(st.ok());
+  CHECK(f.Phase("sb-1") == phase::kStopped);
+  CHECK(f.runner.CountOf("checkpoint") == 1);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Stop and Start of exited or failed sandboxes are FAILED_PRECONDITION", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  f.launcher.Exit(rid, 0);
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  f.launcher.FailWith(absl::InternalError("runsc start: boom"));
+  REQUIRE(m.Create(f.Req("sb-2", "beta")).ok());
+  REQUIRE(f.WaitPhase("sb-2", phase::kFailed));
+  const size_t launches = f.launcher.call_count();
+
+  for (const char* id : {"sb-1", "sb-2"}) {
+    INFO(id);
+    absl::Status stop = m.Stop(id, "");
+    CHECK(stop.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_THAT(Msg(stop), Catch::Contains(id));
+    CHECK(m.Start(id, "").code() == absl::StatusCode::kFailedPrecondition);
+  }
+  CHECK(f.Phase("sb-1") == phase::kExited);
+  CHECK(f.Phase("sb-2") == phase::kFailed);
+  CHECK(f.launcher.call_count() == launches);
+  CHECK(f.runner.CountOf("checkpoint") == 0);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start of a running sandbox and Stop of a stopped one are OK no-ops", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.CreateRunning("sb-1", "alpha");
+  auto before = f.Rec("sb-1");
+  size_t snaps = f.log->Snapshots("sb-1").size();
+  CHECK(m.Start("sb-1", "").ok());
+  CHECK(m.Start("", "alpha").ok());
+  CHECK(f.Rec("sb-1") == before);
+  CHECK(f.log->Snapshots("sb-1").size() == snaps);
+  CHECK(f.launcher.call_count() == 1);
+
+  f.StopWithCheckpoint("sb-1");
+  auto stopped = f.Rec("sb-1");
+  snaps = f.log->Snapshots("sb-1").size();
+  CHECK(m.Stop("sb-1", "").ok());
+  CHECK(m.Stop("", "alpha").ok());
+  CHECK(f.Rec("sb-1") == stopped);
+  CHECK(f.log->Snapshots("sb-1").size() == snaps);
+  CHECK(f.runner.CountOf("checkpoint") == 1);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start of a sandbox still provisioning is OK", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.launcher.Block();
+  REQUIRE(m.Create(f.Req("sb-1", "alpha")).ok());
+  REQUIRE(f.launcher.WaitCalls(1));
+  auto start = std::async(std::launch::async, [&] { return m.Start("sb-1", ""); });
+  f.launcher.Unblock();
+  CHECK(start.get().ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  CHECK(f.launcher.call_count() == 1);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Stop: a successful checkpoint leaves the sandbox stopped with its image",
+          "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  const int monitor = f.launcher.PidOf(rid);
+  f.ScriptCheckpointOk(/*kill_sandbox=*/true);
+  REQUIRE(m.Stop("sb-1", "").ok());
+
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kStopped);
+  CHECK(rec.reason == reason::kCheckpointed);
+  CHECK(rec.monitor_pid == 0);
+  CHECK_THAT(rec.message, Catch::StartsWith("Memory checkpointed"));
+  REQUIRE(!rec.checkpoint_json.empty());
+  auto image = CheckpointFromJson(rec.checkpoint_json);
+  REQUIRE(image.ok());
+  const std::string root = f.CheckpointRoot(rid);
+  CHECK(image->dir == root + "/image");
+  CHECK(image->files.count("checkpoint.img") == 1);
+  CHECK(image->compression == "flate");
+  CHECK(VerifyCheckpoint(*image).ok());
+  CHECK(f.TmpDirsIn(root).empty());
+
+  // runsc was asked to write into a temporary dir under the root.
+  auto cps = f.runner.CommandsFor("checkpoint", rid);
+  REQUIRE(cps.size() == 1);
+  CHECK_THAT(HookedRunner::FlagValue(cps[0], "--image-path"), Catch::StartsWith(root + "/tmp-"));
+
+  // The gateway sees Suspended=True and nothing else.
+  auto snap = f.Snap("sb-1");
+  REQUIRE(snap.status.conditions.size() == 1);
+  CHECK(snap.status.conditions[0].type == "Suspended");
+  CHECK(snap.status.conditions[0].status == "True");
+  CHECK(snap.status.conditions[0].reason == reason::kCheckpointed);
+  CHECK_FALSE(ConditionOf(snap, "Ready"));
+
+  CHECK(f.runner.SawForceDelete(rid));
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 0);
+  bool checkpointed_event = false;
+  for (const auto& p : f.log->PlatformEvents("sb-1")) {
+    if (p.reason == reason::kCheckpointed) {
+      checkpointed_event = true;
+      CHECK(p.type == "Normal");
+      CHECK(p.metadata.at("openshell.gvisor.checkpoint_bytes") == std::to_string(image->bytes));
+    }
+  }
+  CHECK(checkpointed_event);
+  // The phase went through stopping (still Ready=True).
+  bool saw_stopping = false;
+  for (const auto& e : f.log->entries()) saw_stopping |= e.phase == phase::kStopping;
+  CHECK(saw_stopping);
+
+  // The sandbox's exit after the checkpoint is not an exit.
+  REQUIRE(WaitGone(monitor));
+  std::this_thread::sleep_for(milliseconds(300));
+  CHECK(f.Phase("sb-1") == phase::kStopped);
+  CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", reason::kProcessExited));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Stop: a failed checkpoint of a still-running sandbox rolls back", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  const int monitor = f.launcher.PidOf(rid);
+  f.ScriptCheckpointFails("checkpoint: boom\n");
+  f.runner.Script("state", FakeRunner::Ok(HookedRunner::StateJson(rid, "running", monitor)));
+
+  absl::Status st = m.Stop("sb-1", "");
+  CHECK(st.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(Msg(st), Catch::Contains("boom") && Catch::Contains("keeps running"));
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK(rec.reason == reason::kBackendReady);
+  CHECK(rec.checkpoint_json.empty());
+  CHECK(f.TmpDirsIn(f.CheckpointRoot(rid)).empty());  // the half image is gone
+  CHECK_FALSE(fs::exists(f.CheckpointRoot(rid) + "/image"));
+  CHECK_FALSE(f.runner.SawForceDelete(rid));
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 1);
+  CHECK(kill(monitor, 0) == 0);
+  CHECK(ConditionOf(f.Snap("sb-1"), "Ready")->status == "True");
+  bool saw_stopping = false;
+  for (const auto& e : f.log->entries()) saw_stopping |= e.phase == phase::kStopping;
+  CHECK(saw_stopping);
+
+  // It is still a working sandbox: its exit is observed.
+  f.launcher.Exit(rid, 1);
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Stop: a failed checkpoint of a sandbox that died stops it without memory",
+          "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  f.ScriptCheckpointFails("checkpoint: sandbox killed\n");
+  SECTION("state says stopped") {
+    f.runner.Script("state", FakeRunner::Ok(HookedRunner::StateJson(rid, "stopped", 0)));
+  }
+  SECTION("state says the container is gone") {
+    f.runner.Script("state", HookedRunner::NoSuchContainer(rid));
+  }
+  REQUIRE(m.Stop("sb-1", "").ok());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kStopped);
+  CHECK(rec.reason == reason::kStoppedWithoutMemory);
+  CHECK(rec.checkpoint_json.empty());
+  CHECK_THAT(rec.message, Catch::Contains("sandbox killed") && Catch::Contains("cold"));
+  auto snap = f.Snap("sb-1");
+  REQUIRE(snap.status.conditions.size() == 1);
+  CHECK(snap.status.conditions[0].type == "Suspended");
+  CHECK(snap.status.conditions[0].reason == reason::kStoppedWithoutMemory);
+  CHECK(f.WaitEvent("sb-1", "Warning", reason::kStoppedWithoutMemory));
+  CHECK(f.runner.SawForceDelete(rid));
+  CHECK(f.TmpDirsIn(f.CheckpointRoot(rid)).empty());
+
+  // Start boots it cold.
+  REQUIRE(m.Start("sb-1", "").ok());
+  CHECK(f.Phase("sb-1") == phase::kRunning);
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[1].spec.restore_image_dir.empty());
+  CHECK_THAT(f.Rec("sb-1").message,
+             Catch::Contains("booted cold") && Catch::Contains("no memory checkpoint"));
+  CHECK(f.WaitEvent("sb-1", "Warning", "ColdStart"));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: a valid image is restored, then removed", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithCheckpoint("sb-1");
+  REQUIRE(fs::exists(image.dir));
+
+  REQUIRE(m.Start("sb-1", "").ok());
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[1].spec.restore_image_dir == image.dir);
+  CHECK(calls[1].spec.container_id == rid);
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK(rec.reason == reason::kBackendReady);
+  CHECK(rec.message == "Sandbox restored from its checkpoint");
+  CHECK(rec.checkpoint_json.empty());
+  CHECK(rec.monitor_pid == f.launcher.PidOf(rid));
+  CHECK_FALSE(fs::exists(image.dir));
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 1);
+  CHECK(f.WaitEvent("sb-1", "Normal", "Restored"));
+  CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", "ColdStart"));
+  bool saw_starting = false;
+  for (const auto& e : f.log->entries()) saw_starting |= e.phase == phase::kStarting;
+  CHECK(saw_starting);
+  CHECK(ConditionOf(f.Snap("sb-1"), "Ready")->status == "True");
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: a corrupted image is never restored; the sandbox boots cold", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithCheckpoint("sb-1");
+  SECTION("a file's content changed") {
+    WriteAll(image.dir + "/checkpoint.img", "flipped bits");
+  }
+  SECTION("a file is missing") {
+    fs::remove(image.dir + "/checkpoint.img");
+  }
+
+  REQUIRE(m.Start("sb-1", "").ok());
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[1].spec.restore_image_dir.empty());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK_THAT(rec.message, Catch::Contains("booted cold") && Catch::Contains("unusable"));
+  CHECK(rec.checkpoint_json.empty());
+  CHECK(f.WaitEvent("sb-1", "Warning", "ColdStart"));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: a failed restore falls back to a cold boot", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithCheckpoint("sb-1");
+  f.launcher.FailNext(absl::InternalError("runsc restore: exit code 1: bad image"));
+
+  REQUIRE(m.Start("sb-1", "").ok());
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 3);
+  CHECK(calls[1].spec.restore_image_dir == image.dir);
+  CHECK(calls[2].spec.restore_image_dir.empty());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK_THAT(rec.message, Catch::Contains("booted cold") &&
+                              Catch::Contains("restoring its checkpoint failed") &&
+                              Catch::Contains("bad image"));
+  CHECK(rec.checkpoint_json.empty());
+  CHECK_FALSE(fs::exists(image.dir));
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 1);
+  CHECK(f.WaitEvent("sb-1", "Warning", "ColdStart"));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: when no boot works the sandbox stays stopped with its image", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithCheckpoint("sb-1");
+  f.launcher.FailWith(absl::InternalError("runsc: cannot start"));
+
+  absl::Status st = m.Start("sb-1", "");
+  CHECK_FALSE(st.ok());
+  CHECK_THAT(Msg(st), Catch::Contains("runsc: cannot start"));
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kStopped);
+  CHECK_FALSE(rec.checkpoint_json.empty());
+  CHECK(VerifyCheckpoint(image).ok());  // kept, so Start can be retried
+  CHECK(ConditionOf(f.Snap("sb-1"), "Suspended")->status == "True");
+
+  f.launcher.FailWith(absl::OkStatus());
+  REQUIRE(m.Start("sb-1", "").ok());
+  CHECK(f.launcher.calls().back().spec.restore_image_dir == image.dir);
+  CHECK(f.Phase("sb-1") == phase::kRunning);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Delete: a stopped sandbox loses its checkpoint and its files", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithCheckpoint("sb-1");
+  REQUIRE(fs::exists(f.CheckpointRoot(rid)));
+  REQUIRE(fs::exists(f.layout.sandbox_dir(rid)));
+
+  auto deleted = m.Delete("sb-1", "");
+  REQUIRE(deleted.ok());
+  CHECK(*deleted);
+  CHECK_FALSE(fs::exists(image.dir));
+  CHECK_FALSE(fs::exists(f.CheckpointRoot(rid)));
+  CHECK_FALSE(fs::exists(f.layout.sandbox_dir(rid)));
+  CHECK_FALSE(f.HasRecord("sb-1"));
+  CHECK(f.log->HasDeleted("sb-1"));
+  CHECK(m.Get("sb-1", "").status().code() == absl::StatusCode::kNotFound);
+  CHECK(m.List().empty());
+  auto again = m.Delete("sb-1", "");
+  REQUIRE(again.ok());
+  CHECK_FALSE(*again);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Delete: a running sandbox is torn down and its exit is not reported", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  // runsc delete --force ends the sandbox, as the real one does.
+  f.runner.OnRun("delete", [&](const Command& c, const absl::StatusOr<CommandResult>&) {
+    f.launcher.Exit(c.argv.back(), std::nullopt);
+  });
+  auto deleted = m.Delete("", "alpha");
+  REQUIRE(deleted.ok());
+  CHECK(*deleted);
+  CHECK(f.runner.SawForceDelete(rid));
+  CHECK(f.mounter.mounts().empty());
+  CHECK_FALSE(fs::exists(f.layout.sandbox_dir(rid)));
+  CHECK(f.log->HasDeleted("sb-1"));
+  std::this_thread::sleep_for(milliseconds(200));
+  CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", reason::kProcessExited));
+  f.CheckVocabulary();
+}
+
+// ---- recovery --------------------------------------------------------------------
+
+TEST_CASE("Recover: running with an exit file becomes exited with its code", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kRunning, reason::kBackendReady);
+  ExitRecord exit;
+  exit.exit_code = 5;
+  REQUIRE(WriteExitRecord(f.layout.exit_file(r.runsc_id), exit).ok());
+  REQUIRE(f.M().Recover().ok());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kExited);
+  CHECK(rec.reason == reason::kProcessExited);
+  CHECK(rec.exit_code == 5);
+  CHECK_THAT(rec.message, Catch::Contains("code 5") && Catch::Contains("while the driver was down"));
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  CHECK(fs::exists(f.layout.sandbox_dir(r.runsc_id)));  // kept until Delete
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: running with its container missing is SandboxLost", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kRunning, reason::kBackendReady);
+  REQUIRE(f.M().Recover().ok());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kFailed);
+  CHECK(rec.reason == reason::kSandboxLost);
+  CHECK_THAT(rec.message, Catch::Contains("disappeared"));
+  CHECK(f.WaitEvent("sb-1", "Warning", reason::kSandboxLost));
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: running with its container stopped has an unknown exit code", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kRunning, reason::kBackendReady);
+  f.ScriptList({{r.runsc_id, "stopped", 0}});
+  REQUIRE(f.M().Recover().ok());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kFailed);
+  CHECK(rec.reason == reason::kProcessExited);
+  CHECK_THAT(rec.message, Catch::Contains("unknown"));
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: a running container is re-adopted and its exit observed", "[manager]") {
+  Fixture f;
+  ChildProcess sandbox;
+  auto r = f.Prefill("sb-1", "alpha", phase::kRunning, reason::kBackendReady);
+
+  SECTION("its monitor is gone: the sandbox process is watched") {
+    f.ScriptList({{r.runsc_id, "running", sandbox.pid()}});
+    REQUIRE(f.M().Recover().ok());
+    auto rec = f.Rec("sb-1");
+    CHECK(rec.phase == phase::kRunning);
+    CHECK(rec.generation == r.generation);  // left exactly as it was
+    CHECK_FALSE(f.runner.SawForceDelete(r.runsc_id));
+    CHECK(f.launcher.call_count() == 0);
+
+    sandbox.Kill();
+    REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+    CHECK_THAT(f.Rec("sb-1").message, Catch::Contains("lost"));
+  }
+  SECTION("its monitor is alive: the monitor is watched") {
+    ChildProcess monitor;
+    r.monitor_pid = monitor.pid();
+    REQUIRE(f.store->Update(r).ok());
+    f.ScriptList({{r.runsc_id, "running", sandbox.pid()}});
+    REQUIRE(f.M().Recover().ok());
+    CHECK(f.Phase("sb-1") == phase::kRunning);
+
+    sandbox.Kill();  // not what is watched
+    std::this_thread::sleep_for(milliseconds(300));
+    CHECK(f.Phase("sb-1") == phase::kRunning);
+
+    ExitRecord exit;
+    exit.exit_code = 4;
+    REQUIRE(WriteExitRecord(f.layout.exit_file(r.runsc_id), exit).ok());
+    monitor.Kill();
+    REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+    CHECK(f.Rec("sb-1").exit_code == 4);
+  }
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  CHECK(f.WaitEvent("sb-1", "Warning", reason::kProcessExited));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: an interrupted provisioning is redone", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kProvisioning, reason::kStarting);
+  f.mounter.AddMount(f.layout.rootfs(r.runsc_id));  // half-built leftovers
+  ChildProcess leftover;
+  f.ScriptList({{r.runsc_id, "created", leftover.pid()}});
+  REQUIRE(f.M().Recover().ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].spec.container_id == r.runsc_id);
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(r.runsc_id)) == 1);
+  CHECK(f.WaitEvent("sb-1", "Normal", "Started"));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: an unreadable stored request fails the sandbox", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kProvisioning, reason::kStarting);
+  r.spec_json = "{not json";
+  REQUIRE(f.store->Update(r).ok());
+  REQUIRE(f.M().Recover().ok());
+  CHECK(f.Phase("sb-1") == phase::kFailed);
+  CHECK(f.Rec("sb-1").reason == reason::kContainerCreateFailed);
+  CHECK(f.launcher.call_count() == 0);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: an interrupted delete is finished", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kDeleting, reason::kStarting);
+  REQUIRE(MakeDirs(f.CheckpointRoot(r.runsc_id), 0700).ok());
+  REQUIRE(f.M().Recover().ok());
+  CHECK_FALSE(f.HasRecord("sb-1"));
+  CHECK(f.log->HasDeleted("sb-1"));
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  CHECK_FALSE(fs::exists(f.layout.sandbox_dir(r.runsc_id)));
+  CHECK_FALSE(fs::exists(f.CheckpointRoot(r.runsc_id)));
+  CHECK(f.M().List().empty());
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: stopping with a sealed image finishes the stop", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kStopping, reason::kBackendReady);
+  CheckpointImage image = f.SealImage(r.runsc_id);
+  // A second, unfinished attempt: temporaries are never trusted.
+  HookedRunner::WriteCheckpointFiles(f.CheckpointRoot(r.runsc_id) + "/tmp-partial", "half");
+  ChildProcess sandbox;
+  f.ScriptList({{r.runsc_id, "running", sandbox.pid()}});
+  REQUIRE(f.M().Recover().ok());
+
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kStopped);
+  CHECK(rec.reason == reason::kCheckpointed);
+  REQUIRE_FALSE(rec.checkpoint_json.empty());
+  CHECK(CheckpointFromJson(rec.checkpoint_json)->dir == image.dir);
+  CHECK(f.TmpDirsIn(f.CheckpointRoot(r.runsc_id)).empty());
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  CHECK(ConditionOf(f.Snap("sb-1"), "Suspended")->reason == reason::kCheckpointed);
+
+  // And it restores from that image.
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  CHECK(f.launcher.calls().back().spec.restore_image_dir == image.dir);
+  CHECK(f.Phase("sb-1") == phase::kRunning);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: stopping with an image older than the stop does not trust it",
+          "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kStopping, reason::kBackendReady);
+  f.SealImage(r.runsc_id);
+  r.updated_at_ms = NowMs() + 60000;  // the stop began after that image was made
+  REQUIRE(f.store->Update(r).ok());
+  REQUIRE(f.M().Recover().ok());
+  CHECK(f.Phase("sb-1") == phase::kStopped);
+  CHECK(f.Rec("sb-1").reason == reason::kStoppedWithoutMemory);
+  CHECK(f.Rec("sb-1").checkpoint_json.empty());
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: stopping without an image, container alive, rolls back", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kStopping, reason::kBackendReady);
+  ChildProcess sandbox;
+  f.ScriptList({{r.runsc_id, "running", sandbox.pid()}});
+  REQUIRE(f.M().Recover().ok());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK_THAT(rec.message, Catch::Contains("interrupted"));
+  CHECK_FALSE(f.runner.SawForceDelete(r.runsc_id));
+  CHECK(ConditionOf(f.Snap("sb-1"), "Ready")->status == "True");
+  // Re-adopted: its exit is observed.
+  sandbox.Kill();
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: stopping without an image, container gone, is stopped without memory",
+          "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kStopping, reason::kBackendReady);
+  REQUIRE(f.M().Recover().ok());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kStopped);
+  CHECK(rec.reason == reason::kStoppedWithoutMemory);
+  CHECK(rec.checkpoint_json.empty());
+  CHECK(f.WaitEvent("sb-1", "Warning", reason::kStoppedWithoutMemory));
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  // Start boots it cold.
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  CHECK(f.launcher.calls().back().spec.restore_image_dir.empty());
+  CHECK(f.Phase("sb-1") == phase::kRunning);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: starting with the container alive is running", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kStarting, reason::kCheckpointed);
+  ChildProcess sandbox;
+  f.ScriptList({{r.runsc_id, "running", sandbox.pid()}});
+  REQUIRE(f.M().Recover().ok());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK(rec.reason == reason::kBackendReady);
+  CHECK_FALSE(f.runner.SawForceDelete(r.runsc_id));
+  sandbox.Kill();
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: starting with the container gone rolls back to stopped", "[manager]") {
+  Fixture f;
+  auto r = f.Prefill("sb-1", "alpha", phase::kStarting, reason::kCheckpointed);
+  CheckpointImage image = f.SealImage(r.runsc_id);
+  r.checkpoint_json = CheckpointToJson(image);
+  REQUIRE(f.store->Update(r).ok());
+  REQUIRE(f.M().Recover().ok());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kStopped);
+  CHECK(rec.checkpoint_json == r.checkpoint_json);
+  CHECK(f.runner.SawForceDelete(r.runsc_id));
+  auto suspended = ConditionOf(f.Snap("sb-1"), "Suspended");
+  REQUIRE(suspended);
+  CHECK(suspended->reason == reason::kCheckpointed);
+  // The start can simply be retried, from the same image.
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  CHECK(f.launcher.calls().back().spec.restore_image_dir == image.dir);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Recover: terminal and stopped records are kept as they are", "[manager]") {
+  Fixture f;
+  auto exited = f.Prefill("sb-1", "alpha", phase::kExited, reason::kProcessExited);
+  auto failed = f.Prefill("sb-2", "beta", phase::kFailed, reason::kImagePullFailed);
+  auto stopped = f.Prefill("sb-3", "gamma", phase::kStopped, reason::kStoppedWithoutMemory);
+  ChildProcess straggler;
+  f.ScriptList({{stopped.runsc_id, "running", straggler.pid()}});
+  REQUIRE(f.M().Recover().ok());
+  CHECK(f.Rec("sb-1") == exited);
+  CHECK(f.Rec("sb-2") == failed);
+  CHECK(f.Rec("sb-3") == stopped);
+  CHECK(f.M().List().size() == 3);
+  // A stopped sandbox has no container: a leftover one is removed.
+  CHECK(f.runner.SawForceDelete(stopped.runsc_id));
+  CHECK(fs::exists(f.layout.sandbox_dir(exited.runsc_id)));
+  CHECK(f.log->size() == 0);
+}
+
+TEST_CASE("Recover: orphan containers, sandbox dirs and checkpoints are removed", "[manager]") {
+  Fixture f;
+  auto known = f.Prefill("sb-1", "alpha", phase::kExited, reason::kProcessExited);
+  const std::string orphan = NewRunscId();
+  const std::string orphan_dir = f.layout.sandbox_dir(NewRunscId());
+  const std::string orphan_ck = f.CheckpointRoot(NewRunscId());
+  REQUIRE(MakeDirs(orphan_dir + "/upper", 0700).ok());
+  REQUIRE(MakeDirs(orphan_ck + "/image", 0700).ok());
+  f.mounter.AddMount(orphan_dir + "/bundle/rootfs");
+  f.ScriptList({{orphan, "running", 0}});
+  REQUIRE(f.M().Recover().ok());
+
+  CHECK(f.runner.SawForceDelete(orphan));
+  CHECK_FALSE(fs::exists(orphan_dir));
+  CHECK_FALSE(fs::exists(orphan_ck));
+  CHECK(f.mounter.mounts().empty());
+  CHECK(fs::exists(f.layout.sandbox_dir(known.runsc_id)));
+  CHECK(f.HasRecord("sb-1"));
+  CHECK_FALSE(f.runner.SawForceDelete(known.runsc_id));
+}
+
+TEST_CASE("Recover: a runsc list failure is an error", "[manager]") {
+  Fixture f;
+  f.Prefill("sb-1", "alpha", phase::kRunning, reason::kBackendReady);
+  f.runner.Script("list", FakeRunner::Exit(1, "permission denied"));
+  absl::Status st = f.M().Recover();
+  CHECK_FALSE(st.ok());
+  CHECK_THAT(Msg(st), Catch::Contains("permission denied"));
+  CHECK(f.Phase("sb-1") == phase::kRunning);
+}
+
+// ---- vocabulary ------------------------------------------------------------------
+
+TEST_CASE("Every snapshot of a full lifecycle uses the condition vocabulary", "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  // Through every phase: provisioning, running, stopping, stopped
+  // (both reasons), starting, failed, exited, deleting.
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  f.StopWithCheckpoint("sb-1");
+  REQUIRE(m.Start("sb-1", "").ok());
+  f.ScriptCheckpointFails("checkpoint: killed\n");
+  f.runner.Script("state", HookedRunner::NoSuchContainer(rid));
+  REQUIRE(m.Stop("sb-1", "").ok());
+  REQUIRE(f.Rec("sb-1").reason == reason::kStoppedWithoutMemory);
+  REQUIRE(m.Start("sb-1", "").ok());
+  f.launcher.Exit(rid, 2);
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  REQUIRE(m.Delete("sb-1", "").value());
+
+  f.launcher.FailWith(absl::InternalError("runsc start: boom"));
+  REQUIRE(m.Create(f.Req("sb-2", "beta")).ok());
+  REQUIRE(f.WaitPhase("sb-2", phase::kFailed));
+  REQUIRE(m.Delete("sb-2", "").value());
+
+  std::set<std::string> phases;
+  for (const auto& e : f.log->entries()) {
+    if (e.event.kind == Kind::kSandbox) phases.insert(e.phase);
+  }
+  for (const char* p : {phase::kProvisioning, phase::kRunning, phase::kStopping, phase::kStopped,
+                        phase::kStarting, phase::kExited, phase::kFailed, phase::kDeleting}) {
+    INFO(p);
+    CHECK(phases.count(p) == 1);
+  }
+  CHECK(f.log->HasDeleted("sb-1"));
+  CHECK(f.log->HasDeleted("sb-2"));
+  f.CheckVocabulary();
+}
+
+}  // namespace
+}  // namespace osgv
