@@ -221,6 +221,27 @@ struct DurationCodec {
   }
 };
 
+// A duration that may be switched off: "off" (or "0") means 0.
+struct OptionalDurationCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key,
+                           std::chrono::milliseconds& out) {
+    absl::StatusOr<std::string> text = ScalarText(node, key);
+    if (!text.ok()) return text.status();
+    if (*text == "off" || *text == "0") {
+      out = std::chrono::milliseconds(0);
+      return absl::OkStatus();
+    }
+    return DurationCodec::Read(node, key, out);
+  }
+  static void Write(YAML::Emitter& out, std::chrono::milliseconds duration) {
+    if (duration.count() == 0) {
+      out << YAML::DoubleQuoted << "off";
+    } else {
+      DurationCodec::Write(out, duration);
+    }
+  }
+};
+
 // A quantity where "0" means "no limit" (ParseMemoryBytes and ParseCpuMillis
 // reject zero, which is right for requests but not for a default).
 template <absl::StatusOr<uint64_t> (*Parse)(const std::string&),
@@ -322,6 +343,12 @@ const std::vector<Field>& Fields() {
       MakeField<DurationCodec>(
           "checkpoint.timeout",
           [](auto& c) -> auto& { return c.checkpoint.timeout; }),
+      MakeField<OptionalDurationCodec>(
+          "checkpoint.idle_suspend_after",
+          [](auto& c) -> auto& { return c.checkpoint.idle_suspend_after; }),
+      MakeField<OptionalDurationCodec>(
+          "checkpoint.token_ttl_hint",
+          [](auto& c) -> auto& { return c.checkpoint.token_ttl_hint; }),
       MakeField<CountCodec<size_t>>(
           "watch.queue_size",
           [](auto& c) -> auto& { return c.watch.queue_size; }),

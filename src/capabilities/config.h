@@ -54,6 +54,12 @@ struct CheckpointConfig {
   std::string compression = "auto";
   uint64_t none_above_bytes = 64ull << 20;
   std::chrono::milliseconds timeout{600000};  // one checkpoint or restore
+  // Checkpoint a sandbox whose processes used (almost) no CPU for this long;
+  // 0 = off. The gateway sees a driver-initiated stop as Stopped.
+  std::chrono::milliseconds idle_suspend_after{0};
+  // Warn when a sandbox is restored this long after it was created (its
+  // gateway token was issued then and may have expired); 0 = off.
+  std::chrono::milliseconds token_ttl_hint{0};
 };
 
 struct WatchConfig {

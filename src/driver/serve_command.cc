@@ -143,6 +143,7 @@ int ServeCommand(const std::vector<std::string>& argv) {
     server->Shutdown();
     return Fatal(absl::StrCat("startup recovery failed: ", s.message()));
   }
+  manager.StartIdleSuspend();
   service.SetReady();
   SetHealth(server.get(), true);
   spdlog::info("serving");

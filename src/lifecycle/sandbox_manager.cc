@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -55,7 +56,11 @@ SandboxManager::SandboxManager(ManagerDeps deps) : d_(std::move(deps)) {}
 SandboxManager::~SandboxManager() { Shutdown(); }
 
 void SandboxManager::Shutdown() {
-  shutting_down_ = true;
+  {
+    std::lock_guard<std::mutex> lock(tasks_mu_);
+    shutting_down_ = true;
+  }
+  shutdown_cv_.notify_all();
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, e] : entries_) e->cancel = true;
@@ -532,7 +537,7 @@ absl::Status SandboxManager::StopWithoutMemory(const EntryPtr& e, const std::str
   return st;
 }
 
-absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e) {
+absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::string& why) {
   const std::string id = e->record.id;
   const std::string rid = e->record.runsc_id;
   const std::string root = CheckpointRoot(rid);
@@ -587,8 +592,8 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e) {
                                              sealed.status().message()));
   }
   ReleaseRuntime(rid);
-  std::string message = absl::StrCat("Memory checkpointed: ", MiB(sealed->bytes), " in ", duration,
-                                     " ms (", compression, ")");
+  std::string message = absl::StrCat(why, why.empty() ? "" : "; ", "Memory checkpointed: ",
+                                     MiB(sealed->bytes), " in ", duration, " ms (", compression, ")");
   st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kStopped;
     r.reason = reason::kCheckpointed;
@@ -646,6 +651,19 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   });
   if (!st.ok()) return st;
 
+  auto hint = d_.config.checkpoint.token_ttl_hint;
+  int64_t age_ms = NowMs() - e->record.created_at_ms;
+  if (hint.count() > 0 && age_ms > hint.count()) {
+    // The gateway's token reached the sandbox once, at create (contract
+    // §6.10); a supervisor restored after its expiry cannot reconnect.
+    std::string warning = absl::StrCat(
+        "sandbox was created ", age_ms / 1000, " s ago, beyond checkpoint.token_ttl_hint (",
+        hint.count() / 1000, " s): if the gateway's JWT ttl_secs is shorter, its supervisor "
+        "cannot authenticate again after this start");
+    spdlog::warn("sandbox {}: {}", id, warning);
+    PublishEvent(id, "Warning", "TokenMayBeExpired", warning);
+  }
+
   auto request = DecodeRequest(e->record.spec_json);
   if (!request.ok()) return request.status();
   // The bundle is rewritten only when it is missing (an imported sandbox).
@@ -693,6 +711,71 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   Transition(e, [](SandboxRecord& r) { r.checkpoint_json.clear(); }).IgnoreError();
   PublishEvent(id, "Warning", "ColdStart", message);
   return absl::OkStatus();
+}
+
+// ---- idle suspend ------------------------------------------------------------------
+
+void SandboxManager::StartIdleSuspend() {
+  if (d_.config.checkpoint.idle_suspend_after.count() <= 0) return;
+  spdlog::info("idle suspend: sandboxes idle for {} s are checkpointed",
+               d_.config.checkpoint.idle_suspend_after.count() / 1000);
+  RunInBackground([this] { IdleSuspendLoop(); });
+}
+
+void SandboxManager::IdleSuspendLoop() {
+  using std::chrono::milliseconds;
+  const milliseconds idle_after = d_.config.checkpoint.idle_suspend_after;
+  const milliseconds tick = std::clamp(idle_after / 4, milliseconds(500), milliseconds(30000));
+  // "Idle" = the cgroup used under 5% of one core during a tick. An idle
+  // sandbox is not at zero: the systrap sentry's own timers cost about
+  // 2.5% of a core here (measured: ~25 ms of CPU per second, busybox sleep).
+  const uint64_t busy_ns = static_cast<uint64_t>(tick.count()) * 1000000 * 5 / 100;
+  struct Seen {
+    uint64_t cpu = 0;
+    Clock::time_point idle_since;
+  };
+  std::map<std::string, Seen> seen;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(tasks_mu_);
+      if (shutdown_cv_.wait_for(lock, tick, [this] { return shutting_down_.load(); })) return;
+    }
+    std::vector<EntryPtr> running;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, e] : entries_) {
+        if (e->record.phase == phase::kRunning) running.push_back(e);
+      }
+    }
+    std::map<std::string, Seen> next;
+    auto now = Clock::now();
+    for (const auto& e : running) {
+      auto cpu = SandboxCpuNanos(d_.cgroup_root, e->record.runsc_id);
+      if (!cpu) continue;
+      auto it = seen.find(e->record.id);
+      Seen s{*cpu, now};
+      if (it != seen.end() && *cpu - it->second.cpu < busy_ns) s.idle_since = it->second.idle_since;
+      next[e->record.id] = s;
+      if (now - s.idle_since >= idle_after) {
+        s.idle_since = now;  // do not ask twice while the checkpoint runs
+        next[e->record.id] = s;
+        RunInBackground([this, e] { SuspendIfIdle(e); });
+      }
+    }
+    seen.swap(next);
+  }
+}
+
+void SandboxManager::SuspendIfIdle(const EntryPtr& e) {
+  // A sandbox busy with another operation is simply not idle.
+  std::unique_lock<std::mutex> op(e->op_mu, std::try_to_lock);
+  if (!op.owns_lock() || shutting_down_ || Phase(e) != phase::kRunning) return;
+  std::string why = absl::StrCat("Suspended by the driver after ",
+                                 d_.config.checkpoint.idle_suspend_after.count() / 1000,
+                                 " s without CPU use");
+  spdlog::info("sandbox {}: idle; checkpointing it", e->record.id);
+  auto st = CheckpointLocked(e, why);
+  if (!st.ok()) spdlog::warn("sandbox {}: idle suspend failed: {}", e->record.id, st.ToString());
 }
 
 // ---- recovery ------------------------------------------------------------------

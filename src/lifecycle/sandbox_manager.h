@@ -75,6 +75,10 @@ class SandboxManager {
   // For `exec`: the runsc container id of a running sandbox.
   absl::StatusOr<SandboxRecord> Find(const std::string& id_or_name) const;
 
+  // With checkpoint.idle_suspend_after set, checkpoints sandboxes whose
+  // processes have used (almost) no CPU for that long. Call after Recover.
+  void StartIdleSuspend();
+
   // Waits for background provisioning to finish its current step and stops
   // it; sandboxes keep running.
   void Shutdown();
@@ -119,7 +123,9 @@ class SandboxManager {
   absl::Status RemoveSandboxFiles(const std::string& runsc_id);
 
   // Stop and Start, with the sandbox's operation lock held.
-  absl::Status CheckpointLocked(const EntryPtr& e);
+  absl::Status CheckpointLocked(const EntryPtr& e, const std::string& why = "");
+  void IdleSuspendLoop();
+  void SuspendIfIdle(const EntryPtr& e);
   absl::Status StartLocked(const EntryPtr& e);
   absl::Status StopWithoutMemory(const EntryPtr& e, const std::string& why);
   bool SandboxProcessAlive(const std::string& runsc_id);
@@ -137,6 +143,7 @@ class SandboxManager {
   std::mutex tasks_mu_;
   std::condition_variable tasks_cv_;
   int active_tasks_ = 0;
+  std::condition_variable shutdown_cv_;  // wakes the idle loop at shutdown
   std::atomic<bool> shutting_down_{false};
 };
 

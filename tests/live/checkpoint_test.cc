@@ -196,3 +196,94 @@ TEST_CASE("lifecycle calls on unknown or unsuitable sandboxes get clear statuses
   CHECK(Start(d.stub.get(), sb.id()).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   REQUIRE(Delete(d.stub.get(), sb.id(), nullptr).ok());
 }
+
+TEST_CASE("idle suspend checkpoints an idle sandbox and not a busy one", "[live][checkpoint]") {
+  Driver d("", "checkpoint:\n  idle_suspend_after: 3s\n");
+  auto idle = NewSandbox("idler", kCounter);
+  idle.mutable_spec()->clear_command();  // the image's Cmd: sleep
+  auto busy = NewSandbox("busy", {"/bin/sh", "-c", "while :; do :; done"});
+  REQUIRE(Create(d.stub.get(), idle).ok());
+  REQUIRE(Create(d.stub.get(), busy).ok());
+  WaitReady(d.stub.get(), idle.id());
+  WaitReady(d.stub.get(), busy.id());
+
+  auto s = WaitSuspended(d.stub.get(), idle.id());
+  CHECK(SuspendedCondition(s)->message().find("without CPU use") != std::string::npos);
+  auto b = WaitForSandbox(d.stub.get(), busy.id(), [](const pb::DriverSandbox&) { return true; });
+  REQUIRE(b.has_value());
+  CHECK(IsReady(*b));
+  CHECK(SuspendedCondition(*b) == nullptr);
+
+  // The next Start brings the suspended one back.
+  REQUIRE(Start(d.stub.get(), idle.id()).ok());
+  WaitReady(d.stub.get(), idle.id());
+  CHECK(Exec(d.process, "idler", {"true"}).exit_code == 0);
+  REQUIRE(Delete(d.stub.get(), busy.id(), nullptr).ok());
+  REQUIRE(Delete(d.stub.get(), idle.id(), nullptr).ok());
+}
+
+TEST_CASE("kill -9 of the driver during stop and start leaves every sandbox consistent", "[live][checkpoint]") {
+  std::string state = MakeTempDir("state");
+  // Enough memory that a checkpoint takes a noticeable time to write.
+  auto sb = NewSandbox("crashy", {"/bin/sh", "-c",
+                                  "head -c 67108864 /dev/urandom > /root/blob; "
+                                  "(head -c 67108864 /root/blob; exec sleep 1000000) | tail -c 67108864 & "
+                                  "echo up > /root/up; exec sleep 1000000"});
+  for (int delay_ms : {30, 150, 400}) {
+    INFO("kill after " << delay_ms << " ms");
+    {
+      Driver d(state);
+      auto existing = WaitForSandbox(d.stub.get(), sb.id(), [](const pb::DriverSandbox&) { return true; },
+                                     std::chrono::seconds(1));
+      if (!existing) REQUIRE(Create(d.stub.get(), sb).ok());
+      auto s = WaitForSandbox(d.stub.get(), sb.id(), [](const pb::DriverSandbox& x) {
+        return IsReady(x) || (SuspendedCondition(x) && SuspendedCondition(x)->status() == "True");
+      });
+      REQUIRE(s.has_value());
+      if (!IsReady(*s)) REQUIRE(Start(d.stub.get(), sb.id()).ok());
+      WaitReady(d.stub.get(), sb.id());
+      REQUIRE(WaitForSandbox(d.stub.get(), sb.id(), [&](const pb::DriverSandbox&) {
+        return Exec(d.process, "crashy", {"cat", "/root/up"}).exit_code == 0;
+      }).has_value());
+      std::thread stopper([&] { Stop(d.stub.get(), sb.id()); });
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      d.process.Kill(SIGKILL);
+      stopper.join();
+    }
+    // A new driver finds the sandbox either running or stopped, never in
+    // between, and it is usable either way.
+    Driver d(state);
+    auto s = WaitForSandbox(d.stub.get(), sb.id(), [](const pb::DriverSandbox& x) {
+      auto* r = ReadyCondition(x);
+      return IsReady(x) || (SuspendedCondition(x) && SuspendedCondition(x)->status() == "True") ||
+             (r && r->reason() != "Starting");
+    });
+    REQUIRE(s.has_value());
+    INFO("after restart: " << s->DebugString());
+    if (IsReady(*s)) {
+      CHECK(Exec(d.process, "crashy", {"cat", "/root/up"}).exit_code == 0);
+      CHECK(RunscList(state).size() == 1);
+    } else {
+      REQUIRE(SuspendedCondition(*s) != nullptr);
+      CHECK(RunscList(state).empty());
+      // Now crash during the start instead.
+      std::thread starter([&] { Start(d.stub.get(), sb.id()); });
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms / 3));
+      d.process.Kill(SIGKILL);
+      starter.join();
+    }
+  }
+  Driver d(state);
+  auto s = WaitForSandbox(d.stub.get(), sb.id(), [](const pb::DriverSandbox& x) {
+    return IsReady(x) || (SuspendedCondition(x) && SuspendedCondition(x)->status() == "True");
+  });
+  REQUIRE(s.has_value());
+  if (!IsReady(*s)) REQUIRE(Start(d.stub.get(), sb.id()).ok());
+  WaitReady(d.stub.get(), sb.id());
+  CHECK(Exec(d.process, "crashy", {"cat", "/root/up"}).exit_code == 0);
+  CHECK(RunscList(state).size() == 1);
+  REQUIRE(Delete(d.stub.get(), sb.id(), nullptr).ok());
+  CHECK(RunscList(state).empty());
+  auto mounts = RunCommand({"grep", "-c", state, "/proc/self/mountinfo"});
+  CHECK(mounts.out == "0\n");
+}

@@ -36,4 +36,22 @@ std::optional<uint64_t> SandboxMemoryBytes(const std::string& cgroup_root,
   return std::nullopt;
 }
 
+std::optional<uint64_t> SandboxCpuNanos(const std::string& cgroup_root,
+                                        const std::string& runsc_id) {
+  const std::string rel = SandboxCgroupPath(runsc_id);
+  for (const auto& file : {cgroup_root + "/cpuacct" + rel + "/cpuacct.usage",
+                           cgroup_root + "/cpu,cpuacct" + rel + "/cpuacct.usage"}) {
+    std::ifstream in(file);
+    uint64_t v = 0;
+    if (in >> v) return v;
+  }
+  std::ifstream stat(cgroup_root + rel + "/cpu.stat");
+  std::string key;
+  uint64_t value = 0;
+  while (stat >> key >> value) {
+    if (key == "usage_usec") return value * 1000;
+  }
+  return std::nullopt;
+}
+
 }  // namespace osgv

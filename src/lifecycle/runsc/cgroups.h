@@ -22,4 +22,9 @@ int RemoveLeakedCgroups(const std::string& cgroup_root, const std::string& runsc
 std::optional<uint64_t> SandboxMemoryBytes(const std::string& cgroup_root,
                                            const std::string& runsc_id);
 
+// CPU time the sandbox's cgroup has used, in nanoseconds (v1
+// cpuacct.usage or v2 cpu.stat usage_usec); nullopt when unreadable.
+std::optional<uint64_t> SandboxCpuNanos(const std::string& cgroup_root,
+                                        const std::string& runsc_id);
+
 }  // namespace osgv
