@@ -180,6 +180,26 @@ struct ModeCodec {
   }
 };
 
+struct StringListCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key,
+                           std::vector<std::string>& out) {
+    if (!node.IsSequence()) return KeyError(key, "must be a list of strings");
+    std::vector<std::string> items;
+    for (size_t i = 0; i < node.size(); ++i) {
+      absl::StatusOr<std::string> text = ScalarText(node[i], absl::StrCat(key, "[", i, "]"));
+      if (!text.ok()) return text.status();
+      items.push_back(*text);
+    }
+    out = std::move(items);
+    return absl::OkStatus();
+  }
+  static void Write(YAML::Emitter& out, const std::vector<std::string>& items) {
+    out << YAML::Flow << YAML::BeginSeq;
+    for (const auto& item : items) out << YAML::DoubleQuoted << item;
+    out << YAML::EndSeq;
+  }
+};
+
 struct UidListCodec {
   // uid_t is 32 bits and (uid_t)-1 means "no uid" to the kernel.
   static constexpr uint64_t kMaxUid = 4294967294;
@@ -349,6 +369,29 @@ const std::vector<Field>& Fields() {
       MakeField<OptionalDurationCodec>(
           "checkpoint.token_ttl_hint",
           [](auto& c) -> auto& { return c.checkpoint.token_ttl_hint; }),
+      MakeField<StringCodec>("supervisor.binary",
+                             [](auto& c) -> auto& { return c.supervisor.binary; }),
+      MakeField<StringListCodec>(
+          "supervisor.extra_args",
+          [](auto& c) -> auto& { return c.supervisor.extra_args; }),
+      MakeField<StringCodec>("supervisor.workdir",
+                             [](auto& c) -> auto& { return c.supervisor.workdir; }),
+      MakeField<StringCodec>("gateway.endpoint",
+                             [](auto& c) -> auto& { return c.gateway.endpoint; }),
+      MakeField<StringCodec>("gateway.tls_ca",
+                             [](auto& c) -> auto& { return c.gateway.tls_ca; }),
+      MakeField<StringCodec>("gateway.tls_cert",
+                             [](auto& c) -> auto& { return c.gateway.tls_cert; }),
+      MakeField<StringCodec>("gateway.tls_key",
+                             [](auto& c) -> auto& { return c.gateway.tls_key; }),
+      MakeField<StringCodec>("network.mode",
+                             [](auto& c) -> auto& { return c.network.mode; }),
+      MakeField<StringCodec>("network.bridge",
+                             [](auto& c) -> auto& { return c.network.bridge; }),
+      MakeField<StringCodec>("network.subnet",
+                             [](auto& c) -> auto& { return c.network.subnet; }),
+      MakeField<StringCodec>("network.egress",
+                             [](auto& c) -> auto& { return c.network.egress; }),
       MakeField<CountCodec<size_t>>(
           "watch.queue_size",
           [](auto& c) -> auto& { return c.watch.queue_size; }),
@@ -506,6 +549,26 @@ absl::Status CheckTimeout(std::chrono::milliseconds timeout) {
   return KeyError("runsc.timeout", "must be greater than zero");
 }
 
+// An https:// endpoint needs the whole client TLS trio (the supervisor
+// refuses to start otherwise), and each file must be given absolutely.
+absl::Status CheckGatewayTls(const GatewayConfig& g) {
+  for (auto [key, path] : {std::pair<const char*, const std::string*>{"gateway.tls_ca", &g.tls_ca},
+                           {"gateway.tls_cert", &g.tls_cert},
+                           {"gateway.tls_key", &g.tls_key}}) {
+    if (auto s = CheckOptionalAbsolutePath(key, *path); !s.ok()) return s;
+    if (absl::StartsWith(g.endpoint, "https://") && path->empty()) {
+      return KeyError(key, absl::StrCat("required because gateway.endpoint is https:// (",
+                                        QuoteForMessage(g.endpoint), ")"));
+    }
+  }
+  if (!g.endpoint.empty() && !absl::StartsWith(g.endpoint, "http://") &&
+      !absl::StartsWith(g.endpoint, "https://")) {
+    return KeyError("gateway.endpoint", absl::StrCat("must start with http:// or https:// (got ",
+                                                     QuoteForMessage(g.endpoint), ")"));
+  }
+  return absl::OkStatus();
+}
+
 // Rules about single keys, which hold for a file before CLI overrides too.
 absl::Status CheckValues(const Config& c) {
   return FirstError({
@@ -530,6 +593,12 @@ absl::Status CheckValues(const Config& c) {
       c.checkpoint.timeout.count() > 0
           ? absl::OkStatus()
           : KeyError("checkpoint.timeout", "must be greater than zero"),
+      CheckOptionalAbsolutePath("supervisor.binary", c.supervisor.binary),
+      CheckAbsolutePath("supervisor.workdir", c.supervisor.workdir),
+      CheckGatewayTls(c.gateway),
+      c.network.mode.empty() ? absl::OkStatus()
+                             : CheckOneOf("network.mode", c.network.mode, {"none", "sandbox"}),
+      CheckOneOf("network.egress", c.network.egress, {"allow", "deny"}),
       CheckRange("watch.queue_size", c.watch.queue_size, 16, 1000000),
   });
 }

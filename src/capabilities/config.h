@@ -39,7 +39,7 @@ struct SandboxDefaults {
   uint64_t memory_limit_bytes = 0;
   uint64_t cpu_limit_millis = 0;
   // cgroup pids.max; runsc counts host threads (~31 idle), so keep it large.
-  uint64_t pids_limit = 4096;
+  uint64_t pids_limit = 2048;
 };
 
 // Bounds for a non-zero pids limit, in this file or in a sandbox's
@@ -62,6 +62,31 @@ struct CheckpointConfig {
   std::chrono::milliseconds token_ttl_hint{0};
 };
 
+// The in-sandbox OpenShell supervisor (gateway-contract.md §6).
+struct SupervisorConfig {
+  // Host path of `openshell-sandbox`; "" = run spec.command directly.
+  std::string binary;
+  std::vector<std::string> extra_args;  // e.g. --upstream-proxy flags
+  std::string workdir = "/sandbox";     // passed as --workdir
+};
+
+// How sandboxes reach the gateway that created them.
+struct GatewayConfig {
+  std::string endpoint;  // OPENSHELL_ENDPOINT, e.g. http://host.openshell.internal:8080
+  std::string tls_ca;    // client TLS trio, required for https:// endpoints
+  std::string tls_cert;
+  std::string tls_key;
+};
+
+struct NetworkConfig {
+  // none: loopback only. sandbox: per-sandbox netns + veth to a bridge.
+  // "" = sandbox when gateway.endpoint is set, else none.
+  std::string mode;
+  std::string bridge = "osgv0";
+  std::string subnet = "10.89.0.0/16";  // bridge gets .1, sandboxes the rest
+  std::string egress = "allow";         // allow | deny (only the gateway)
+};
+
 struct WatchConfig {
   // Events buffered per watcher before the overflow policy applies.
   size_t queue_size = 4096;
@@ -78,6 +103,9 @@ struct Config {
   // Where memory images go; "" = <state_dir>/checkpoints.
   std::string checkpoint_dir;
   CheckpointConfig checkpoint;
+  SupervisorConfig supervisor;
+  GatewayConfig gateway;
+  NetworkConfig network;
   WatchConfig watch;
 };
 

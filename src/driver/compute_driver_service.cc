@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "driver/proto_convert.h"
 #include "driver/watch_reactor.h"
+#include "lifecycle/log_context.h"
 
 namespace osgv {
 namespace {
@@ -19,6 +20,14 @@ grpc::Status CheckWorkspace(const std::string& workspace) {
                         absl::StrCat("workspace: must be a DNS-1123 label (got '", workspace, "')"));
   }
   return grpc::Status::OK;
+}
+
+// The gateway's trace id for this call (traceparent metadata), for logs.
+std::string TraceId(const grpc::ServerContextBase* ctx) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("traceparent");
+  if (it == md.end()) return "";
+  return TraceIdFromTraceparent(std::string(it->second.data(), it->second.size()));
 }
 
 }  // namespace
@@ -41,9 +50,10 @@ grpc::Status ComputeDriverService::AwaitReady() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "driver is still recovering its sandboxes");
 }
 
-grpc::Status ComputeDriverService::GetCapabilities(grpc::ServerContext*,
+grpc::Status ComputeDriverService::GetCapabilities(grpc::ServerContext* ctx,
                                                    const pb::GetCapabilitiesRequest*,
                                                    pb::GetCapabilitiesResponse* out) {
+  ScopedTraceId trace(TraceId(ctx));
   out->set_driver_name(capabilities_.driver_name);
   out->set_driver_version(capabilities_.driver_version);
   out->set_default_image(capabilities_.default_image);
@@ -58,14 +68,16 @@ grpc::Status ComputeDriverService::GetGatewayListenerRequirements(
   return grpc::Status::OK;
 }
 
-grpc::Status ComputeDriverService::ValidateSandboxCreate(grpc::ServerContext*,
+grpc::Status ComputeDriverService::ValidateSandboxCreate(grpc::ServerContext* ctx,
                                                          const pb::ValidateSandboxCreateRequest* in,
                                                          pb::ValidateSandboxCreateResponse*) {
+  ScopedTraceId trace(TraceId(ctx));
   return ToGrpc(manager_->Validate(FromProto(in->sandbox())));
 }
 
-grpc::Status ComputeDriverService::GetSandbox(grpc::ServerContext*, const pb::GetSandboxRequest* in,
+grpc::Status ComputeDriverService::GetSandbox(grpc::ServerContext* ctx, const pb::GetSandboxRequest* in,
                                               pb::GetSandboxResponse* out) {
+  ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
   auto snap = manager_->Get(in->sandbox_id(), in->sandbox_name());
   if (!snap.ok()) return ToGrpc(snap.status());
@@ -73,38 +85,43 @@ grpc::Status ComputeDriverService::GetSandbox(grpc::ServerContext*, const pb::Ge
   return grpc::Status::OK;
 }
 
-grpc::Status ComputeDriverService::ListSandboxes(grpc::ServerContext*,
+grpc::Status ComputeDriverService::ListSandboxes(grpc::ServerContext* ctx,
                                                  const pb::ListSandboxesRequest*,
                                                  pb::ListSandboxesResponse* out) {
+  ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
   for (const auto& snap : manager_->List()) ToProto(snap, out->add_sandboxes());
   return grpc::Status::OK;
 }
 
-grpc::Status ComputeDriverService::CreateSandbox(grpc::ServerContext*,
+grpc::Status ComputeDriverService::CreateSandbox(grpc::ServerContext* ctx,
                                                  const pb::CreateSandboxRequest* in,
                                                  pb::CreateSandboxResponse*) {
+  ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
   return ToGrpc(manager_->Create(FromProto(in->sandbox())));
 }
 
-grpc::Status ComputeDriverService::StopSandbox(grpc::ServerContext*,
+grpc::Status ComputeDriverService::StopSandbox(grpc::ServerContext* ctx,
                                                const pb::StopSandboxRequest* in,
                                                pb::StopSandboxResponse*) {
+  ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
   return ToGrpc(manager_->Stop(in->sandbox_id(), in->sandbox_name()));
 }
 
-grpc::Status ComputeDriverService::StartSandbox(grpc::ServerContext*,
+grpc::Status ComputeDriverService::StartSandbox(grpc::ServerContext* ctx,
                                                 const pb::StartSandboxRequest* in,
                                                 pb::StartSandboxResponse*) {
+  ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
   return ToGrpc(manager_->Start(in->sandbox_id(), in->sandbox_name()));
 }
 
-grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext*,
+grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext* ctx,
                                                  const pb::DeleteSandboxRequest* in,
                                                  pb::DeleteSandboxResponse* out) {
+  ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
   auto deleted = manager_->Delete(in->sandbox_id(), in->sandbox_name());
   if (!deleted.ok()) return ToGrpc(deleted.status());
@@ -115,20 +132,23 @@ grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext*,
 // Workspaces are tenancy groups, not filesystems (gateway-contract.md §5):
 // a gVisor host has nothing to create or remove for one. Like the Docker,
 // Podman and VM drivers we accept them, after checking the name.
-grpc::Status ComputeDriverService::EnsureWorkspace(grpc::ServerContext*,
+grpc::Status ComputeDriverService::EnsureWorkspace(grpc::ServerContext* ctx,
                                                    const pb::EnsureWorkspaceRequest* in,
                                                    pb::EnsureWorkspaceResponse*) {
+  ScopedTraceId trace(TraceId(ctx));
   return CheckWorkspace(in->workspace());
 }
 
-grpc::Status ComputeDriverService::DeleteWorkspace(grpc::ServerContext*,
+grpc::Status ComputeDriverService::DeleteWorkspace(grpc::ServerContext* ctx,
                                                    const pb::DeleteWorkspaceRequest* in,
                                                    pb::DeleteWorkspaceResponse*) {
+  ScopedTraceId trace(TraceId(ctx));
   return CheckWorkspace(in->workspace());
 }
 
 grpc::ServerWriteReactor<pb::WatchSandboxesEvent>* ComputeDriverService::WatchSandboxes(
-    grpc::CallbackServerContext*, const pb::WatchSandboxesRequest*) {
+    grpc::CallbackServerContext* ctx, const pb::WatchSandboxesRequest*) {
+  ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return FailedWatch(s);
   return NewWatchReactor(manager_->Watch());
 }

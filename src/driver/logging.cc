@@ -1,5 +1,6 @@
 #include "driver/logging.h"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "lifecycle/log_context.h"
 
 namespace osgv {
 namespace {
@@ -30,10 +32,26 @@ class JsonStderrSink : public spdlog::sinks::base_sink<std::mutex> {
                               spdlog::level::to_string_view(msg.level).size())},
         {"msg", std::string(msg.payload.data(), msg.payload.size())},
     };
+    if (!CurrentTraceId().empty()) j["trace_id"] = CurrentTraceId();
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
   void flush_() override { std::fflush(stderr); }
+};
+
+// "%*" in the text pattern: " trace=<id>" while serving a traced call.
+class TraceIdFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const std::string& id = CurrentTraceId();
+    if (id.empty()) return;
+    static constexpr char kPrefix[] = " trace=";
+    dest.append(kPrefix, kPrefix + sizeof kPrefix - 1);
+    dest.append(id.data(), id.data() + id.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TraceIdFlag>();
+  }
 };
 
 }  // namespace
@@ -49,7 +67,9 @@ absl::Status SetupLogging(const LogConfig& config) {
   } else {
     logger = std::make_shared<spdlog::logger>("driver",
                                               std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<TraceIdFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v%*");
+    logger->set_formatter(std::move(formatter));
   }
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);

@@ -16,6 +16,7 @@
 #include "lifecycle/bundle/oci_spec.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
+#include "lifecycle/log_context.h"
 #include "lifecycle/progress.h"
 #include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_status.h"
@@ -74,7 +75,9 @@ void SandboxManager::RunInBackground(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(tasks_mu_);
     ++active_tasks_;
   }
-  std::thread([this, task = std::move(task)] {
+  // Background work logs under the trace id of the call that started it.
+  std::thread([this, task = std::move(task), trace = CurrentTraceId()] {
+    ScopedTraceId scoped(trace);
     task();
     std::lock_guard<std::mutex> lock(tasks_mu_);
     --active_tasks_;

@@ -71,7 +71,7 @@ TEST_CASE("an empty config file means every default", "[config]") {
     CHECK(config.runsc.timeout == milliseconds(60000));
     CHECK(config.sandbox.memory_limit_bytes == 0);
     CHECK(config.sandbox.cpu_limit_millis == 0);
-    CHECK(config.sandbox.pids_limit == 4096);
+    CHECK(config.sandbox.pids_limit == 2048);
     CHECK(config.watch.queue_size == 4096);
   }
 }
