@@ -53,7 +53,7 @@ struct CheckpointConfig {
   // sandbox's memory exceeds none_above. flate | none force one.
   std::string compression = "auto";
   uint64_t none_above_bytes = 64ull << 20;
-  std::chrono::milliseconds timeout{600000};  // one checkpoint or restore
+  std::chrono::milliseconds timeout{600000};  // one `runsc checkpoint` (restore: runsc.timeout)
   // Checkpoint a sandbox whose processes used (almost) no CPU for this long;
   // 0 = off. The gateway sees a driver-initiated stop as Stopped.
   std::chrono::milliseconds idle_suspend_after{0};

@@ -64,6 +64,7 @@ int ExportCommand(const std::vector<std::string>& argv) {
   if (!store.ok()) return Failed("export", store.status());
   auto result = ExportSandbox(store->get(), layout, sandbox, file);
   if (!result.ok()) return Failed("export", result.status());
+  for (const auto& w : result->warnings) std::cerr << "export: warning: " << w << "\n";
   const auto& r = result->manifest.record;
   std::cout << "exported sandbox '" << r.id << "' (name '" << r.name << "', workspace '"
             << r.workspace << "') to " << file << ": " << MiB(result->archive_bytes) << ", "
@@ -96,7 +97,7 @@ int ImportCommand(const std::vector<std::string>& argv) {
   if (!lock.ok()) {
     return Failed("import", absl::Status(lock.status().code(), absl::StrCat(
                                 "cannot import into ", config->state_dir, ": ",
-                                lock.status().message(), ". Stop the driver on ",
+                                lock.status().message(), "; stop the driver on ",
                                 config->state_dir,
                                 " first, or import into a directory no driver is using")));
   }

@@ -20,6 +20,7 @@
 #include "driver/logging.h"
 #include "driver/socket_server.h"
 #include "driver/state_dir_lock.h"
+#include "lifecycle/bundle/supervisor_spec.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/sandbox_manager.h"
 
@@ -80,6 +81,8 @@ int ServeCommand(const std::vector<std::string>& argv) {
     return 1;
   }
   if (auto s = SetupLogging(config->log); !s.ok()) return Fatal(std::string(s.message()));
+  // A typo in a supervisor or TLS path fails now, not at the first create.
+  if (auto s = CheckSupervisorHostFiles(*config); !s.ok()) return Fatal(std::string(s.message()));
   if (geteuid() != 0) return Fatal("serve must run as root: runsc needs it to create sandboxes");
 
   // Signals are taken by sigwait() below, never by a random thread.

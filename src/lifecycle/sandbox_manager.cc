@@ -12,8 +12,13 @@
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "lifecycle/bundle/oci_spec.h"
+#include "lifecycle/bundle/sandbox_env.h"
+#include "lifecycle/bundle/supervisor_spec.h"
+#include "lifecycle/bundle/token_file.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/log_context.h"
@@ -41,6 +46,20 @@ int64_t MsSince(Clock::time_point t0) {
 std::string MiB(uint64_t bytes) {
   return absl::StrCat(absl::SixDigits(static_cast<double>(bytes) / (1 << 20)), " MiB");
 }
+
+std::string RandomHex(size_t n);
+
+}  // namespace
+
+// The memory limit the sandbox runs with (request, else driver default).
+uint64_t SandboxManager::MemoryLimitOf(const EntryPtr& e) const {
+  auto request = DecodeRequest(e->record.spec_json);
+  if (!request.ok()) return 0;
+  auto validated = ValidateSandboxRequest(*request, d_.config);
+  return validated.ok() ? validated->memory_limit_bytes : 0;
+}
+
+namespace {
 
 std::string RandomHex(size_t n) {
   std::string bytes(n, '\0');
@@ -159,6 +178,9 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
   SandboxRecord next = e->record;
   std::string old_phase = next.phase;
   mutate(next);
+  // Once a delete has begun, an operation finishing in parallel must not
+  // make the record look alive again: a crash then would lose the delete.
+  if (old_phase == phase::kDeleting) next.phase = phase::kDeleting;
   if (next.phase != old_phase) next.updated_at_ms = NowMs();
   next.generation++;
   auto st = d_.store->Update(next);
@@ -220,14 +242,30 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
   if (request.spec.tmpl.image.empty()) request.spec.tmpl.image = d_.config.default_image;
 
   EntryPtr e = std::make_shared<Entry>();
+  const std::string rid = NewRunscId();
+  const std::string sdir = d_.layout.sandbox_dir(rid);
+  // The gateway sends the token once, here (contract §6.10): keep it in a
+  // 0600 file of its own, never in the record, env, argv or a log. Written
+  // before the record exists: a crash in between leaves an orphan dir that
+  // recovery removes.
+  bool wrote_token = false;
+  if (!request.spec.sandbox_token.empty()) {
+    if (auto st = WriteTokenFile(sdir, request.spec.sandbox_token); !st.ok()) return st;
+    wrote_token = true;
+  }
+  auto forget_token = [&] {
+    if (wrote_token) RemoveTree(sdir).IgnoreError();
+  };
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (entries_.count(request.id)) {
+      forget_token();
       return absl::AlreadyExistsError(
           absl::StrCat("sandbox.id: a sandbox with id '", request.id, "' already exists"));
     }
     for (const auto& [id, other] : entries_) {
       if (other->record.name == request.name && other->record.workspace == request.workspace) {
+        forget_token();
         return absl::AlreadyExistsError(absl::StrCat("sandbox.name: a sandbox named '",
                                                      request.name, "' already exists in workspace '",
                                                      request.workspace, "'"));
@@ -238,7 +276,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
     r.name = request.name;
     r.namespace_name = request.namespace_name;
     r.workspace = request.workspace;
-    r.runsc_id = NewRunscId();
+    r.runsc_id = rid;
     r.image_ref = request.spec.tmpl.image;
     r.phase = phase::kProvisioning;
     r.reason = reason::kStarting;
@@ -247,7 +285,10 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
     r.created_at_ms = r.updated_at_ms = NowMs();
     // Durable before we say yes: a crash from here on is recovered.
     st = d_.store->Insert(r);
-    if (!st.ok()) return st;
+    if (!st.ok()) {
+      forget_token();
+      return st;
+    }
     entries_[r.id] = e;
     WatchEvent ev;
     ev.kind = WatchEvent::Kind::kSandbox;
@@ -294,12 +335,35 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
   if (write_bundle) {
     auto validated = ValidateSandboxRequest(request, d_.config);
     if (!validated.ok()) return validated.status();
-    auto user = ResolveImageUser(image->config.user, image->rootfs_dir);
-    if (!user.ok()) return user.status();
     SpecInputs in;
     in.request = &request;
     in.image = &image->config;
-    in.user = *user;
+    const std::string sdir = L.sandbox_dir(rid);
+    if (SupervisorEnabled(d_.config)) {
+      // The supervisor runs as root and resolves the image's user itself.
+      if (auto st = CheckSupervisorHostFiles(d_.config); !st.ok()) return st;
+      SupervisorInputs sin;
+      sin.config = &d_.config;
+      sin.request = &request;
+      sin.image = &image->config;
+      sin.token_file = HasTokenFile(sdir) ? TokenFilePath(sdir) : "";
+      sin.telemetry_enabled = DriverTelemetryEnabled();
+      auto sup = BuildSupervisorSpec(sin);
+      if (!sup.ok()) return sup.status();
+      in.supervisor = std::move(sup->process);
+      in.extra_mounts = std::move(sup->mounts);
+    } else {
+      auto user = ResolveImageUser(image->config.user, image->rootfs_dir);
+      if (!user.ok()) return user.status();
+      in.user = *user;
+      SandboxEnvInputs ein;
+      ein.config = &d_.config;
+      ein.request = &request;
+      ein.image = &image->config;
+      auto env = BuildSandboxEnvironment(ein);
+      if (!env.ok()) return env.status();
+      in.env = *std::move(env);
+    }
     in.cgroups_path = SandboxCgroupPath(rid);
     in.memory_limit_bytes = validated->memory_limit_bytes;
     in.cpu_limit_millis = validated->cpu_limit_millis;
@@ -421,16 +485,25 @@ void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
   } else {
     message = "main process exited; its exit code was lost (the sandbox monitor ended first)";
   }
+  // The host's memory-cgroup OOM killer ends the whole sandbox (runsc.md
+  // §7); say so rather than report a bare signal. Read before the cgroup
+  // goes away with the container.
+  const char* exit_reason = reason::kProcessExited;
+  if (SandboxOomKills(d_.cgroup_root, rid) > 0) {
+    exit_reason = reason::kOOMKilled;
+    message = absl::StrCat("the sandbox ran out of memory and was killed (memory limit ",
+                           MiB(MemoryLimitOf(e)), "); ", message);
+  }
   ReleaseRuntime(rid);
   spdlog::info("sandbox {}: {}", id, message);
   Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kExited;
-    r.reason = reason::kProcessExited;
+    r.reason = exit_reason;
     r.message = message;
     r.exit_code = code;
     r.monitor_pid = 0;
   }).IgnoreError();
-  PublishEvent(id, "Warning", reason::kProcessExited, message);
+  PublishEvent(id, "Warning", exit_reason, message);
 }
 
 void SandboxManager::ReleaseRuntime(const std::string& rid) {
@@ -444,6 +517,8 @@ void SandboxManager::ReleaseRuntime(const std::string& rid) {
 }
 
 absl::Status SandboxManager::RemoveSandboxFiles(const std::string& rid) {
+  // First, so that a failing unmount below can never leave the token behind.
+  RemoveTokenFile(d_.layout.sandbox_dir(rid)).IgnoreError();
   for (const auto& m : d_.mounter->MountsUnder(d_.layout.sandbox_dir(rid))) {
     auto st = d_.mounter->Unmount(m);
     if (!st.ok()) return st;
@@ -668,7 +743,10 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   }
 
   auto request = DecodeRequest(e->record.spec_json);
-  if (!request.ok()) return request.status();
+  if (!request.ok()) {
+    Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
+    return request.status();
+  }
   // The bundle is rewritten only when it is missing (an imported sandbox).
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
   st = PrepareRootfs(e, *request, !have_bundle);
@@ -821,12 +899,93 @@ absl::Status SandboxManager::Recover() {
   return absl::OkStatus();
 }
 
+int SandboxManager::MonitorPidOf(const std::string& rid) const {
+  auto text = ReadFile(d_.layout.sandbox_dir(rid) + "/monitor.pid");
+  int pid = 0;
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) return 0;
+  // Only a live process that is our monitor for this very sandbox counts.
+  auto cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
+  if (!cmdline.ok() || cmdline->find(d_.layout.monitor_spec(rid)) == std::string::npos) return 0;
+  return pid;
+}
+
+bool SandboxManager::WaitForInterruptedLaunch(const std::string& rid, int* sandbox_pid) {
+  auto deadline = Clock::now() + d_.config.runsc.timeout * 3;
+  while (MonitorPidOf(rid) > 0 && Clock::now() < deadline) {
+    auto state = d_.runsc->State(rid);
+    if (state.ok() && state->has_value() && (*state)->status == "running" && (*state)->pid > 0) {
+      *sandbox_pid = (*state)->pid;
+      spdlog::info("recovery: sandbox {}: its launch finished after the restart", rid);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+bool SandboxManager::WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid) {
+  // Settled = the sandbox exited (the save finished, well or not), or its
+  // temporary image has not grown for 3 s while it still runs.
+  auto size_of_temporaries = [&root] {
+    uint64_t total = 0;
+    std::error_code ec;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(root, ec)) {
+      if (f.is_regular_file(ec) && f.path().string().find("/tmp-") != std::string::npos) {
+        total += f.file_size(ec);
+      }
+    }
+    return total;
+  };
+  auto deadline = Clock::now() + d_.config.checkpoint.timeout;
+  uint64_t last = size_of_temporaries();
+  auto last_change = Clock::now();
+  while (Clock::now() < deadline) {
+    // The sandbox process exits right after a finished save.
+    if (sandbox_pid <= 0 || kill(sandbox_pid, 0) != 0) return true;
+    uint64_t now = size_of_temporaries();
+    if (now != last) {
+      last = now;
+      last_change = Clock::now();
+    } else if (Clock::now() - last_change > std::chrono::seconds(3)) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(const std::string& rid,
+                                                                          const std::string& root) {
+  // Trust the image only when the sandbox ended the way a successful save
+  // ends it (exit 0, recorded by its monitor); anything else is a failure.
+  auto exit = ReadExitRecord(d_.layout.exit_file(rid));
+  if (!exit.ok() || !exit->has_value() || (*exit)->exit_code != 0) {
+    return absl::FailedPreconditionError("the interrupted checkpoint did not finish cleanly");
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    if (entry.path().filename().string().rfind("tmp-", 0) != 0) continue;
+    CheckpointImage image;
+    image.compression = "unknown";
+    image.created_at_ms = NowMs();
+    return SealCheckpoint(entry.path().string(), root + "/image", image);
+  }
+  return absl::NotFoundError("no interrupted checkpoint image");
+}
+
 void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
   const auto& r = e->record;
   // Prefer the monitor (it will record the exit code); if it is gone,
   // watch the sandbox process itself.
-  bool monitor_alive = r.monitor_pid > 0 && kill(static_cast<pid_t>(r.monitor_pid), 0) == 0;
-  int pid = monitor_alive ? static_cast<int>(r.monitor_pid) : sandbox_pid;
+  int monitor = MonitorPidOf(r.runsc_id);
+  if (monitor <= 0 && r.monitor_pid > 0 && kill(static_cast<pid_t>(r.monitor_pid), 0) == 0) {
+    monitor = static_cast<int>(r.monitor_pid);
+  }
+  bool monitor_alive = monitor > 0;
+  int pid = monitor_alive ? monitor : sandbox_pid;
+  if (monitor_alive && monitor != r.monitor_pid) {
+    Transition(e, [&](SandboxRecord& rec) { rec.monitor_pid = monitor; }).IgnoreError();
+  }
   spdlog::info("recovery: sandbox {}: re-adopted running container {} (watching {} {})", r.id,
                r.runsc_id, monitor_alive ? "monitor" : "sandbox", pid);
   WatchExit(e, pid);
@@ -835,13 +994,18 @@ void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
 void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid) {
   const std::string rid = e->record.runsc_id;
   const std::string root = CheckpointRoot(rid);
-  // Temporaries are never trusted.
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
-    if (entry.path().filename().string().rfind("tmp-", 0) == 0) {
-      RemoveTree(entry.path().string()).IgnoreError();
+  // Whatever happens below, no unsealed temporary survives it.
+  struct DropTemporaries {
+    std::string root;
+    ~DropTemporaries() {
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+        if (entry.path().filename().string().rfind("tmp-", 0) == 0) {
+          RemoveTree(entry.path().string()).IgnoreError();
+        }
+      }
     }
-  }
+  } drop_temporaries{root};
   // The image was sealed (renamed into place) before the crash: finish.
   auto manifest = ReadManifest(root + "/image");
   if (manifest.ok() && manifest->created_at_ms >= e->record.updated_at_ms &&
@@ -858,6 +1022,27 @@ void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_
     }).IgnoreError();
     spdlog::info("recovery: sandbox {}: {}", e->record.id, message);
     return;
+  }
+  if (alive) {
+    // The `runsc checkpoint` we started may still be saving (the sandbox,
+    // not the CLI we lost, does the work). Wait for it to settle.
+    alive = !WaitForInterruptedCheckpoint(root, sandbox_pid);
+    auto sealed = alive ? absl::StatusOr<CheckpointImage>(absl::NotFoundError(""))
+                        : SealInterruptedCheckpoint(rid, root);
+    if (sealed.ok()) {
+      ReleaseRuntime(rid);
+      std::string message = absl::StrCat("Memory checkpointed: ", MiB(sealed->bytes),
+                                         " (finished after a driver restart)");
+      Transition(e, [&](SandboxRecord& r) {
+        r.phase = phase::kStopped;
+        r.reason = reason::kCheckpointed;
+        r.message = message;
+        r.checkpoint_json = CheckpointToJson(*sealed);
+        r.monitor_pid = 0;
+      }).IgnoreError();
+      spdlog::info("recovery: sandbox {}: {}", e->record.id, message);
+      return;
+    }
   }
   if (alive) {
     // The checkpoint never completed and the sandbox still runs: roll back.
@@ -885,6 +1070,21 @@ void SandboxManager::RecoverRecord(const EntryPtr& e,
   if (r.phase == phase::kDeleting) {
     spdlog::info("recovery: sandbox {}: finishing an interrupted delete", r.id);
     Delete(r.id, "").IgnoreError();
+    return;
+  }
+  if (r.phase == phase::kProvisioning || r.phase == phase::kStarting) {
+    // A monitor we started just before the crash may still be creating or
+    // restoring the container: let it finish before judging what is there.
+    if (!alive && WaitForInterruptedLaunch(rid, &sandbox_pid)) alive = true;
+  }
+  if (r.phase == phase::kProvisioning && alive) {
+    // It came up after all: nothing to redo.
+    Transition(e, [&](SandboxRecord& rec) {
+      rec.phase = phase::kRunning;
+      rec.reason = reason::kBackendReady;
+      rec.message = "Sandbox is running (started before a driver restart)";
+    }).IgnoreError();
+    Adopt(e, sandbox_pid);
     return;
   }
   if (r.phase == phase::kProvisioning) {
@@ -918,7 +1118,11 @@ void SandboxManager::RecoverRecord(const EntryPtr& e,
       // Roll back to stopped; the image (if any) is untouched until a
       // start succeeds, so Start can simply be retried.
       ReleaseRuntime(rid);
-      Transition(e, [](SandboxRecord& rec) { rec.phase = phase::kStopped; }).IgnoreError();
+      Transition(e, [](SandboxRecord& rec) {
+        rec.phase = phase::kStopped;
+        rec.message = "A start was interrupted by a driver restart; the sandbox is stopped "
+                      "and its checkpoint (if any) is kept";
+      }).IgnoreError();
       spdlog::info("recovery: sandbox {}: an interrupted start was rolled back to stopped", r.id);
     }
     return;

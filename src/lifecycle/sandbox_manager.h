@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "capabilities/config.h"
 #include "capabilities/validation.h"
+#include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/events/event_bus.h"
 #include "lifecycle/image/image_store.h"
 #include "lifecycle/monitor/exit_watcher.h"
@@ -129,12 +130,22 @@ class SandboxManager {
   absl::Status StartLocked(const EntryPtr& e);
   absl::Status StopWithoutMemory(const EntryPtr& e, const std::string& why);
   bool SandboxProcessAlive(const std::string& runsc_id);
+  uint64_t MemoryLimitOf(const EntryPtr& e) const;
   std::string CheckpointRoot(const std::string& runsc_id) const;
 
   void RecoverRecord(const EntryPtr& e, const std::map<std::string, ContainerState>& containers,
                      std::vector<SandboxRequest>* reprovision);
   void RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid);
   void Adopt(const EntryPtr& e, int sandbox_pid);
+  // The live monitor of this sandbox per its monitor.pid file, or 0.
+  int MonitorPidOf(const std::string& runsc_id) const;
+  // Recovery helpers for operations a crash interrupted (see the .cc).
+  bool WaitForInterruptedLaunch(const std::string& runsc_id, int* sandbox_pid);
+  // true once the sandbox process is gone (its save finished, one way or
+  // the other); false if it still runs and nothing is being written.
+  bool WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid);
+  absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint(const std::string& runsc_id,
+                                                            const std::string& root);
   void RemoveOrphans(const std::map<std::string, ContainerState>& containers);
 
   ManagerDeps d_;

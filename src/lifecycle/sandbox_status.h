@@ -34,6 +34,7 @@ inline constexpr char kProcessExited[] = "ProcessExited";  // terminal
 inline constexpr char kImagePullFailed[] = "ImagePullFailed";
 inline constexpr char kContainerCreateFailed[] = "ContainerCreateFailed";
 inline constexpr char kContainerStartFailed[] = "ContainerStartFailed";
+inline constexpr char kOOMKilled[] = "OOMKilled";          // terminal
 inline constexpr char kSandboxLost[] = "SandboxLost";      // vanished while we were down
 // Suspended=True reasons: the phase is Stopped either way.
 inline constexpr char kCheckpointed[] = "Checkpointed";

@@ -94,7 +94,8 @@ const std::string& BusyboxImage() {
 
 DriverProcess::DriverProcess(std::string state_dir, std::string config_yaml) {
   dir_ = MakeTempDir("driver");
-  state_dir_ = state_dir.empty() ? dir_ + "/state" : state_dir;
+  owns_state_ = state_dir.empty();
+  state_dir_ = owns_state_ ? dir_ + "/state" : state_dir;
   socket_ = dir_ + "/run/gvisor.sock";
   log_path_ = dir_ + "/driver.log";
   if (!config_yaml.empty()) {
@@ -105,6 +106,14 @@ DriverProcess::DriverProcess(std::string state_dir, std::string config_yaml) {
 
 DriverProcess::~DriverProcess() {
   if (pid_ > 0) Kill(SIGTERM);
+  if (!owns_state_) return;  // a test sharing a state dir cleans it up itself
+  // The driver leaves sandboxes running by design; a test that failed
+  // half-way must not leave them burning CPU for every later test.
+  for (const auto& id : RunscList(state_dir_)) {
+    RunCommand({"runsc", "--root=" + state_dir_ + "/runsc", "delete", "--force", id});
+  }
+  RunCommand({"sh", "-c", "grep -o ' " + state_dir_ + "/[^ ]*' /proc/self/mountinfo | "
+                          "xargs -r -n1 umount -l"});
 }
 
 void DriverProcess::Start() {

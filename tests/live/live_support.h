@@ -57,6 +57,7 @@ class DriverProcess {
   std::string socket_;
   std::string config_path_;
   std::string log_path_;
+  bool owns_state_ = true;
   pid_t pid_ = -1;
 };
 

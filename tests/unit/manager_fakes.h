@@ -79,19 +79,60 @@ inline bool WaitGone(int pid, std::chrono::milliseconds timeout = std::chrono::s
   return false;
 }
 
+// Forks and execs `argv` (PATH-resolved) in a process group of its own, so
+// killing the group also ends whatever it started (e.g. a shell's sleep).
+// The arrays are built before the fork: the child only calls
+// async-signal-safe functions.
+inline int SpawnProcess(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return static_cast<int>(pid);
+}
+
 class ChildProcess {
  public:
   ChildProcess() : pid_(SpawnSleeper()) {}
-  ~ChildProcess() { KillAndReap(pid_); }
+  // A process with this exact command line (e.g. to look like a monitor in
+  // /proc/<pid>/cmdline), in its own process group.
+  explicit ChildProcess(const std::vector<std::string>& argv)
+      : pid_(SpawnProcess(argv)), group_(true) {
+    if (pid_ > 0) setpgid(pid_, pid_);  // no race with Kill() before exec
+  }
+  ~ChildProcess() {
+    if (reaped_) return;
+    Kill();
+    KillAndReap(pid_);
+  }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   int pid() const { return pid_; }
-  // Kills it without reaping: whoever watches it (an ExitWatcher) reaps.
-  void Kill() const { kill(pid_, SIGKILL); }
+  // Kills it (and its process group, if it has one) without reaping:
+  // whoever watches it (an ExitWatcher) reaps.
+  void Kill() const {
+    if (pid_ <= 0) return;
+    if (group_) kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+  }
+  // Kills and reaps it: afterwards the pid no longer exists at all (a
+  // zombie would still answer kill(pid, 0)). Only for unwatched processes.
+  void KillAndWait() {
+    Kill();
+    waitpid(pid_, nullptr, 0);
+    reaped_ = true;
+  }
 
  private:
   int pid_;
+  bool group_ = false;
+  bool reaped_ = false;
 };
 
 // ---- rootfs ------------------------------------------------------------------

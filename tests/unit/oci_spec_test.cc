@@ -333,6 +333,95 @@ TEST_CASE("BuildRuntimeSpec: nothing to run is an error, not a spec", "[oci_spec
   CHECK_THAT(std::string(spec.status().message()), Catch::Contains("sandbox.spec.command"));
 }
 
+// ---- BuildRuntimeSpec: env override, supervisor mode, extra mounts -----------
+
+TEST_CASE("BuildRuntimeSpec: an explicit env replaces the merged one", "[oci_spec][spec]") {
+  SpecFixture f;
+  f.in.env = Env{"PATH=/p", "OPENSHELL_SANDBOX_ID=sb-id-1"};
+  CHECK(f.Build().at("process").at("env") == json::array({"PATH=/p", "OPENSHELL_SANDBOX_ID=sb-id-1"}));
+}
+
+ProcessOverride Supervisor() {
+  ProcessOverride p;
+  p.args = {"/opt/openshell/bin/openshell-sandbox", "--workdir", "/sandbox"};
+  p.uid = 0;
+  p.gid = 0;
+  p.cwd = "/";
+  p.env = {"HOME=/root", "OPENSHELL_SANDBOX_ID=sb-id-1"};
+  p.capabilities = {"CAP_SYS_ADMIN", "CAP_NET_ADMIN"};
+  return p;
+}
+
+TEST_CASE("BuildRuntimeSpec: supervisor mode replaces the process", "[oci_spec][spec][supervisor]") {
+  SpecFixture f;
+  f.in.user.uid = 1000;  // the image user: ignored, the supervisor runs as root
+  f.in.user.gid = 1000;
+  f.in.user.additional_gids = {44};
+  f.in.env = Env{"IGNORED=1"};
+  f.image.working_dir = "/srv";
+  f.in.supervisor = Supervisor();
+  json process = f.Build().at("process");
+  CHECK(process.at("args") ==
+        json::array({"/opt/openshell/bin/openshell-sandbox", "--workdir", "/sandbox"}));
+  CHECK(process.at("user") == json({{"uid", 0}, {"gid", 0}}));
+  CHECK(process.at("cwd") == "/");
+  CHECK(process.at("env") == json::array({"HOME=/root", "OPENSHELL_SANDBOX_ID=sb-id-1"}));
+  for (const char* set : {"bounding", "effective", "permitted"}) {
+    CHECK(process.at("capabilities").at(set) == json::array({"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}));
+  }
+  CHECK(process.at("terminal") == false);
+}
+
+TEST_CASE("BuildRuntimeSpec: supervisor mode needs no command of its own",
+          "[oci_spec][spec][supervisor]") {
+  // The supervisor builder already turned the main process into
+  // OPENSHELL_MAIN_PROCESS_SPEC (and reported a missing one).
+  SpecFixture f;
+  f.image.cmd.clear();
+  f.in.supervisor = Supervisor();
+  CHECK(BuildRuntimeSpec(f.in).ok());
+  f.in.supervisor->args.clear();
+  CHECK(!BuildRuntimeSpec(f.in).ok());
+}
+
+TEST_CASE("BuildRuntimeSpec: the rest of the spec is the same in both modes",
+          "[oci_spec][spec][supervisor]") {
+  SpecFixture f;
+  f.in.memory_limit_bytes = 1 << 30;
+  json direct = f.Build();
+  f.in.supervisor = Supervisor();
+  json supervised = f.Build();
+  for (const char* key : {"hostname", "root", "mounts", "annotations", "linux", "ociVersion"}) {
+    INFO(key);
+    CHECK(direct.at(key) == supervised.at(key));
+  }
+}
+
+TEST_CASE("BuildRuntimeSpec: extra mounts follow the defaults", "[oci_spec][spec][mounts]") {
+  SpecFixture f;
+  size_t defaults = f.Build().at("mounts").size();
+  f.in.extra_mounts = {{"/host/openshell-sandbox", "/opt/openshell/bin/openshell-sandbox", true},
+                       {"/host/data", "/data", false}};
+  json mounts = f.Build().at("mounts");
+  REQUIRE(mounts.size() == defaults + 2);
+  CHECK(mounts[defaults] == json({{"destination", "/opt/openshell/bin/openshell-sandbox"},
+                                  {"type", "bind"},
+                                  {"source", "/host/openshell-sandbox"},
+                                  {"options", {"bind", "ro"}}}));
+  CHECK(mounts[defaults + 1] == json({{"destination", "/data"},
+                                      {"type", "bind"},
+                                      {"source", "/host/data"},
+                                      {"options", {"bind"}}}));
+}
+
+TEST_CASE("BuildRuntimeSpec: a relative mount path is an error", "[oci_spec][spec][mounts]") {
+  SpecFixture f;
+  f.in.extra_mounts = {{"relative/source", "/dest", true}};
+  CHECK(!BuildRuntimeSpec(f.in).ok());
+  f.in.extra_mounts = {{"/source", "dest", true}};
+  CHECK(!BuildRuntimeSpec(f.in).ok());
+}
+
 // ---- ResolveImageUser -------------------------------------------------------
 
 struct AccountsRootfs {

@@ -120,9 +120,27 @@ SandboxRecord MakeStoppedSandbox(StateStore* store, const StateLayout& layout,
   }
   struct timespec times[2] = {{1'600'000'000, 123456789}, {1'600'000'000, 123456789}};
   REQUIRE(utimensat(AT_FDCWD, (upper + "/root/marker").c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
-  json spec = {{"ociVersion", "1.0.2"},
-               {"root", {{"path", "rootfs"}}},
-               {"linux", {{"cgroupsPath", "/openshell-gvisor/" + rid}}}};
+  // A token file bind-mounted from the sandbox dir (it travels), and a
+  // per-sandbox host path outside it (it does not).
+  Write(layout.sandbox_dir(rid) + "/auth/sandbox.jwt", "secret-token\n");
+  chmod((layout.sandbox_dir(rid) + "/auth").c_str(), 0700);
+  chmod((layout.sandbox_dir(rid) + "/auth/sandbox.jwt").c_str(), 0600);
+  json spec = {
+      {"ociVersion", "1.0.2"},
+      {"root", {{"path", "rootfs"}}},
+      {"mounts",
+       {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+        {{"destination", "/etc/openshell/auth/sandbox.jwt"},
+         {"type", "bind"},
+         {"source", layout.sandbox_dir(rid) + "/auth/sandbox.jwt"},
+         {"options", {"rbind", "ro"}}},
+        {{"destination", "/etc/hosts"},
+         {"type", "bind"},
+         {"source", "/run/osgv-test-net/" + rid + "/hosts"},
+         {"options", {"rbind", "ro"}}}}},
+      {"linux",
+       {{"cgroupsPath", "/openshell-gvisor/" + rid},
+        {"namespaces", {{{"type", "network"}, {"path", "/var/run/netns/" + rid}}}}}}};
   Write(layout.bundle(rid) + "/config.json", spec.dump(2));
   if (with_memory) {
     std::string root = layout.root + "/checkpoints/" + rid;
@@ -272,6 +290,12 @@ TEST_CASE("archive manifest: versions and malformed manifests are refused", "[ar
     INFO(bad);
     CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(evil.dump()).status()));
   }
+  for (const std::string bad : {"upper/x", "bundle/config.json", "../x", "a//b", "work"}) {
+    json evil = j;
+    evil["files"] = {bad};
+    INFO(bad);
+    CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(evil.dump()).status()));
+  }
   json bad_digest = j;
   bad_digest["checkpoint"] = {{"files", {{"checkpoint.img", "md5:abc"}}}};
   CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(bad_digest.dump()).status()));
@@ -330,6 +354,8 @@ TEST_CASE("export then import moves a stopped sandbox with its memory to another
   CHECK_FALSE(fs::exists(file + ".tmp"));
   CHECK((fs::status(file).permissions() & fs::perms::others_read) == fs::perms::none);
   CHECK(exported->archive_bytes == fs::file_size(file));
+  REQUIRE(exported->warnings.size() == 1);  // the host network file does not travel
+  CHECK(exported->warnings[0].find("/run/osgv-test-net/") != std::string::npos);
   // Exporting again over the same file is refused.
   CHECK(absl::IsAlreadyExists(ExportSandbox(store_a.get(), a, orig.id, file).status()));
 
@@ -409,6 +435,19 @@ TEST_CASE("export then import moves a stopped sandbox with its memory to another
   // Bundle: the cgroup follows the new runsc id; empty work and rootfs dirs.
   auto config = json::parse(Read(b.bundle(r.runsc_id) + "/config.json"));
   CHECK(config["linux"]["cgroupsPath"] == "/openshell-gvisor/" + r.runsc_id);
+  CHECK(config["linux"]["namespaces"][0]["path"] == "/var/run/netns/" + r.runsc_id);
+  CHECK(config.dump().find(orig.runsc_id) == std::string::npos);
+  CHECK(config.dump().find("OSGV_") == std::string::npos);
+  // The bind-mounted token came along and the mount follows it.
+  std::string token = b.sandbox_dir(r.runsc_id) + "/auth/sandbox.jwt";
+  CHECK(config["mounts"][1]["source"] == token);
+  CHECK(config["mounts"][2]["source"] == "/run/osgv-test-net/" + r.runsc_id + "/hosts");
+  CHECK(Read(token) == "secret-token\n");
+  CHECK((fs::status(token).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK((fs::status(b.sandbox_dir(r.runsc_id) + "/auth").permissions() & fs::perms::all) ==
+        fs::perms::owner_all);
+  CHECK(manifest->carried_files == std::vector<std::string>{"auth/sandbox.jwt"});
   CHECK(config["root"]["path"] == "rootfs");
   CHECK(fs::is_directory(b.rootfs(r.runsc_id)));
   CHECK(fs::is_empty(b.rootfs(r.runsc_id)));
@@ -493,9 +532,10 @@ TEST_CASE("import of a damaged or foreign archive fails and leaves the state dir
     auto records = store_b->List();
     RequireOk(records.status());
     CHECK(records->empty());
-    CHECK(fs::is_empty(b.sandboxes()));
-    std::error_code ec;
-    CHECK((!fs::exists(b.root + "/checkpoints") || fs::is_empty(b.root + "/checkpoints")));
+    for (const auto& d : {b.sandboxes(), b.root + "/checkpoints"}) {
+      INFO(d);
+      CHECK((!fs::exists(d) || fs::is_empty(d)));
+    }
   };
 
   SECTION("a checkpoint file was changed") {
@@ -538,7 +578,10 @@ TEST_CASE("import of a damaged or foreign archive fails and leaves the state dir
   SECTION("the file is not an archive") {
     std::string junk = dir / "junk";
     Write(junk, "this is not a tarball at all");
-    expect_untouched(ImportSandbox(store_b.get(), b, "", junk).status());
+    auto st = ImportSandbox(store_b.get(), b, "", junk).status();
+    expect_untouched(st);
+    CHECK(absl::IsInvalidArgument(st));
+    CHECK(absl::IsNotFound(ImportSandbox(store_b.get(), b, "", dir / "absent").status()));
   }
   SECTION("the archive is truncated") {
     std::string cut = dir / "cut.tar.zst";

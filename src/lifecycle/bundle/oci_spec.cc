@@ -37,6 +37,21 @@ json DefaultMounts() {
   });
 }
 
+// "ro" is enforced by gVisor's sentry, so the sandbox cannot write through
+// to the host. gVisor makes a missing destination as a synthetic mount point;
+// this is not yet verified live for a file below a directory the image
+// lacks (e.g. /opt/openshell/bin/openshell-sandbox).
+absl::StatusOr<json> ExtraMount(const BindMount& m) {
+  if (m.source.empty() || m.source.front() != '/' || m.destination.empty() ||
+      m.destination.front() != '/') {
+    return absl::InternalError(absl::StrCat("bind mount '", m.source, "' -> '", m.destination,
+                                            "': both paths must be absolute"));
+  }
+  std::vector<std::string> options = {"bind"};
+  if (m.read_only) options.push_back("ro");
+  return Mount(m.destination, "bind", m.source, options);
+}
+
 json Resources(const SpecInputs& in) {
   json r = json::object();
   if (in.memory_limit_bytes > 0) {
@@ -95,24 +110,53 @@ absl::StatusOr<std::vector<std::string>> MainProcessArgs(const SandboxRequest& r
 
 absl::StatusOr<json> BuildRuntimeSpec(const SpecInputs& in) {
   const SandboxRequest& req = *in.request;
-  auto args = MainProcessArgs(req, *in.image);
-  if (!args.ok()) return args.status();
 
-  json user = {{"uid", in.user.uid}, {"gid", in.user.gid}};
-  if (!in.user.additional_gids.empty()) user["additionalGids"] = in.user.additional_gids;
+  // Direct mode runs the request's main process as the image's user;
+  // supervisor mode runs the supervisor, which starts the main process.
+  json user;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string cwd;
+  const std::vector<std::string>* caps = &DefaultCapabilities();
+  if (in.supervisor) {
+    const ProcessOverride& p = *in.supervisor;
+    if (p.args.empty()) return absl::InternalError("supervisor process: no args");
+    user = {{"uid", p.uid}, {"gid", p.gid}};
+    args = p.args;
+    env = p.env;
+    cwd = p.cwd.empty() ? "/" : p.cwd;
+    caps = &p.capabilities;
+  } else {
+    auto main_args = MainProcessArgs(req, *in.image);
+    if (!main_args.ok()) return main_args.status();
+    args = *std::move(main_args);
+    user = {{"uid", in.user.uid}, {"gid", in.user.gid}};
+    if (!in.user.additional_gids.empty()) user["additionalGids"] = in.user.additional_gids;
+    env = in.env ? *in.env
+                 : MergeEnvironment(in.image->env, req.spec.tmpl.environment, req.spec.environment);
+    cwd = in.image->working_dir.empty() ? "/" : in.image->working_dir;
+  }
 
-  const auto& caps = DefaultCapabilities();
   json process = {
       {"terminal", false},
       {"user", user},
-      {"args", *args},
-      {"env", MergeEnvironment(in.image->env, req.spec.tmpl.environment, req.spec.environment)},
-      {"cwd", in.image->working_dir.empty() ? "/" : in.image->working_dir},
+      {"args", args},
+      {"env", env},
+      {"cwd", cwd},
       {"capabilities",
-       {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+       {{"bounding", *caps}, {"effective", *caps}, {"permitted", *caps}}},
       {"rlimits", json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1048576}, {"soft", 1048576}}})},
+      // Left off in both modes: the supervisor sets NO_NEW_PRIVS itself
+      // (its seccomp prelude) before it starts the workload.
       {"noNewPrivileges", false},
   };
+
+  json mounts = DefaultMounts();
+  for (const auto& m : in.extra_mounts) {
+    auto mount = ExtraMount(m);
+    if (!mount.ok()) return mount.status();
+    mounts.push_back(*std::move(mount));
+  }
 
   json annotations = json::object();
   for (const auto& [k, v] : req.spec.tmpl.labels) annotations[k] = v;
@@ -125,7 +169,7 @@ absl::StatusOr<json> BuildRuntimeSpec(const SpecInputs& in) {
       {"process", process},
       {"root", {{"path", "rootfs"}, {"readonly", false}}},
       {"hostname", req.name},
-      {"mounts", DefaultMounts()},
+      {"mounts", mounts},
       {"annotations", annotations},
       {"linux",
        {{"namespaces", json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},

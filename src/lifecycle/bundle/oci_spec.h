@@ -4,10 +4,16 @@
 // Entrypoint/Cmd), then the template environment, then the spec environment
 // (spec wins), then spec.command when given. Labels become annotations; the
 // hostname is the sandbox name; there is no restart policy anywhere.
+//
+// In supervisor mode (SpecInputs::supervisor, built by supervisor_spec.h) the
+// process is the OpenShell supervisor instead, and the main process travels
+// in its environment (OPENSHELL_MAIN_PROCESS_SPEC). Everything else (mounts,
+// namespaces, cgroups, annotations) is shared by both modes.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,14 +31,40 @@ struct ResolvedUser {
   std::vector<uint32_t> additional_gids;
 };
 
+// A host file or directory bind-mounted into the sandbox.
+struct BindMount {
+  std::string source;       // absolute host path
+  std::string destination;  // absolute in-sandbox path
+  bool read_only = true;
+};
+
+// The process runsc starts when it is not the request's own main process.
+struct ProcessOverride {
+  std::vector<std::string> args;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string cwd = "/";
+  std::vector<std::string> env;  // "KEY=VALUE"
+  std::vector<std::string> capabilities;  // bounding = effective = permitted
+};
+
 struct SpecInputs {
   const SandboxRequest* request = nullptr;
   const ImageConfig* image = nullptr;
-  ResolvedUser user;
+  ResolvedUser user;                // direct mode only
   std::string cgroups_path;         // absolute, e.g. /openshell-gvisor/<runsc id>
   uint64_t memory_limit_bytes = 0;  // 0 = none
   uint64_t cpu_limit_millis = 0;    // 0 = none
   uint64_t pids_limit = 0;          // 0 = none
+  // Direct mode: the environment to use instead of MergeEnvironment's
+  // (BuildSandboxEnvironment adds the sandbox identity). Unset = merged.
+  std::optional<std::vector<std::string>> env;
+  // Supervisor mode: replaces args, user, cwd, env and capabilities; `user`
+  // and `env` above are then ignored.
+  std::optional<ProcessOverride> supervisor;
+  // Appended after the default mounts, in order (a later mount covers an
+  // earlier one at the same place).
+  std::vector<BindMount> extra_mounts;
 };
 
 // The environment in precedence order, as "KEY=VALUE" (later keys replace

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/image/image_store.h"
@@ -39,6 +42,10 @@ constexpr char kFormatName[] = "openshell-driver-gvisor/sandbox-archive";
 constexpr char kBundleConfigEntry[] = "bundle/config.json";
 constexpr char kUpperEntry[] = "upper";
 constexpr char kCheckpointEntry[] = "checkpoint";
+constexpr char kFilesEntry[] = "files";
+// Placeholders for host-specific values in the archived bundle config.
+constexpr char kSandboxDirVar[] = "${OSGV_SANDBOX_DIR}";
+constexpr char kRunscIdVar[] = "${OSGV_RUNSC_ID}";
 constexpr char kCheckpointManifest[] = "manifest.json";  // checkpoint_image.cc
 constexpr char kStagingPrefix[] = ".import-";
 // Small entries are read into memory; bound them so a hostile archive
@@ -136,6 +143,78 @@ bool IsPlainFileName(const std::string& name) {
          name.find('\0') == std::string::npos && name != kCheckpointManifest;
 }
 
+// A carried file's path relative to the sandbox dir: plain components, and
+// never one of the parts the archive has its own entries for.
+absl::StatusOr<std::vector<std::string>> CarriedComponents(const std::string& rel) {
+  auto comps = layer::SplitEntryName(rel);
+  if (!comps.ok() || comps->empty() || (*comps)[0] == kUpperEntry || (*comps)[0] == "bundle" ||
+      (*comps)[0] == "work") {
+    return absl::InvalidArgumentError(absl::StrCat("bad carried file '", rel, "'"));
+  }
+  return *comps;
+}
+
+// Applies `fn` to every string value (not key) in `j`.
+void ForEachString(json& j, const std::function<void(std::string&)>& fn) {
+  if (j.is_string()) {
+    std::string v = j.get<std::string>();
+    fn(v);
+    j = v;
+  } else if (j.is_array() || j.is_object()) {
+    for (auto& child : j) ForEachString(child, fn);
+  }
+}
+
+// The bundle config as it travels: this host's sandbox dir and runsc id
+// replaced by placeholders, plus what must travel with it.
+struct PortableBundle {
+  std::string text;
+  std::vector<std::string> carried;  // relative to the sandbox dir
+  std::vector<std::string> warnings;
+};
+
+absl::StatusOr<PortableBundle> MakePortable(const std::string& config, const std::string& rid) {
+  auto spec = json::parse(config, nullptr, false);
+  if (spec.is_discarded() || !spec.is_object()) {
+    return absl::FailedPreconditionError("its bundle/config.json is not JSON");
+  }
+  // The sandbox dir as the driver spelled it: "<anything>/sandboxes/<rid>".
+  const std::string marker = "/sandboxes/" + rid;
+  auto split = [&](const std::string& s, std::string* rel) {
+    size_t p = s.find(marker);
+    if (p == std::string::npos) return false;
+    size_t end = p + marker.size();
+    if (end != s.size() && s[end] != '/') return false;
+    *rel = end == s.size() ? "" : s.substr(end + 1);
+    return true;
+  };
+  PortableBundle out;
+  std::set<std::string> carried;
+  if (spec.contains("mounts") && spec["mounts"].is_array()) {
+    for (const auto& m : spec["mounts"]) {
+      if (!m.is_object()) continue;
+      std::string src = m.value("source", "");
+      std::string rel;
+      if (split(src, &rel)) {
+        auto comps = CarriedComponents(rel);
+        if (comps.ok()) carried.insert(absl::StrJoin(*comps, "/"));
+      } else if (src.find(rid) != std::string::npos) {
+        out.warnings.push_back(absl::StrCat(
+            "bind mount source ", src, " belongs to this host and does not travel; the "
+            "importing driver must recreate it"));
+      }
+    }
+  }
+  ForEachString(spec, [&](std::string& v) {
+    std::string rel;
+    if (split(v, &rel)) v = rel.empty() ? kSandboxDirVar : absl::StrCat(kSandboxDirVar, "/", rel);
+    v = absl::StrReplaceAll(v, {{rid, kRunscIdVar}});
+  });
+  out.text = spec.dump(2);
+  out.carried.assign(carried.begin(), carried.end());
+  return out;
+}
+
 // ---- export --------------------------------------------------------------------
 
 class ArchiveWriter {
@@ -143,7 +222,9 @@ class ArchiveWriter {
   absl::Status Open(int fd) {
     a_.reset(archive_write_new());
     if (!a_) return absl::InternalError("archive_write_new failed");
-    if (archive_write_set_format_pax_restricted(a_.get()) != ARCHIVE_OK ||
+    // Full pax (not "restricted"): every entry gets an extended header, so
+    // nanosecond times survive even where plain ustar would have sufficed.
+    if (archive_write_set_format_pax(a_.get()) != ARCHIVE_OK ||
         archive_write_add_filter_zstd(a_.get()) != ARCHIVE_OK) {
       return absl::InternalError(absl::StrCat("cannot set up a zstd pax archive: ", Error()));
     }
@@ -310,9 +391,9 @@ absl::StatusOr<ReadArchive> OpenArchive(const std::string& file) {
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
-    return absl::Status(
-        errno == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kInvalidArgument,
-        absl::StrCat("cannot open ", file, ": ", ArchiveError(a.get())));
+    return absl::Status(archive_errno(a.get()) == ENOENT ? absl::StatusCode::kNotFound
+                                                         : absl::StatusCode::kInvalidArgument,
+                        absl::StrCat("cannot open ", file, ": ", ArchiveError(a.get())));
   }
   return a;
 }
@@ -424,6 +505,7 @@ class Importer {
     }
     if (name == kBundleConfigEntry) return BundleConfig(in, entry);
     if ((*comps)[0] == kUpperEntry) return Upper(in, entry, name, *comps);
+    if ((*comps)[0] == kFilesEntry) return Carried(in, entry, name, *comps);
     if ((*comps)[0] == kCheckpointEntry && comps->size() == 2) {
       return CheckpointFile(in, entry, (*comps)[1]);
     }
@@ -432,7 +514,8 @@ class Importer {
 
   // Checks that nothing was missing, writes the rewritten bundle and the
   // empty directories, and applies libarchive's deferred directory times.
-  absl::Status Finish(const std::string& runsc_id, const CheckpointImage* final_image) {
+  absl::Status Finish(const std::string& runsc_id, const std::string& final_sandbox_dir,
+                      const CheckpointImage* final_image) {
     if (archive_write_close(disk_.get()) != ARCHIVE_OK) {
       return absl::InternalError(
           absl::StrCat("cannot finish the writable layer: ", ArchiveError(disk_.get())));
@@ -449,12 +532,21 @@ class Importer {
         }
       }
     }
-    // The cgroup is named after the runsc id, which is new on this host.
+    for (const auto& rel : m_.carried_files) {
+      if (!seen_carried_.count(rel)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("carried file '", rel, "' listed in the manifest is missing"));
+      }
+    }
     auto spec = json::parse(*bundle_config_, nullptr, false);
     if (spec.is_discarded() || !spec.is_object() || !spec.contains("linux") ||
         !spec["linux"].is_object()) {
       return absl::InvalidArgumentError("bundle/config.json is not an OCI runtime spec");
     }
+    ForEachString(spec, [&](std::string& v) {
+      v = absl::StrReplaceAll(v, {{kSandboxDirVar, final_sandbox_dir}, {kRunscIdVar, runsc_id}});
+    });
+    // The cgroup is named after the runsc id, which is new on this host.
     spec["linux"]["cgroupsPath"] = SandboxCgroupPath(runsc_id);
     std::string bundle = sandbox_dir_ + "/bundle";
     for (const auto& [dir, mode] : std::vector<std::pair<std::string, int>>{
@@ -495,6 +587,38 @@ class Importer {
       return absl::InvalidArgumentError(
           absl::StrCat("archive entry '", name, "' comes before the upper/ directory"));
     }
+    return ExtractTo(in, entry, name, comps, kUpperEntry);
+  }
+
+  // files/<carried path>[/...]: back to <sandbox dir>/<carried path>.
+  absl::Status Carried(archive* in, archive_entry* entry, const std::string& name,
+                       const std::vector<std::string>& comps) {
+    std::vector<std::string> rel(comps.begin() + 1, comps.end());
+    std::string joined = absl::StrJoin(rel, "/");
+    const std::string* root = nullptr;
+    for (const auto& c : m_.carried_files) {
+      if (joined == c || absl::StartsWith(joined, c + "/")) root = &c;
+    }
+    if (root == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("archive entry '", name, "' is not listed in the manifest"));
+    }
+    if (joined == *root) {
+      seen_carried_.insert(*root);
+      // Its parents (say auth/) are not in the archive: private to root.
+      std::string parent = fs::path(layer::JoinUnder(sandbox_dir_, rel)).parent_path().string();
+      if (auto st = MakeDirs(parent, 0700); !st.ok()) return st;
+    } else if (!seen_carried_.count(*root)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("archive entry '", name, "' comes before its parent"));
+    }
+    return ExtractTo(in, entry, name, rel, std::string(kFilesEntry) + "/" + *root);
+  }
+
+  // Writes the entry at <sandbox dir>/<comps> with everything libarchive
+  // keeps; a hard link may only point inside `area` (an archive path).
+  absl::Status ExtractTo(archive* in, archive_entry* entry, const std::string& name,
+                         const std::vector<std::string>& comps, const std::string& area) {
     if (auto st = layer::CheckParents(sandbox_dir_, comps, name); !st.ok()) {
       return absl::InvalidArgumentError(st.message());
     }
@@ -502,11 +626,14 @@ class Importer {
     archive_entry_set_pathname(entry, path.c_str());
     if (const char* link = archive_entry_hardlink(entry)) {
       auto target = layer::SplitEntryName(link);
-      if (!target.ok() || target->size() < 2 || (*target)[0] != kUpperEntry) {
+      std::string joined = target.ok() ? absl::StrJoin(*target, "/") : "";
+      if (!target.ok() || !absl::StartsWith(joined, area + "/")) {
         return absl::InvalidArgumentError(
-            absl::StrCat("archive entry '", name, "' is a hard link outside upper/"));
+            absl::StrCat("archive entry '", name, "' is a hard link outside ", area, "/"));
       }
-      std::string target_path = layer::JoinUnder(sandbox_dir_, *target);
+      std::vector<std::string> under(target->begin(), target->end());
+      if (under[0] == kFilesEntry) under.erase(under.begin());
+      std::string target_path = layer::JoinUnder(sandbox_dir_, under);
       archive_entry_set_hardlink(entry, target_path.c_str());
     }
     if (archive_write_header(disk_.get(), entry) < ARCHIVE_WARN) return WriteError(name);
@@ -585,6 +712,7 @@ class Importer {
   bool saw_upper_root_ = false;
   std::optional<std::string> bundle_config_;
   std::set<std::string> seen_checkpoint_files_;
+  std::set<std::string> seen_carried_;
 };
 
 absl::Status CheckNoConflict(StateStore* store, const SandboxRecord& r) {
@@ -654,7 +782,8 @@ std::string SandboxManifestToJson(const SandboxArchiveManifest& m) {
             {"spec_json", r.spec_json},
             {"image", {{"ref", r.image_ref}, {"digest", r.image_digest}}},
             {"checkpoint", m.checkpoint ? CheckpointMetaToJson(*m.checkpoint) : json(nullptr)},
-            {"bundle_config_digest", m.bundle_config_digest}};
+            {"bundle_config_digest", m.bundle_config_digest},
+            {"files", m.carried_files}};
   return j.dump(2);
 }
 
@@ -713,6 +842,7 @@ absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string
       m.checkpoint = image;
     }
     m.bundle_config_digest = j.value("bundle_config_digest", "");
+    if (j.contains("files")) m.carried_files = j["files"].get<std::vector<std::string>>();
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(kSandboxArchiveManifestName, ": ", e.what()));
@@ -737,6 +867,13 @@ absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string
         return absl::InvalidArgumentError(absl::StrCat(
             kSandboxArchiveManifestName, ": bad checkpoint file entry '", file, "'"));
       }
+    }
+  }
+  for (const auto& rel : m.carried_files) {
+    auto comps = CarriedComponents(rel);
+    if (!comps.ok() || absl::StrJoin(*comps, "/") != rel) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kSandboxArchiveManifestName, ": bad carried file '", rel, "'"));
     }
   }
   if (!m.bundle_config_digest.empty() && !IsSha256Digest(m.bundle_config_digest)) {
@@ -802,7 +939,17 @@ absl::StatusOr<ExportResult> ExportRecord(StateStore* store, const StateLayout& 
   }
   auto config = ReadFile(layout.bundle(rid) + "/config.json");
   if (!config.ok()) return config.status();
-  manifest->bundle_config_digest = Sha256String(*config);
+  auto portable = MakePortable(*config, rid);
+  if (!portable.ok()) return portable.status();
+  manifest->bundle_config_digest = Sha256String(portable->text);
+  manifest->carried_files = portable->carried;
+  for (const auto& rel : portable->carried) {
+    std::string path = layout.sandbox_dir(rid) + "/" + rel;
+    if (!fs::exists(fs::symlink_status(path, ec))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("its bind mount source ", path, " is missing"));
+    }
+  }
   std::string image_dir;
   if (manifest->checkpoint) {
     image_dir = CheckpointFromJson(record.checkpoint_json)->dir;
@@ -823,7 +970,11 @@ absl::StatusOr<ExportResult> ExportRecord(StateStore* store, const StateLayout& 
     return st;
   }
   if (auto st = w.AddTree(kUpperEntry, upper); !st.ok()) return st;
-  if (auto st = w.AddBytes(kBundleConfigEntry, *config, 0600); !st.ok()) return st;
+  if (auto st = w.AddBytes(kBundleConfigEntry, portable->text, 0600); !st.ok()) return st;
+  for (const auto& rel : portable->carried) {
+    auto st = w.AddTree(std::string(kFilesEntry) + "/" + rel, layout.sandbox_dir(rid) + "/" + rel);
+    if (!st.ok()) return st;
+  }
   if (manifest->checkpoint) {
     for (const auto& [name, want] : manifest->checkpoint->files) {
       std::string got;
@@ -854,6 +1005,7 @@ absl::StatusOr<ExportResult> ExportRecord(StateStore* store, const StateLayout& 
   struct stat st;
   ExportResult result;
   result.manifest = *manifest;
+  result.warnings = portable->warnings;
   if (fstat(fd, &st) == 0) result.archive_bytes = static_cast<uint64_t>(st.st_size);
   close(fd);
   closer.fd = -1;
@@ -940,21 +1092,19 @@ absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayo
   r.updated_at_ms = NowMs();
   r.generation = manifest.record.generation + 1;
   std::optional<CheckpointImage> image = manifest.checkpoint;
-  if (image) {
-    image->dir = ck_root + "/image";
-    r.checkpoint_json = CheckpointToJson(*image);
-  } else {
-    r.checkpoint_json.clear();
-    if (r.reason.empty()) r.reason = reason::kStoppedWithoutMemory;
-  }
-  if (r.reason.empty()) r.reason = reason::kCheckpointed;
+  if (image) image->dir = ck_root + "/image";
+  r.checkpoint_json = image ? CheckpointToJson(*image) : "";
+  r.reason = image ? reason::kCheckpointed : reason::kStoppedWithoutMemory;
   r.message = absl::StrCat(
       "Imported from another driver (exported by openshell-driver-gvisor ",
       manifest.driver_version.empty() ? "?" : manifest.driver_version, " at ",
       Rfc3339(manifest.exported_at_ms), "); ",
       image ? absl::StrCat("Start restores its memory (", MiB(image->bytes), ")")
             : std::string("no memory was kept, so Start boots it cold"));
-  if (auto st = importer.Finish(rid, image ? &*image : nullptr); !st.ok()) return st;
+  if (auto st = importer.Finish(rid, layout.sandbox_dir(rid), image ? &*image : nullptr);
+      !st.ok()) {
+    return st;
+  }
 
   // Everything is written; make it durable, then visible: the directories
   // by rename, the record last.

@@ -13,9 +13,14 @@
 //   checkpoint/<file>      the memory image files (absent when the sandbox
 //                          stopped without memory)
 //
+//   files/<path>           bind-mount sources that live in the sandbox dir
+//                          (say auth/sandbox.jwt), listed in the manifest
+//
 // Nothing host-specific travels: not the runsc id (host-global, so the
 // importer allocates a new one), not the monitor pid, not the image
-// directory path. Every checkpoint file's sha256 is in the manifest; export
+// directory path. In the archived bundle config the sandbox dir and the
+// runsc id are written as ${OSGV_SANDBOX_DIR} and ${OSGV_RUNSC_ID}; import
+// puts in the new ones (and sets linux.cgroupsPath for the new id). Every checkpoint file's sha256 is in the manifest; export
 // checks the files against it while it streams them, import checks them
 // again before the sandbox becomes visible.
 //
@@ -55,6 +60,9 @@ struct SandboxArchiveManifest {
   // the sandbox stopped without memory and boots cold on Start.
   std::optional<CheckpointImage> checkpoint;
   std::string bundle_config_digest;  // "sha256:<hex>" of bundle/config.json
+  // Bind-mount sources inside the sandbox dir (other than upper/ and
+  // bundle/) that travel as files/<path>, e.g. "auth/sandbox.jwt".
+  std::vector<std::string> carried_files;
 };
 
 std::string SandboxManifestToJson(const SandboxArchiveManifest& manifest);
@@ -76,6 +84,9 @@ std::string CheckpointRootFor(const StateLayout& layout, const std::string& chec
 struct ExportResult {
   SandboxArchiveManifest manifest;
   uint64_t archive_bytes = 0;
+  // e.g. a bind mount of a per-sandbox host path outside the sandbox dir,
+  // which does not travel.
+  std::vector<std::string> warnings;
 };
 
 // Writes the stopped sandbox `id_or_name` (an id, or a name unique across

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
@@ -139,6 +140,12 @@ int RunMonitor(const std::string& spec_path, int status_fd) {
     Report(status_fd, {{"ok", false}, {"error", spec.status().ToString()}});
     return 1;
   }
+  // Lets a restarted driver find us even if it died before it learned our
+  // pid (it checks /proc/<pid>/cmdline names this spec, so a reused pid
+  // cannot fool it).
+  WriteFileReplace(std::filesystem::path(spec_path).parent_path().string() + "/monitor.pid",
+                   absl::StrCat(getpid(), "\n"), 0600)
+      .IgnoreError();
 
   int console_fd = open(spec->console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -54,4 +54,18 @@ std::optional<uint64_t> SandboxCpuNanos(const std::string& cgroup_root,
   return std::nullopt;
 }
 
+uint64_t SandboxOomKills(const std::string& cgroup_root, const std::string& runsc_id) {
+  const std::string rel = SandboxCgroupPath(runsc_id);
+  for (const auto& file : {cgroup_root + "/memory" + rel + "/memory.oom_control",
+                           cgroup_root + rel + "/memory.events"}) {
+    std::ifstream in(file);
+    std::string key;
+    uint64_t value = 0;
+    while (in >> key >> value) {
+      if (key == "oom_kill") return value;
+    }
+  }
+  return 0;
+}
+
 }  // namespace osgv

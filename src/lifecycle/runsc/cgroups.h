@@ -27,4 +27,9 @@ std::optional<uint64_t> SandboxMemoryBytes(const std::string& cgroup_root,
 std::optional<uint64_t> SandboxCpuNanos(const std::string& cgroup_root,
                                         const std::string& runsc_id);
 
+// How many times the kernel's OOM killer fired in the sandbox's memory
+// cgroup (v1 memory.oom_control / v2 memory.events "oom_kill"). Read it
+// before the cgroup is removed.
+uint64_t SandboxOomKills(const std::string& cgroup_root, const std::string& runsc_id);
+
 }  // namespace osgv

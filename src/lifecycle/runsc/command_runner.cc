@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +28,42 @@ void CloseFd(int& fd) {
   fd = -1;
 }
 
+// Child-side failure report: "<what>: errno <n>" on fd 2, then exit 127.
+// strerror and snprintf are not async-signal-safe, so the number is
+// formatted by hand.
+[[noreturn]] void ChildFail(const char* what) {
+  int e = errno;
+  char buf[160];
+  size_t n = 0;
+  for (const char* p = what; *p != '\0' && n < 120; ++p) buf[n++] = *p;
+  const char mid[] = ": errno ";
+  for (const char* p = mid; *p != '\0'; ++p) buf[n++] = *p;
+  char digits[12];
+  size_t d = 0;
+  unsigned v = e < 0 ? 0u : static_cast<unsigned>(e);
+  do {
+    digits[d++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && d < sizeof digits);
+  while (d > 0) buf[n++] = digits[--d];
+  buf[n++] = '\n';
+  (void)!write(2, buf, n);
+  _exit(127);
+}
+
+// See Command::mask_proc_sys_net. A private mount namespace first, so the
+// tmpfs is invisible to every other process (the driver included), and
+// propagation off so it cannot leak back through a shared mount.
+void MaskProcSysNet() {
+  if (unshare(CLONE_NEWNS) != 0) ChildFail("mask /proc/sys/net: unshare(CLONE_NEWNS)");
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    ChildFail("mask /proc/sys/net: make / private");
+  }
+  if (mount("tmpfs", "/proc/sys/net", "tmpfs", 0, "size=4k,mode=555") != 0) {
+    ChildFail("mask /proc/sys/net: mount tmpfs");
+  }
+}
+
 // In the child: wire stdio, close everything else, exec. Only
 // async-signal-safe calls here (we forked a multi-threaded process).
 [[noreturn]] void ExecChild(const Command& c, char* const* argv, int in_fd, int out_fd,
@@ -37,6 +75,8 @@ void CloseFd(int& fd) {
   signal(SIGPIPE, SIG_DFL);
   if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
   close_range(3, ~0U, 0);
+  // After the dup2s, so a failure is reported on the caller's stderr.
+  if (c.mask_proc_sys_net) MaskProcSysNet();
   execvp(argv[0], argv);
   const char msg[] = "exec failed\n";
   (void)!write(2, msg, sizeof msg - 1);

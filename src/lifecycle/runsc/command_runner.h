@@ -24,6 +24,16 @@ struct Command {
   // Put the child in its own process group so a timeout kills everything it
   // started. Off for interactive passthrough (the tty's foreground group).
   bool own_process_group = true;
+  // runsc create/start/run/restore with --network=sandbox only: run the
+  // child in a private mount namespace with an empty tmpfs over
+  // /proc/sys/net. This runsc takes "/proc/sys/net/core/rmem_default
+  // exists" to mean "root netns" and refuses, but on kernels >= 6.x that
+  // sysctl exists in every netns (runsc.md §6). The mask also disables that
+  // guard, so the caller must first check that the sandbox's netns is not
+  // ours (CheckNotHostNetns in lifecycle/network/sandbox_network.h). Needs
+  // CAP_SYS_ADMIN; if the mask cannot be set up the child exits 127 with
+  // "mask /proc/sys/net: ..." on stderr and runsc never runs.
+  bool mask_proc_sys_net = false;
 };
 
 struct CommandResult {
