@@ -200,9 +200,13 @@ demo_main() {
 
   osgv_banner "Create a sandbox and wait until it is Ready"
   local out id
-  printf '$ %s ctl --socket %s create --name demo --image %s --env GREETING=hello --wait\n' \
-    "${OSGV_BIN#"$OSGV_ROOT"/}" "$OSGV_SOCK" "$image"
-  out=$(osgv_ctl create --name demo --image "$image" --env GREETING=hello --wait)
+  # The main process counts in a shell variable, which lives only in memory;
+  # the file is where we can watch it.
+  # shellcheck disable=SC2016  # expanded inside the sandbox, not here
+  local counter='i=0; while :; do i=$((i+1)); echo $i > /root/counter; sleep 0.2; done'
+  printf '$ %s ctl --socket %s create --name demo --image %s --env GREETING=hello --wait -- /bin/sh -c %q\n' \
+    "${OSGV_BIN#"$OSGV_ROOT"/}" "$OSGV_SOCK" "$image" "$counter"
+  out=$(osgv_ctl create --name demo --image "$image" --env GREETING=hello --wait -- /bin/sh -c "$counter")
   printf '%s\n' "$out"
   id=$(head -n 1 <<<"$out")
   [[ -n $id ]] || osgv_die "create printed no sandbox id"
@@ -225,6 +229,23 @@ demo_main() {
   inside=$(osgv_show_run "$OSGV_BIN" exec --state-dir "$OSGV_STATE" --no-tty demo -- uname -r)
   printf '%s\n' "$inside"
   printf 'inside the sandbox: %s    on the host: %s\n' "$(tail -n 1 <<<"$inside")" "$(uname -r)"
+
+  osgv_banner "Stop = checkpoint, Start = restore: the counter in memory continues"
+  sleep 2
+  osgv_show_run "$OSGV_BIN" exec --state-dir "$OSGV_STATE" --no-tty demo -- cat /root/counter
+  osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" stop "$id"
+  osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" get "$id"
+  local stopped_at
+  stopped_at=$(cat "$OSGV_STATE"/sandboxes/*/upper/root/counter)
+  echo "(stopped: the counter's file on disk says $stopped_at; nothing runs now)"
+  osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" start "$id"
+  sleep 1
+  local after
+  after=$("$OSGV_BIN" exec --state-dir "$OSGV_STATE" --no-tty demo -- cat /root/counter)
+  echo "\$ ${OSGV_BIN#"$OSGV_ROOT"/} exec --state-dir $OSGV_STATE --no-tty demo -- cat /root/counter"
+  echo "$after"
+  [[ $after -gt $stopped_at ]] || osgv_die "the counter restarted: memory was not restored"
+  echo "(restored: it went on from $stopped_at, where a cold boot would have started again at 1)"
 
   osgv_banner "Delete the sandbox"
   osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" delete "$id"

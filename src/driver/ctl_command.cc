@@ -77,17 +77,27 @@ void PrintJson(const google::protobuf::Message& m) {
   std::cout << out << "\n";
 }
 
-const pb::DriverCondition* Ready(const pb::DriverSandbox& s) {
+const pb::DriverCondition* Condition(const pb::DriverSandbox& s, const std::string& type) {
   for (const auto& c : s.status().conditions()) {
-    if (c.type() == "Ready") return &c;
+    if (c.type() == type) return &c;
   }
   return nullptr;
 }
 
+const pb::DriverCondition* Ready(const pb::DriverSandbox& s) { return Condition(s, "Ready"); }
+
+// The condition that describes the sandbox best: Suspended while stopped.
+const pb::DriverCondition* Main(const pb::DriverSandbox& s) {
+  const auto* suspended = Condition(s, "Suspended");
+  if (suspended && suspended->status() == "True") return suspended;
+  return Ready(s);
+}
+
 std::string StateOf(const pb::DriverSandbox& s) {
   if (s.status().deleting()) return "Deleting";
-  const auto* c = Ready(s);
+  const auto* c = Main(s);
   if (!c) return "Unknown";
+  if (c->type() == "Suspended") return "Stopped";
   if (c->status() == "True") return "Ready";
   return c->reason();
 }
@@ -95,7 +105,7 @@ std::string StateOf(const pb::DriverSandbox& s) {
 void PrintTable(const std::vector<pb::DriverSandbox>& sandboxes) {
   std::printf("%-38s %-20s %-12s %-16s %s\n", "ID", "NAME", "WORKSPACE", "STATE", "MESSAGE");
   for (const auto& s : sandboxes) {
-    const auto* c = Ready(s);
+    const auto* c = Main(s);
     std::printf("%-38s %-20s %-12s %-16s %s\n", s.id().c_str(), s.name().c_str(),
                 s.workspace().c_str(), StateOf(s).c_str(), c ? c->message().c_str() : "");
   }
@@ -212,7 +222,7 @@ int Watch(Ctl& c) {
       PrintJson(ev);
     } else if (ev.has_sandbox()) {
       const auto& s = ev.sandbox().sandbox();
-      const auto* r = Ready(s);
+      const auto* r = Main(s);
       std::cout << "sandbox " << s.id() << " (" << s.name() << "): " << StateOf(s)
                 << (r && !r->message().empty() ? ": " + r->message() : "") << "\n";
     } else if (ev.has_deleted()) {
