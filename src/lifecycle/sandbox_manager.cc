@@ -92,6 +92,8 @@ void SandboxManager::Shutdown() {
 void SandboxManager::RunInBackground(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(tasks_mu_);
+    // Shutdown waits for the tasks it knows of; none may start after it.
+    if (shutting_down_) return;
     ++active_tasks_;
   }
   // Background work logs under the trace id of the call that started it.
@@ -788,7 +790,9 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     return absl::InternalError(
         absl::StrCat("cannot start sandbox '", id, "': ", handle.status().message()));
   }
-  if (image) RemoveTree(image->dir).IgnoreError();
+  // Whatever image there was (verified, corrupt or unrestorable) is stale
+  // now that the sandbox runs again.
+  RemoveTree(CheckpointRoot(rid) + "/image").IgnoreError();
   Transition(e, [](SandboxRecord& r) { r.checkpoint_json.clear(); }).IgnoreError();
   PublishEvent(id, "Warning", "ColdStart", message);
   return absl::OkStatus();
@@ -1062,9 +1066,10 @@ void SandboxManager::RecoverRecord(const EntryPtr& e,
   SandboxRecord r = e->record;
   const std::string& rid = r.runsc_id;
   auto c = containers.find(rid);
-  bool alive = c != containers.end() &&
-               (c->second.status == "running" || c->second.status == "created") &&
-               c->second.pid > 0 && kill(c->second.pid, 0) == 0;
+  // Only "running" counts: a container left "created" by a launch that
+  // never reached `runsc start` would never run its main process.
+  bool alive = c != containers.end() && c->second.status == "running" && c->second.pid > 0 &&
+               kill(c->second.pid, 0) == 0;
   int sandbox_pid = c != containers.end() ? c->second.pid : 0;
 
   if (r.phase == phase::kDeleting) {
