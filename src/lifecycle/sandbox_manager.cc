@@ -995,6 +995,20 @@ void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
   WatchExit(e, pid);
 }
 
+void SandboxManager::FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image) {
+  ReleaseRuntime(e->record.runsc_id);
+  std::string message = absl::StrCat("Memory checkpointed: ", MiB(image.bytes),
+                                     " (finished after a driver restart)");
+  Transition(e, [&](SandboxRecord& r) {
+    r.phase = phase::kStopped;
+    r.reason = reason::kCheckpointed;
+    r.message = message;
+    r.checkpoint_json = CheckpointToJson(image);
+    r.monitor_pid = 0;
+  }).IgnoreError();
+  spdlog::info("recovery: sandbox {}: {}", e->record.id, message);
+}
+
 void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid) {
   const std::string rid = e->record.runsc_id;
   const std::string root = CheckpointRoot(rid);
@@ -1014,17 +1028,7 @@ void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_
   auto manifest = ReadManifest(root + "/image");
   if (manifest.ok() && manifest->created_at_ms >= e->record.updated_at_ms &&
       VerifyCheckpoint(*manifest).ok()) {
-    ReleaseRuntime(rid);
-    std::string message = absl::StrCat("Memory checkpointed: ", MiB(manifest->bytes),
-                                       " (finished after a driver restart)");
-    Transition(e, [&](SandboxRecord& r) {
-      r.phase = phase::kStopped;
-      r.reason = reason::kCheckpointed;
-      r.message = message;
-      r.checkpoint_json = CheckpointToJson(*manifest);
-      r.monitor_pid = 0;
-    }).IgnoreError();
-    spdlog::info("recovery: sandbox {}: {}", e->record.id, message);
+    FinishRecoveredStop(e, *manifest);
     return;
   }
   if (alive) {
@@ -1034,17 +1038,7 @@ void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_
     auto sealed = alive ? absl::StatusOr<CheckpointImage>(absl::NotFoundError(""))
                         : SealInterruptedCheckpoint(rid, root);
     if (sealed.ok()) {
-      ReleaseRuntime(rid);
-      std::string message = absl::StrCat("Memory checkpointed: ", MiB(sealed->bytes),
-                                         " (finished after a driver restart)");
-      Transition(e, [&](SandboxRecord& r) {
-        r.phase = phase::kStopped;
-        r.reason = reason::kCheckpointed;
-        r.message = message;
-        r.checkpoint_json = CheckpointToJson(*sealed);
-        r.monitor_pid = 0;
-      }).IgnoreError();
-      spdlog::info("recovery: sandbox {}: {}", e->record.id, message);
+      FinishRecoveredStop(e, *sealed);
       return;
     }
   }

@@ -136,6 +136,8 @@ class SandboxManager {
   void RecoverRecord(const EntryPtr& e, const std::map<std::string, ContainerState>& containers,
                      std::vector<SandboxRequest>* reprovision);
   void RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid);
+  // A Stop the crash interrupted turned out complete: record it as stopped.
+  void FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image);
   void Adopt(const EntryPtr& e, int sandbox_pid);
   // The live monitor of this sandbox per its monitor.pid file, or 0.
   int MonitorPidOf(const std::string& runsc_id) const;
