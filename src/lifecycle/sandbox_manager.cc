@@ -619,6 +619,13 @@ absl::Status SandboxManager::StopWithoutMemory(const EntryPtr& e, const std::str
 
 absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::string& why) {
   const std::string id = e->record.id;
+  // Without it, a checkpoint with any TCP connection open fails and kills
+  // the sandbox (runsc.md): refuse rather than gamble with it.
+  if (!d_.runsc->features().Has("net-disconnect-ok")) {
+    return absl::FailedPreconditionError(
+        "StopSandbox needs runsc's --net-disconnect-ok, which this runsc lacks; install runsc "
+        "from bookworm-backports (scripts/install-deps.sh)");
+  }
   const std::string rid = e->record.runsc_id;
   const std::string root = CheckpointRoot(rid);
   if (auto st = MakeDirs(root, 0700); !st.ok()) return st;

@@ -75,6 +75,10 @@ struct Fixture {
     options.path = "runsc";
     options.root = layout.runsc_root();
     runsc = std::make_unique<Runsc>(&runner, options);
+    // The backports runsc the driver requires for Stop (runsc.md).
+    RunscFeatures features;
+    features.flags = {"overlay2", "net-disconnect-ok"};
+    runsc->SetFeatures(features);
     images = std::make_unique<ImageStore>(layout.images());
     cgroup_root = tmp.Dir("cgroup");
     // An empty runsc root unless a test says otherwise (runsc prints null).
@@ -1272,6 +1276,19 @@ TEST_CASE("Recover: a provisioning whose container came up is adopted and not re
   sandbox.Kill();
   REQUIRE(f.WaitPhase("sb-1", phase::kExited));
   f.CheckVocabulary();
+}
+
+TEST_CASE("Stop is refused with a clear message when runsc lacks --net-disconnect-ok",
+          "[manager]") {
+  Fixture f;
+  RunscFeatures old_runsc;
+  old_runsc.flags = {"overlay2"};
+  f.runsc->SetFeatures(old_runsc);
+  f.CreateRunning("sb-1", "alpha");
+  auto st = f.M().Stop("sb-1", "");
+  CHECK(st.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(st.message()), Catch::Contains("net-disconnect-ok"));
+  CHECK(f.Phase("sb-1") == phase::kRunning);
 }
 
 TEST_CASE("Recover: a provisioning whose container was created but never started is redone",
