@@ -1,3 +1,4 @@
+#include "temp_dir.h"
 #include "lifecycle/runsc/command_runner.h"
 
 #include <fcntl.h>
@@ -19,27 +20,9 @@ namespace osgv {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "osgv-runner-XXXXXX");
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A pipe whose ends close at scope exit.
 struct Pipe {

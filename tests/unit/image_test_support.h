@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/image/image_fs.h"
 
@@ -34,31 +35,6 @@ inline void WriteAll(const std::string& path, const std::string& bytes) {
   out << bytes;
   REQUIRE(out.good());
 }
-
-// A private directory under $TMPDIR (or /tmp), removed at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/osgv-image-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { (void)image_fs::ForceRemoveAll(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  // A subdirectory, created.
-  std::string Dir(const std::string& name) const {
-    std::string p = path_ + "/" + name;
-    std::filesystem::create_directories(p);
-    return p;
-  }
-
- private:
-  std::string path_;
-};
 
 // One tar entry; `data` is file content or the link target.
 struct TarEntry {

@@ -1,3 +1,4 @@
+#include "temp_dir.h"
 #include "lifecycle/bundle/oci_spec.h"
 
 #include <stdlib.h>
@@ -16,6 +17,7 @@ namespace osgv {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 using nlohmann::json;
 using Env = std::vector<std::string>;
 using Map = std::map<std::string, std::string>;
@@ -24,25 +26,6 @@ constexpr char kDefaultPath[] =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "osgv-ocispec-XXXXXX");
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 void WriteText(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
   std::ofstream out(path, std::ios::trunc);

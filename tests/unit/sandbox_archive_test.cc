@@ -1,5 +1,6 @@
 // The sandbox archive (export/import) without runsc: a record in a temp
 // store, a made-up writable layer, bundle and checkpoint image.
+#include "temp_dir.h"
 #include "lifecycle/migration/sandbox_archive.h"
 
 #include <archive.h>
@@ -30,27 +31,8 @@ namespace osgv {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 using json = nlohmann::json;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "osgv-archive-XXXXXX");
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 void RequireOk(const absl::Status& st) {
   INFO(st.ToString());

@@ -1,3 +1,4 @@
+#include "temp_dir.h"
 #include "lifecycle/bundle/supervisor_spec.h"
 
 #include <stdlib.h>
@@ -17,6 +18,7 @@ namespace osgv {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 using Strings = std::vector<std::string>;
 
 std::optional<std::string> Get(const Strings& env, const std::string& key) {
@@ -244,23 +246,6 @@ TEST_CASE("supervisor: the env is the supervisor-mode environment", "[supervisor
 }
 
 // ---- host files -------------------------------------------------------------
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "osgv-sup-XXXXXX");
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST_CASE("supervisor: host files are checked without being read", "[supervisor]") {
   TempDir dir;

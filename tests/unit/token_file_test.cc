@@ -1,3 +1,4 @@
+#include "temp_dir.h"
 #include "lifecycle/bundle/token_file.h"
 
 #include <stdlib.h>
@@ -14,26 +15,9 @@ namespace osgv {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
 constexpr char kToken[] = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzYi0xIn0.c2lnbmF0dXJl";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "osgv-token-XXXXXX");
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 int ModeOf(const std::string& path) {
   struct stat st;
