@@ -321,25 +321,28 @@ void SandboxManager::Provision(const EntryPtr& e, SandboxRequest request) {
   Fail(e, reason, std::string(st.message()));
 }
 
-absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
-                                           bool write_bundle) {
+absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest& request) {
   const std::string id = request.id;
-  const std::string rid = e->record.runsc_id;
-  const auto& L = d_.layout;
-  auto image = d_.images->Prepare(request.spec.tmpl.image, [&](const ImageProgress& p) {
+  // Its errors name the image.
+  return d_.images->Prepare(request.spec.tmpl.image, [&](const ImageProgress& p) {
     PublishEvent(id, "Normal", "PullingLayer",
                  absl::StrCat("Unpacked layer ", p.layers_done, "/", p.layers_total),
                  progress::Active(progress::kPullingImage,
                                   absl::StrCat(p.layers_done, "/", p.layers_total, " layers, ",
                                                p.bytes_done, "/", p.bytes_total, " bytes")));
   });
-  if (!image.ok()) return image.status();  // its message names the image
+}
+
+absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
+                                           const PreparedImage& image, bool write_bundle) {
+  const std::string rid = e->record.runsc_id;
+  const auto& L = d_.layout;
   if (write_bundle) {
     auto validated = ValidateSandboxRequest(request, d_.config);
     if (!validated.ok()) return validated.status();
     SpecInputs in;
     in.request = &request;
-    in.image = &image->config;
+    in.image = &image.config;
     const std::string sdir = L.sandbox_dir(rid);
     if (SupervisorEnabled(d_.config)) {
       // The supervisor runs as root and resolves the image's user itself.
@@ -347,7 +350,7 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
       SupervisorInputs sin;
       sin.config = &d_.config;
       sin.request = &request;
-      sin.image = &image->config;
+      sin.image = &image.config;
       sin.token_file = HasTokenFile(sdir) ? TokenFilePath(sdir) : "";
       sin.telemetry_enabled = DriverTelemetryEnabled();
       auto sup = BuildSupervisorSpec(sin);
@@ -355,13 +358,13 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
       in.supervisor = std::move(sup->process);
       in.extra_mounts = std::move(sup->mounts);
     } else {
-      auto user = ResolveImageUser(image->config.user, image->rootfs_dir);
+      auto user = ResolveImageUser(image.config.user, image.rootfs_dir);
       if (!user.ok()) return user.status();
       in.user = *user;
       SandboxEnvInputs ein;
       ein.config = &d_.config;
       ein.request = &request;
-      ein.image = &image->config;
+      ein.image = &image.config;
       auto env = BuildSandboxEnvironment(ein);
       if (!env.ok()) return env.status();
       in.env = *std::move(env);
@@ -384,10 +387,10 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
     // Persisted with the next transition (running): one fsync less on the
     // create path, and a crash before it re-provisions anyway.
     std::lock_guard<std::mutex> lock(mu_);
-    e->record.image_digest = image->manifest_digest;
+    e->record.image_digest = image.manifest_digest;
   }
   if (!d_.mounter->IsMounted(L.rootfs(rid))) {
-    auto st = d_.mounter->MountOverlay(image->rootfs_dir, L.upper(rid), L.work(rid), L.rootfs(rid));
+    auto st = d_.mounter->MountOverlay(image.rootfs_dir, L.upper(rid), L.work(rid), L.rootfs(rid));
     if (!st.ok()) return st;
   }
   return absl::OkStatus();
@@ -428,14 +431,14 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
 absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                                             std::string* failure_reason) {
   *failure_reason = reason::kImagePullFailed;
-  auto image = d_.images->Prepare(request.spec.tmpl.image, {});
+  auto image = PrepareImage(request);
   if (!image.ok()) return image.status();
   if (e->cancel) return absl::CancelledError("deleted");
   PublishEvent(request.id, "Normal", "Pulled", absl::StrCat("Image ", image->manifest_digest, " ready"),
                progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
 
   *failure_reason = reason::kContainerCreateFailed;
-  if (auto st = PrepareRootfs(e, request, /*write_bundle=*/true); !st.ok()) return st;
+  if (auto st = PrepareRootfs(e, request, *image, /*write_bundle=*/true); !st.ok()) return st;
   if (e->cancel) return absl::CancelledError("deleted");
 
   *failure_reason = reason::kContainerStartFailed;
@@ -758,7 +761,9 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   }
   // The bundle is rewritten only when it is missing (an imported sandbox).
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
-  st = PrepareRootfs(e, *request, !have_bundle);
+  auto rootfs_image = PrepareImage(*request);
+  st = rootfs_image.ok() ? PrepareRootfs(e, *request, *rootfs_image, !have_bundle)
+                         : rootfs_image.status();
   if (!st.ok()) {
     Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
     return absl::FailedPreconditionError(
@@ -783,7 +788,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
       return absl::OkStatus();
     }
     ReleaseRuntime(rid);
-    PrepareRootfs(e, *request, false).IgnoreError();  // release unmounted it
+    PrepareRootfs(e, *request, *rootfs_image, false).IgnoreError();  // release unmounted it
     cold_reason = absl::StrCat("restoring its checkpoint failed (", handle.status().message(), ")");
   }
 

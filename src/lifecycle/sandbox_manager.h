@@ -109,9 +109,11 @@ class SandboxManager {
   void Provision(const EntryPtr& e, SandboxRequest request);
   absl::Status ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                               std::string* failure_reason);
-  // Image ready, bundle written, overlay mounted: everything but runsc.
+  // The request's image, verified and unpacked, with progress events.
+  absl::StatusOr<PreparedImage> PrepareImage(const SandboxRequest& request);
+  // Bundle written (when asked) and overlay mounted: everything but runsc.
   absl::Status PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
-                             bool write_bundle);
+                             const PreparedImage& image, bool write_bundle);
   // Starts the monitor (create+start, or restore when `restore_dir` is set)
   // and records the sandbox as running.
   absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,

@@ -1278,6 +1278,15 @@ TEST_CASE("Recover: a provisioning whose container came up is adopted and not re
   f.CheckVocabulary();
 }
 
+TEST_CASE("the first create of an image reports each unpacked layer as progress", "[manager]") {
+  Fixture f;
+  f.CreateRunning("sb-1", "alpha");
+  // The image was not in the cache: unpacking it published per-layer
+  // progress the OpenShell CLI reads (openshell.progress.*).
+  CHECK(f.WaitEvent("sb-1", "Normal", "PullingLayer"));
+  CHECK(f.WaitEvent("sb-1", "Normal", "Pulled"));
+}
+
 TEST_CASE("Stop is refused with a clear message when runsc lacks --net-disconnect-ok",
           "[manager]") {
   Fixture f;
