@@ -718,4 +718,10 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(
                    " (use e.g. 250ms, 60s, 5m)"));
 }
 
+bool NetworkEnabled(const Config& config) {
+  if (config.network.mode == "sandbox") return true;
+  if (config.network.mode == "none") return false;
+  return config.network.mode.empty() && !config.gateway.endpoint.empty();
+}
+
 }  // namespace osgv

@@ -126,4 +126,8 @@ std::string RenderConfig(const Config& config);
 // "250ms", "60s", "5m", "1h"; bare numbers are rejected.
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
 
+// network.mode after defaulting: "" means sandbox when gateway.endpoint is
+// set (sandboxes must reach the gateway), else none.
+bool NetworkEnabled(const Config& config);
+
 }  // namespace osgv

@@ -322,6 +322,16 @@ constexpr DriverConfigKey kDriverConfigKeys[] = {
        options.pids_limit = *pids;
        return absl::OkStatus();
      }},
+    {"network_mode",
+     [](absl::string_view path, const nlohmann::json& value,
+        DriverConfigOptions& options) {
+       if (!value.is_string() || (value != "none" && value != "sandbox")) {
+         return Invalid(path, absl::StrCat("must be \"none\" or \"sandbox\" (got ",
+                                           value.dump(), ")"));
+       }
+       options.network_mode = value.get<std::string>();
+       return absl::OkStatus();
+     }},
 };
 
 const DriverConfigKey* FindDriverConfigKey(const std::string& name) {
@@ -477,6 +487,13 @@ absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
   result.pids_limit = options->pids_limit.value_or(0) != 0
                           ? *options->pids_limit
                           : config.sandbox.pids_limit;
+  // A sandbox may give up the network, never ask for one the driver was
+  // not configured to build.
+  result.networked = NetworkEnabled(config) && options->network_mode.value_or("sandbox") == "sandbox";
+  if (options->network_mode == "sandbox" && !NetworkEnabled(config)) {
+    return Unsupported(absl::StrCat(kDriverConfig, ".network_mode"),
+                       "this driver runs with network.mode none; sandboxes have loopback only");
+  }
   result.driver_config = *options;
   return result;
 }

@@ -121,8 +121,18 @@ int ServeCommand(const std::vector<std::string>& argv) {
   ExitWatcher exits;
   EventBus events(config->watch.queue_size);
   ManagerDeps deps{*config, layout, store->get(), &runsc, &images, &mounter, &launcher, &exits, &events};
+  std::unique_ptr<HostNetwork> network;
+  if (NetworkEnabled(*config)) {
+    auto options = HostNetworkOptionsFromConfig(*config);
+    if (!options.ok()) return Fatal(std::string(options.status().message()));
+    network = std::make_unique<HostNetwork>(&runner, *std::move(options));
+    deps.network = network.get();
+  }
+  auto callback = GatewayCallbackAddress(*config);
+  if (!callback.ok()) return Fatal(std::string(callback.status().message()));
   SandboxManager manager(deps);
   ComputeDriverService service(&manager, CapabilitiesOf(*config, features->version));
+  service.SetGatewayCallbackAddress(*callback);
 
   auto listen_fd = BindDriverSocket(config->socket);
   if (!listen_fd.ok()) return Fatal(std::string(listen_fd.status().message()));

@@ -318,6 +318,8 @@ void SandboxManager::Provision(const EntryPtr& e, SandboxRequest request) {
   // Deleted while provisioning: the delete cleans up. Shutting down: the
   // record stays "provisioning" and recovery redoes it.
   if (e->cancel) return;
+  // A failed sandbox never boots again: its address goes back to the pool.
+  DisconnectNetwork(e->record.runsc_id);
   Fail(e, reason, std::string(st.message()));
 }
 
@@ -334,7 +336,8 @@ absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest&
 }
 
 absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
-                                           const PreparedImage& image, bool write_bundle) {
+                                           const PreparedImage& image, bool write_bundle,
+                                           const NetworkAttachment* net) {
   const std::string rid = e->record.runsc_id;
   const auto& L = d_.layout;
   if (write_bundle) {
@@ -373,6 +376,11 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
     in.memory_limit_bytes = validated->memory_limit_bytes;
     in.cpu_limit_millis = validated->cpu_limit_millis;
     in.pids_limit = validated->pids_limit;
+    if (net != nullptr) {
+      in.netns_path = net->netns_path;
+      in.extra_mounts.push_back({net->hosts_path, "/etc/hosts", true});
+      in.extra_mounts.push_back({net->resolv_conf_path, "/etc/resolv.conf", true});
+    }
     auto spec = BuildRuntimeSpec(in);
     if (!spec.ok()) return spec.status();
     for (const auto& dir : {L.sandbox_dir(rid), L.upper(rid), L.work(rid), L.rootfs(rid)}) {
@@ -411,6 +419,15 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
   ms.exit_file = L.exit_file(rid);
   ms.log_file = L.monitor_log(rid);
   ms.restore_image_dir = restore_dir;
+  // The bundle says how the sandbox was made, so a sandbox keeps its
+  // network mode across restarts of a driver whose configuration changed.
+  if (auto spec = ReadFile(L.bundle(rid) + "/config.json"); spec.ok()) {
+    std::string netns = SpecNetnsPath(nlohmann::json::parse(*spec, nullptr, false));
+    if (!netns.empty()) {
+      ms.runsc.network = "sandbox";
+      ms.runsc.netns_path = netns;
+    }
+  }
   auto handle = d_.monitors->Launch(ms, L.monitor_spec(rid));
   if (!handle.ok()) {
     RemoveLeakedCgroups(d_.cgroup_root, rid);
@@ -438,7 +455,13 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
                progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
 
   *failure_reason = reason::kContainerCreateFailed;
-  if (auto st = PrepareRootfs(e, request, *image, /*write_bundle=*/true); !st.ok()) return st;
+  auto net = ConnectNetwork(e, WantsNetwork(request));
+  if (!net.ok()) return net.status();
+  if (auto st = PrepareRootfs(e, request, *image, /*write_bundle=*/true,
+                              net->has_value() ? &**net : nullptr);
+      !st.ok()) {
+    return st;
+  }
   if (e->cancel) return absl::CancelledError("deleted");
 
   *failure_reason = reason::kContainerStartFailed;
@@ -524,6 +547,7 @@ void SandboxManager::ReleaseRuntime(const std::string& rid) {
 absl::Status SandboxManager::RemoveSandboxFiles(const std::string& rid) {
   // First, so that a failing unmount below can never leave the token behind.
   RemoveTokenFile(d_.layout.sandbox_dir(rid)).IgnoreError();
+  DisconnectNetwork(rid);
   for (const auto& m : d_.mounter->MountsUnder(d_.layout.sandbox_dir(rid))) {
     auto st = d_.mounter->Unmount(m);
     if (!st.ok()) return st;
@@ -761,9 +785,12 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   }
   // The bundle is rewritten only when it is missing (an imported sandbox).
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
+  auto net = ConnectNetwork(e, have_bundle ? BundleIsNetworked(rid) : WantsNetwork(*request));
   auto rootfs_image = PrepareImage(*request);
-  st = rootfs_image.ok() ? PrepareRootfs(e, *request, *rootfs_image, !have_bundle)
-                         : rootfs_image.status();
+  st = !net.ok()            ? net.status()
+       : rootfs_image.ok() ? PrepareRootfs(e, *request, *rootfs_image, !have_bundle,
+                                           net->has_value() ? &**net : nullptr)
+                           : rootfs_image.status();
   if (!st.ok()) {
     Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
     return absl::FailedPreconditionError(
@@ -789,6 +816,8 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     }
     ReleaseRuntime(rid);
     PrepareRootfs(e, *request, *rootfs_image, false).IgnoreError();  // release unmounted it
+    // The failed restore may have stripped eth0 again.
+    if (net->has_value()) ConnectNetwork(e, true).IgnoreError();
     cold_reason = absl::StrCat("restoring its checkpoint failed (", handle.status().message(), ")");
   }
 
@@ -878,6 +907,12 @@ void SandboxManager::SuspendIfIdle(const EntryPtr& e) {
 // ---- recovery ------------------------------------------------------------------
 
 absl::Status SandboxManager::Recover() {
+  if (d_.network != nullptr) {
+    // Before anything boots: the bridge, forwarding and our firewall.
+    if (auto st = d_.network->EnsureHost(); !st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("network.mode sandbox: ", st.message()));
+    }
+  }
   auto records = d_.store->List();
   if (!records.ok()) return records.status();
   auto listed = d_.runsc->List();
@@ -898,6 +933,7 @@ absl::Status SandboxManager::Recover() {
   std::vector<SandboxRequest> reprovision;
   for (const auto& e : all) RecoverRecord(e, containers, &reprovision);
   RemoveOrphans(containers);
+  RemoveOrphanNetworks();
   d_.images->CleanStaging();
 
   for (auto& request : reprovision) {
