@@ -16,7 +16,7 @@ if ! python3 -c 'import tomllib' 2>/dev/null; then
   echo "SKIP: python3 3.11+ (tomllib) is needed to read examples/gateway.toml"
   exit 77
 fi
-socket=$(awk '/^socket:/ { s = 1; next } s && $1 == "path:" { print $2; exit }' <<<"$cfg")
+socket=$(awk '/^socket:/ { s = 1; next } s && $1 == "path:" { gsub(/"/, "", $2); print $2; exit }' <<<"$cfg")
 python3 - "$examples/gateway.toml" "$socket" <<'PY'
 import sys, tomllib
 path, socket = sys.argv[1], sys.argv[2]

@@ -72,7 +72,7 @@ echo "ok: the image's driver runs: $got"
 
 cfg=$(in_sandbox /usr/bin/openshell-driver-gvisor serve --config /etc/openshell-gvisor/driver.yaml --check-config) ||
   fail "the image's default config is refused: $cfg"
-grep -q '^  path: /run/openshell/gvisor.sock' <<<"$cfg" || fail "image config has another socket path: $cfg"
+grep -Eq '^  path: "?/run/openshell/gvisor.sock"?$' <<<"$cfg" || fail "image config has another socket path: $cfg"
 echo "ok: the image's default driver.yaml passes --check-config"
 
 for tool in "/usr/bin/runsc --version" "/usr/sbin/nft --version" "/usr/sbin/ip -V"; do
