@@ -20,6 +20,7 @@
 #include "lifecycle/bundle/supervisor_spec.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
+#include "lifecycle/console_tail.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/log_context.h"
 #include "lifecycle/progress.h"
@@ -512,6 +513,9 @@ void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
     message = DescribeExit(*code);
   } else {
     message = "main process exited; its exit code was lost (the sandbox monitor ended first)";
+  }
+  if (std::string tail = ConsoleTail(d_.layout.console_log(rid)); !tail.empty()) {
+    absl::StrAppend(&message, "; last output: ", tail);
   }
   // The host's memory-cgroup OOM killer ends the whole sandbox (runsc.md
   // §7); say so rather than report a bare signal. Read before the cgroup
