@@ -21,6 +21,7 @@ namespace osgv {
 struct DriverConfigOptions {
   std::optional<uint64_t> pids_limit;
   std::optional<std::string> network_mode;  // none | sandbox
+  std::optional<std::string> pull_policy;   // if-not-present | always | never
 };
 
 // The validated, parsed form of a request's limits and options.

@@ -115,7 +115,8 @@ int ServeCommand(const std::vector<std::string>& argv) {
   if (!features.ok()) return Fatal(std::string(features.status().message()));
   WarnAboutMissingFeatures(*features);
 
-  ImageStore images(layout.images());
+  Skopeo skopeo(&runner, SkopeoOptionsFromConfig(config->images));
+  ImageStore images(layout.images(), &skopeo);
   OverlayMounter mounter;
   ProcessMonitorLauncher launcher(SelfExe(), config->runsc.timeout);
   ExitWatcher exits;

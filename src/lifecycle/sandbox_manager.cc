@@ -229,12 +229,8 @@ void SandboxManager::Fail(const EntryPtr& e, const std::string& reason,
 // ---- create ------------------------------------------------------------------
 
 absl::Status SandboxManager::Validate(const SandboxRequest& request) const {
-  auto v = ValidateSandboxRequest(request, d_.config);
-  if (!v.ok()) return v.status();
-  std::string image = request.spec.tmpl.image.empty() ? d_.config.default_image
-                                                      : request.spec.tmpl.image;
-  // Its message already names the field (template.image).
-  return ParseImageReference(image).status();
+  // Also parses the image reference (CheckImage).
+  return ValidateSandboxRequest(request, d_.config).status();
 }
 
 absl::Status SandboxManager::Create(const SandboxRequest& in) {
@@ -324,8 +320,15 @@ void SandboxManager::Provision(const EntryPtr& e, SandboxRequest request) {
   Fail(e, reason, std::string(st.message()));
 }
 
-absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest& request) {
+absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest& request,
+                                                          const std::string& pinned_digest) {
   const std::string id = request.id;
+  PrepareOptions options;
+  options.pull_policy = d_.config.images.pull_policy;
+  if (auto dc = ParseDriverConfig(request.spec.tmpl.driver_config_json); dc.ok() && dc->pull_policy) {
+    options.pull_policy = *dc->pull_policy;
+  }
+  options.pinned_digest = pinned_digest;
   // Its errors name the image.
   return d_.images->Prepare(request.spec.tmpl.image, [&](const ImageProgress& p) {
     PublishEvent(id, "Normal", "PullingLayer",
@@ -333,7 +336,7 @@ absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest&
                  progress::Active(progress::kPullingImage,
                                   absl::StrCat(p.layers_done, "/", p.layers_total, " layers, ",
                                                p.bytes_done, "/", p.bytes_total, " bytes")));
-  });
+  }, options);
 }
 
 absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
@@ -790,7 +793,13 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   // The bundle is rewritten only when it is missing (an imported sandbox).
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
   auto net = ConnectNetwork(e, have_bundle ? BundleIsNetworked(rid) : WantsNetwork(*request));
-  auto rootfs_image = PrepareImage(*request);
+  // The digest it ran on, not whatever the tag names today.
+  std::string ran_on;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ran_on = e->record.image_digest;
+  }
+  auto rootfs_image = PrepareImage(*request, ran_on);
   st = !net.ok()            ? net.status()
        : rootfs_image.ok() ? PrepareRootfs(e, *request, *rootfs_image, !have_bundle,
                                            net->has_value() ? &**net : nullptr)

@@ -114,7 +114,9 @@ class SandboxManager {
   absl::Status ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                               std::string* failure_reason);
   // The request's image, verified and unpacked, with progress events.
-  absl::StatusOr<PreparedImage> PrepareImage(const SandboxRequest& request);
+  // `pinned_digest` (Start): the manifest the sandbox ran on before.
+  absl::StatusOr<PreparedImage> PrepareImage(const SandboxRequest& request,
+                                             const std::string& pinned_digest = "");
   // Bundle written (when asked) and overlay mounted: everything but runsc.
   // `net` (when networked) puts the netns and the generated /etc/hosts and
   // /etc/resolv.conf into the bundle.
