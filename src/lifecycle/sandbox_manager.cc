@@ -331,8 +331,13 @@ absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest&
   options.pinned_digest = pinned_digest;
   // Its errors name the image.
   return d_.images->Prepare(request.spec.tmpl.image, [&](const ImageProgress& p) {
+    if (p.pulling) {
+      spdlog::info("sandbox {}: pulling {}: {}/{} layers, {}/{} bytes", id, request.spec.tmpl.image,
+                   p.layers_done, p.layers_total, p.bytes_done, p.bytes_total);
+    }
     PublishEvent(id, "Normal", "PullingLayer",
-                 absl::StrCat("Unpacked layer ", p.layers_done, "/", p.layers_total),
+                 absl::StrCat(p.pulling ? "Pulled" : "Unpacked", " layer ", p.layers_done, "/",
+                              p.layers_total),
                  progress::Active(progress::kPullingImage,
                                   absl::StrCat(p.layers_done, "/", p.layers_total, " layers, ",
                                                p.bytes_done, "/", p.bytes_total, " bytes")));

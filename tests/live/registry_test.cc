@@ -174,6 +174,8 @@ TEST_CASE("a registry image is pulled once - later creates need no registry", "[
   WaitReady(d.stub.get(), b.id());
   CHECK(Exec(d.process, "reg-a", {"cat", "/etc/image-marker"}).out.find("from-the-busybox-image") != std::string::npos);
   CHECK(CountOf(d.process.Log(), "/busybox:1: pulled") == 1);
+  // Pull progress, from the blobs arriving (also sent as PullingLayer events).
+  CHECK(d.process.Log().find(absl::StrCat("pulling ", image, ": 1/1 layers")) != std::string::npos);
   // The registry's side: each blob was downloaded once.
   auto [gets, blobs] = BlobGets(registry.Log());
   CHECK(gets > 0);

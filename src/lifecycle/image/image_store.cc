@@ -5,6 +5,7 @@
 // before the rootfs directory, and a cache hit requires both, so a crash
 // between the two renames just means the next Prepare unpacks again.
 #include "lifecycle/image/image_store.h"
+#include "lifecycle/image/pull_progress.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -172,7 +173,7 @@ absl::StatusOr<PreparedImage> ImageStore::Prepare(const std::string& reference,
     // Not cached (gc, another host): fetch exactly that manifest.
     if (ref->is_registry()) ref->digest = pinned;
   }
-  absl::StatusOr<Located> located = Locate(*ref, options.pull_policy);
+  absl::StatusOr<Located> located = Locate(*ref, options.pull_policy, progress);
   if (!located.ok()) {
     // Registry errors already name the image, in canonical form.
     if (ref->is_registry()) return located.status();
@@ -188,8 +189,9 @@ absl::StatusOr<PreparedImage> ImageStore::Prepare(const std::string& reference,
 }
 
 absl::StatusOr<ImageStore::Located> ImageStore::Locate(const ImageReference& ref,
-                                                       const std::string& policy) {
-  if (ref.is_registry()) return LocateInRegistryLayout(ref, policy);
+                                                       const std::string& policy,
+                                                       const ImageProgressFn& progress) {
+  if (ref.is_registry()) return LocateInRegistryLayout(ref, policy, progress);
   OciLayout layout(ref.layout_dir);
   absl::StatusOr<ResolvedManifest> manifest = layout.Resolve(ref.tag);
   if (!manifest.ok()) return manifest.status();
@@ -212,7 +214,7 @@ absl::StatusOr<ImageStore::Located> ImageStore::FindPulled(const std::string& na
 }
 
 absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
-    const ImageReference& ref, const std::string& policy) {
+    const ImageReference& ref, const std::string& policy, const ImageProgressFn& progress) {
   const std::string name = ref.Canonical();
   const std::string context = absl::StrCat("image '", name, "'");
   std::error_code ec;
@@ -242,7 +244,22 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
   {
     absl::StatusOr<image_fs::FileLock> lock = image_fs::FileLock::Acquire(blobs_lock(), true);
     if (!lock.ok()) return lock.status();
+    // Progress comes from watching the blobs arrive; the manifest it needs
+    // is fetched on the watcher's thread, beside the copy.
+    PullProgressWatcher watcher(
+        blobs_layout() + "/blobs/sha256",
+        [this, ref]() -> absl::StatusOr<std::vector<LayerSize>> {
+          absl::StatusOr<std::string> raw = puller_->RawManifest(ref);
+          if (!raw.ok()) return raw.status();
+          return ManifestLayers(*raw, [&](const std::string& digest) {
+            ImageReference entry = ref;
+            entry.digest = digest;
+            return puller_->RawManifest(entry);
+          });
+        },
+        progress);
     pulled = puller_->Pull(ref, blobs_layout(), name);
+    if (pulled.ok()) watcher.Finish();
   }
   slot->pulls++;
   if (!pulled.ok()) return pulled;  // names the image and the cause

@@ -53,6 +53,8 @@ struct PreparedImage {
 };
 
 struct ImageProgress {
+  // true while layers arrive from a registry; false while they are unpacked.
+  bool pulling = false;
   int layers_done = 0;
   int layers_total = 0;
   uint64_t bytes_done = 0;
@@ -101,9 +103,11 @@ class ImageStore {
     std::atomic<uint64_t> pulls{0};
   };
 
-  absl::StatusOr<Located> Locate(const ImageReference& ref, const std::string& policy);
+  absl::StatusOr<Located> Locate(const ImageReference& ref, const std::string& policy,
+                                 const ImageProgressFn& progress);
   absl::StatusOr<Located> LocateInRegistryLayout(const ImageReference& ref,
-                                                 const std::string& policy);
+                                                 const std::string& policy,
+                                                 const ImageProgressFn& progress);
   // The reference's manifest in the blob store, under the shared lock.
   absl::StatusOr<Located> FindPulled(const std::string& name);
   std::shared_ptr<PullSlot> SlotFor(const std::string& name);

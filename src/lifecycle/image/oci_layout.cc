@@ -293,4 +293,15 @@ absl::StatusOr<ResolvedManifest> OciLayout::ResolveDescriptor(const Descriptor& 
   return Unsupported(absl::StrCat("manifest ", d.digest), *type);
 }
 
+absl::StatusOr<std::string> HostManifestDigest(const std::string& index_json) {
+  json index = json::parse(index_json, nullptr, false);
+  if (!index.is_object()) return absl::InvalidArgumentError("image index: not a JSON object");
+  absl::StatusOr<json> entry = SelectPlatform(index, "from the registry");
+  if (!entry.ok()) return entry.status();
+  if (!entry->is_object() || !(*entry)["digest"].is_string()) {
+    return absl::InvalidArgumentError("image index: the host's entry has no digest");
+  }
+  return (*entry)["digest"].get<std::string>();
+}
+
 }  // namespace osgv

@@ -29,6 +29,11 @@ struct ResolvedManifest {
 // the platform picked from multi-arch image indexes.
 const char* HostArchitecture();
 
+// From the JSON of a multi-platform image index (OCI index or Docker
+// manifest list): the digest of the linux manifest for this host's
+// architecture. FAILED_PRECONDITION naming the platforms it has otherwise.
+absl::StatusOr<std::string> HostManifestDigest(const std::string& index_json);
+
 class OciLayout {
  public:
   explicit OciLayout(std::string dir) : dir_(std::move(dir)) {}

@@ -93,21 +93,44 @@ SkopeoOptions SkopeoOptionsFromConfig(const ImagesConfig& images) {
   return o;
 }
 
+std::vector<std::string> Skopeo::BaseArgv(const std::string& subcommand,
+                                          const ImageReference& ref,
+                                          const std::string& tls_flag) const {
+  std::vector<std::string> argv = {options_.path};
+  // Global options, before the subcommand.
+  if (!options_.registries_conf.empty()) {
+    argv.push_back("--registries-conf=" + options_.registries_conf);
+  }
+  if (!options_.policy.empty()) argv.push_back("--policy=" + options_.policy);
+  argv.push_back(subcommand);
+  if (!options_.auth_file.empty()) argv.push_back("--authfile=" + options_.auth_file);
+  const auto& insecure = options_.insecure_registries;
+  if (std::find(insecure.begin(), insecure.end(), ref.registry) != insecure.end()) {
+    argv.push_back(tls_flag + "=false");
+  }
+  return argv;
+}
+
+Command Skopeo::InspectRawCommand(const ImageReference& ref) const {
+  Command c;
+  c.argv = BaseArgv("inspect", ref, "--tls-verify");
+  c.argv.push_back("--raw");
+  c.argv.push_back("docker://" + ref.Canonical());
+  c.timeout = std::min(options_.timeout, std::chrono::milliseconds(60000));
+  return c;
+}
+
+absl::StatusOr<std::string> Skopeo::RawManifest(const ImageReference& ref) {
+  absl::StatusOr<CommandResult> result = runner_->Run(InspectRawCommand(ref));
+  if (!result.ok()) return result.status();
+  if (!result->ok()) return SkopeoError(ref.Canonical(), options_.path, *result);
+  return result->stdout_text;
+}
+
 Command Skopeo::CopyCommand(const ImageReference& ref, const std::string& layout_dir,
                             const std::string& name) const {
   Command c;
-  c.argv = {options_.path};
-  // Global options, before the subcommand.
-  if (!options_.registries_conf.empty()) {
-    c.argv.push_back("--registries-conf=" + options_.registries_conf);
-  }
-  if (!options_.policy.empty()) c.argv.push_back("--policy=" + options_.policy);
-  c.argv.push_back("copy");
-  if (!options_.auth_file.empty()) c.argv.push_back("--authfile=" + options_.auth_file);
-  const auto& insecure = options_.insecure_registries;
-  if (std::find(insecure.begin(), insecure.end(), ref.registry) != insecure.end()) {
-    c.argv.push_back("--src-tls-verify=false");
-  }
+  c.argv = BaseArgv("copy", ref, "--src-tls-verify");
   // Without --all, skopeo resolves a multi-platform index to this host's
   // os/architecture and copies that one manifest.
   c.argv.push_back("docker://" + ref.Canonical());

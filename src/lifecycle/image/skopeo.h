@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "capabilities/config.h"
 #include "capabilities/image_reference.h"
 #include "lifecycle/runsc/command_runner.h"
@@ -27,6 +29,11 @@ class ImagePuller {
   // the image and the cause.
   virtual absl::Status Pull(const ImageReference& ref, const std::string& layout_dir,
                             const std::string& name) = 0;
+  // The registry's manifest (or index) JSON for `ref`, for progress
+  // reporting only: nothing trusts it. UNIMPLEMENTED by default.
+  virtual absl::StatusOr<std::string> RawManifest(const ImageReference& ref) {
+    return absl::UnimplementedError(absl::StrCat("no manifest lookup for ", ref.Canonical()));
+  }
 };
 
 struct SkopeoOptions {
@@ -48,12 +55,20 @@ class Skopeo : public ImagePuller {
 
   absl::Status Pull(const ImageReference& ref, const std::string& layout_dir,
                     const std::string& name) override;
+  absl::StatusOr<std::string> RawManifest(const ImageReference& ref) override;
 
   // The `skopeo copy` command Pull runs (exposed for tests).
   Command CopyCommand(const ImageReference& ref, const std::string& layout_dir,
                       const std::string& name) const;
+  // `skopeo inspect --raw` with the same global and source options.
+  Command InspectRawCommand(const ImageReference& ref) const;
 
  private:
+  // argv up to and including `subcommand`, with the options every call
+  // to the registry needs (config files, credentials, TLS).
+  std::vector<std::string> BaseArgv(const std::string& subcommand, const ImageReference& ref,
+                                    const std::string& tls_flag) const;
+
   CommandRunner* runner_;
   SkopeoOptions options_;
 };
