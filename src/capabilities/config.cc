@@ -566,6 +566,12 @@ absl::Status CheckTimeout(std::chrono::milliseconds timeout) {
 
 // An https:// endpoint needs the whole client TLS trio (the supervisor
 // refuses to start otherwise), and each file must be given absolutely.
+absl::Status CheckSupervisorGateway(const Config& c) {
+  if (c.supervisor.binary.empty() || !c.gateway.endpoint.empty()) return absl::OkStatus();
+  return KeyError("gateway.endpoint",
+                  "required when supervisor.binary is set (the supervisor dials the gateway)");
+}
+
 absl::Status CheckGatewayTls(const GatewayConfig& g) {
   for (auto [key, path] : {std::pair<const char*, const std::string*>{"gateway.tls_ca", &g.tls_ca},
                            {"gateway.tls_cert", &g.tls_cert},
@@ -611,6 +617,7 @@ absl::Status CheckValues(const Config& c) {
       CheckOptionalAbsolutePath("supervisor.binary", c.supervisor.binary),
       CheckAbsolutePath("supervisor.workdir", c.supervisor.workdir),
       CheckGatewayTls(c.gateway),
+      CheckSupervisorGateway(c),
       c.images.skopeo_path.empty() ? KeyError("images.skopeo_path", "must not be empty")
                                    : absl::OkStatus(),
       CheckOptionalAbsolutePath("images.auth_file", c.images.auth_file),

@@ -127,6 +127,11 @@ int ServeCommand(const std::vector<std::string>& argv) {
     auto options = HostNetworkOptionsFromConfig(*config);
     if (!options.ok()) return Fatal(std::string(options.status().message()));
     network = std::make_unique<HostNetwork>(&runner, *std::move(options));
+    // Before the socket answers: the gateway binds the callback listener on
+    // the bridge address as soon as GetGatewayListenerRequirements returns.
+    if (auto s = network->EnsureHost(); !s.ok()) {
+      return Fatal(absl::StrCat("network.mode sandbox: ", s.message()));
+    }
     deps.network = network.get();
   }
   auto callback = GatewayCallbackAddress(*config);

@@ -522,9 +522,7 @@ void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
   } else {
     message = "main process exited; its exit code was lost (the sandbox monitor ended first)";
   }
-  if (std::string tail = ConsoleTail(d_.layout.console_log(rid)); !tail.empty()) {
-    absl::StrAppend(&message, "; last output: ", tail);
-  }
+  AppendLastOutput(rid, &message);
   // The host's memory-cgroup OOM killer ends the whole sandbox (runsc.md
   // §7); say so rather than report a bare signal. Read before the cgroup
   // goes away with the container.
@@ -544,6 +542,13 @@ void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
     r.monitor_pid = 0;
   }).IgnoreError();
   PublishEvent(id, "Warning", exit_reason, message);
+}
+
+void SandboxManager::AppendLastOutput(const std::string& rid, std::string* message) const {
+  // A process that dies at start-up usually said why on its way out.
+  if (std::string tail = ConsoleTail(d_.layout.console_log(rid)); !tail.empty()) {
+    absl::StrAppend(message, "; last output: ", tail);
+  }
 }
 
 void SandboxManager::ReleaseRuntime(const std::string& rid) {
@@ -1202,6 +1207,7 @@ void SandboxManager::RecoverRecord(const EntryPtr& e,
   if (exit.ok() && exit->has_value()) {
     // It ended while we were away; the monitor kept the code for us.
     std::string message = absl::StrCat(DescribeExit((*exit)->exit_code), " while the driver was down");
+    AppendLastOutput(rid, &message);
     ReleaseRuntime(rid);
     Transition(e, [&](SandboxRecord& rec) {
       rec.phase = phase::kExited;

@@ -141,6 +141,8 @@ class SandboxManager {
                                        const std::string& running_message);
   void Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
   void OnMonitorExit(const std::string& id, uint64_t seq);
+  // "; last output: ..." from the sandbox's console log, when it has any.
+  void AppendLastOutput(const std::string& runsc_id, std::string* message) const;
   void WatchExit(const EntryPtr& e, int pid);
   // Removes the runsc container and unmounts the rootfs; keeps the files.
   void ReleaseRuntime(const std::string& runsc_id);

@@ -330,6 +330,8 @@ TEST_CASE("ValidateConfig checks the effective config", "[config]") {
       {[](Config& c) { c.socket.mode = 0706; }, "socket.mode:"},
       {[](Config& c) { c.watch.queue_size = 0; }, "watch.queue_size:"},
       {[](Config& c) { c.sandbox.pids_limit = 10; }, "sandbox.pids_limit:"},
+      {[](Config& c) { c.supervisor.binary = "/usr/libexec/openshell-sandbox"; },
+       "gateway.endpoint: required when supervisor.binary is set"},
   };
   for (const Case& c : cases) {
     Config changed = config;
