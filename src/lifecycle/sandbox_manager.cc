@@ -694,6 +694,9 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   std::string compression =
       ChooseCompression(d_.config.checkpoint.compression, d_.config.checkpoint.none_above_bytes, memory);
   std::string tmp = absl::StrCat(root, "/tmp-", RandomHex(6));
+  // Opened now, while the monitor surely runs: it reaps the checkpointed
+  // sandbox and then ends, which is what runsc delete waits for.
+  ProcessHandle monitor(e->record.monitor_pid);
   auto t0 = Clock::now();
   st = d_.runsc->Checkpoint(rid, tmp, compression, d_.config.checkpoint.timeout);
   int64_t duration = MsSince(t0);
@@ -710,7 +713,9 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
     }
     return StopWithoutMemory(e, absl::StrCat("checkpoint failed: ", st.message()));
   }
-  SandboxProcessAlive(rid);  // waits for the reap runsc needs before delete
+  // The reap runsc needs before delete: the monitor's end says it happened;
+  // without a monitor handle (or if it hangs) runsc is asked.
+  if (!monitor.WaitForExit(std::chrono::seconds(2))) SandboxProcessAlive(rid);
 
   CheckpointImage image;
   image.compression = compression;

@@ -1,6 +1,7 @@
 #include "lifecycle/monitor/exit_watcher.h"
 
 #include <poll.h>
+#include <cerrno>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -9,6 +10,24 @@
 #include <vector>
 
 namespace osgv {
+
+ProcessHandle::ProcessHandle(int pid) {
+  if (pid > 0) fd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+ProcessHandle::~ProcessHandle() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool ProcessHandle::WaitForExit(std::chrono::milliseconds timeout) const {
+  if (fd_ < 0) return false;
+  pollfd p{fd_, POLLIN, 0};
+  int r;
+  do {
+    r = poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (r < 0 && errno == EINTR);
+  return r > 0;
+}
 
 ExitWatcher::ExitWatcher() {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

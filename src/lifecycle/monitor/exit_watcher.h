@@ -4,12 +4,32 @@
 // polls a pidfd per process, so watching costs no thread per sandbox.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
 
 namespace osgv {
+
+// A handle on one process that can wait for its end without polling:
+// opened while the process surely lives, so a later reuse of its pid can
+// never be mistaken for it.
+class ProcessHandle {
+ public:
+  explicit ProcessHandle(int pid);
+  ~ProcessHandle();
+  ProcessHandle(const ProcessHandle&) = delete;
+  ProcessHandle& operator=(const ProcessHandle&) = delete;
+
+  bool valid() const { return fd_ >= 0; }
+  // true once the process has ended (at once if it already had); false on
+  // timeout or without a valid handle.
+  bool WaitForExit(std::chrono::milliseconds timeout) const;
+
+ private:
+  int fd_ = -1;
+};
 
 class ExitWatcher {
  public:
