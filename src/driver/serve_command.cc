@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cstring>
 #include <iostream>
 
@@ -17,23 +16,16 @@
 #include "driver/commands.h"
 #include "driver/compute_driver_service.h"
 #include "driver/driver_config.h"
+#include "driver/driver_runtime.h"
 #include "driver/logging.h"
 #include "driver/socket_server.h"
-#include "driver/state_dir_lock.h"
 #include "lifecycle/bundle/supervisor_spec.h"
-#include "lifecycle/fs_util.h"
 #include "lifecycle/sandbox_manager.h"
 
 namespace osgv {
 namespace {
 
 constexpr char kServiceName[] = "openshell.compute.v1.ComputeDriver";
-
-std::string SelfExe() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "openshell-driver-gvisor";
-}
 
 void SetHealth(grpc::Server* server, bool serving) {
   auto* health = server->GetHealthCheckService();
@@ -93,36 +85,11 @@ int ServeCommand(const std::vector<std::string>& argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  StateLayout layout{config->state_dir};
-  for (const auto& dir : {layout.root, layout.runsc_root(), layout.images(), layout.sandboxes()}) {
-    if (auto s = MakeDirs(dir, 0700); !s.ok()) return Fatal(std::string(s.message()));
-  }
-  auto lock = LockStateDir(layout.lock_file());
-  if (!lock.ok()) return Fatal(std::string(lock.status().message()));
-
-  auto store = StateStore::Open(layout.database());
-  if (!store.ok()) return Fatal(std::string(store.status().message()));
-
-  ProcessRunner runner;
-  RunscOptions ropts;
-  ropts.path = config->runsc.path;
-  ropts.root = layout.runsc_root();
-  ropts.platform = config->runsc.platform;
-  ropts.timeout = config->runsc.timeout;
-  ropts.debug_log_dir = config->runsc.debug_log_dir;
-  Runsc runsc(&runner, ropts);
-  auto features = runsc.Detect();
-  if (!features.ok()) return Fatal(std::string(features.status().message()));
-  WarnAboutMissingFeatures(*features);
-
-  ImageStore images(layout.images());
-  OverlayMounter mounter;
-  ProcessMonitorLauncher launcher(SelfExe(), config->runsc.timeout);
-  ExitWatcher exits;
-  EventBus events(config->watch.queue_size);
-  ManagerDeps deps{*config, layout, store->get(), &runsc, &images, &mounter, &launcher, &exits, &events};
-  SandboxManager manager(deps);
-  ComputeDriverService service(&manager, CapabilitiesOf(*config, features->version));
+  auto rt = OpenDriverRuntime(*config);
+  if (!rt.ok()) return Fatal(std::string(rt.status().message()));
+  WarnAboutMissingFeatures((*rt)->features);
+  SandboxManager& manager = *(*rt)->manager;
+  ComputeDriverService service(&manager, CapabilitiesOf(*config, (*rt)->features.version));
 
   auto listen_fd = BindDriverSocket(config->socket);
   if (!listen_fd.ok()) return Fatal(std::string(listen_fd.status().message()));
@@ -156,10 +123,9 @@ int ServeCommand(const std::vector<std::string>& argv) {
   spdlog::info("received {}; shutting down (sandboxes keep running)", strsignal(sig));
   SetHealth(server.get(), false);
   socket_server.Stop();
-  events.CloseAll();  // Watch streams end with OK
+  (*rt)->events->CloseAll();  // Watch streams end with OK
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  manager.Shutdown();
-  exits.Stop();
+  rt->reset();  // manager, exit watcher, lock
   spdlog::info("stopped");
   return 0;
 }
