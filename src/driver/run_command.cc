@@ -76,7 +76,11 @@ int RunEphemeralCommand(const std::vector<std::string>& argv) {
   }
   if (!record.ok()) return Fail(std::string(record.status().message()));
 
-  auto result = s.ExecAttached(record->runsc_id, options->command, isatty(0) != 0);
+  // Our stdio is handed to CMD as it is, so on a terminal CMD's stdin and
+  // stdout are that terminal (isatty() is true inside). We do not ask runsc
+  // for a pty of its own: this runsc's `exec` has no --tty flag, and its
+  // --console-socket is ignored for a command given on the command line.
+  auto result = s.ExecAttached(record->runsc_id, options->command, /*tty=*/false);
   int code = result.ok() ? ExitCodeOf(*result) : kCannotRun;
   if (!result.ok()) Fail(std::string(result.status().message()));
   if (options->keep && !s.interrupted()) {
