@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "absl/strings/escaping.h"
@@ -34,6 +35,15 @@ void PrintKept(const EphemeralSession& s, const SandboxRecord& r) {
             << "  remove: runsc --root=" << s.state_dir() << "/runsc delete --force " << r.runsc_id
             << "; umount " << s.state_dir() << "/sandboxes/" << r.runsc_id
             << "/bundle/rootfs; rm -rf " << s.state_dir() << "\n";
+}
+
+// runsc exec may have printed its own complaint about the sandbox vanishing
+// under it; say what happened.
+int Interrupted(EphemeralSession& s, int sig) {
+  auto st = s.Cleanup();
+  std::cerr << "run: interrupted by " << strsignal(sig)
+            << (st.ok() ? "; sandbox removed" : absl::StrCat("; cleanup: ", st.message())) << "\n";
+  return 128 + sig;
 }
 
 }  // namespace
@@ -70,10 +80,7 @@ int RunEphemeralCommand(const std::vector<std::string>& argv) {
   if (!image.ok()) return Fail(std::string(image.status().message()));
   auto request = EphemeralRequest(*options, EphemeralName("run"), *image, kKeepAlive);
   auto record = s.Boot(request);
-  if (s.interrupted()) {
-    s.Cleanup().IgnoreError();
-    return 128 + interrupts.signal();
-  }
+  if (s.interrupted()) return Interrupted(s, interrupts.signal());
   if (!record.ok()) return Fail(std::string(record.status().message()));
 
   // Our stdio is handed to CMD as it is, so on a terminal CMD's stdin and
@@ -92,7 +99,7 @@ int RunEphemeralCommand(const std::vector<std::string>& argv) {
     Fail(absl::StrCat("cleanup: ", st.message()));
     if (code == 0) code = kCannotRun;
   }
-  return s.interrupted() ? 128 + interrupts.signal() : code;
+  return s.interrupted() ? Interrupted(s, interrupts.signal()) : code;
 }
 
 }  // namespace osgv
