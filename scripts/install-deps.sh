@@ -61,7 +61,7 @@ apt-get install -y -qq --no-install-recommends \
   libabsl-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 \
   libsqlite3-dev sqlite3 libarchive-dev nlohmann-json3-dev \
   skopeo umoci busybox-static docker-registry \
-  iproute2 nftables util-linux procps python3 >/dev/null
+  iproute2 nftables util-linux procps python3 python3-yaml >/dev/null
 
 # `kubectl kustomize` renders the Helm post-renderer in the chart tests. Some
 # machines already carry a kubectl from another package, which Debian's

@@ -392,6 +392,21 @@ const std::vector<Field>& Fields() {
                              [](auto& c) -> auto& { return c.network.subnet; }),
       MakeField<StringCodec>("network.egress",
                              [](auto& c) -> auto& { return c.network.egress; }),
+      MakeField<StringCodec>("images.skopeo_path",
+                             [](auto& c) -> auto& { return c.images.skopeo_path; }),
+      MakeField<StringCodec>("images.auth_file",
+                             [](auto& c) -> auto& { return c.images.auth_file; }),
+      MakeField<StringCodec>("images.registries_conf",
+                             [](auto& c) -> auto& { return c.images.registries_conf; }),
+      MakeField<StringCodec>("images.policy",
+                             [](auto& c) -> auto& { return c.images.policy; }),
+      MakeField<StringListCodec>(
+          "images.insecure_registries",
+          [](auto& c) -> auto& { return c.images.insecure_registries; }),
+      MakeField<DurationCodec>("images.pull_timeout",
+                               [](auto& c) -> auto& { return c.images.pull_timeout; }),
+      MakeField<StringCodec>("images.pull_policy",
+                             [](auto& c) -> auto& { return c.images.pull_policy; }),
       MakeField<CountCodec<size_t>>(
           "watch.queue_size",
           [](auto& c) -> auto& { return c.watch.queue_size; }),
@@ -596,6 +611,16 @@ absl::Status CheckValues(const Config& c) {
       CheckOptionalAbsolutePath("supervisor.binary", c.supervisor.binary),
       CheckAbsolutePath("supervisor.workdir", c.supervisor.workdir),
       CheckGatewayTls(c.gateway),
+      c.images.skopeo_path.empty() ? KeyError("images.skopeo_path", "must not be empty")
+                                   : absl::OkStatus(),
+      CheckOptionalAbsolutePath("images.auth_file", c.images.auth_file),
+      CheckOptionalAbsolutePath("images.registries_conf", c.images.registries_conf),
+      CheckOptionalAbsolutePath("images.policy", c.images.policy),
+      c.images.pull_timeout.count() > 0
+          ? absl::OkStatus()
+          : KeyError("images.pull_timeout", "must be greater than zero"),
+      CheckOneOf("images.pull_policy", c.images.pull_policy,
+                 {"if-not-present", "always", "never"}),
       c.network.mode.empty() ? absl::OkStatus()
                              : CheckOneOf("network.mode", c.network.mode, {"none", "sandbox"}),
       CheckOneOf("network.egress", c.network.egress, {"allow", "deny"}),
@@ -716,6 +741,16 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(
   return absl::InvalidArgumentError(
       absl::StrCat("not a duration: ", QuoteForMessage(text),
                    " (use e.g. 250ms, 60s, 5m)"));
+}
+
+bool NetworkEnabled(const Config& config) {
+  if (config.network.mode == "sandbox") return true;
+  if (config.network.mode == "none") return false;
+  return config.network.mode.empty() && !config.gateway.endpoint.empty();
+}
+
+bool IsPullPolicy(const std::string& policy) {
+  return policy == "if-not-present" || policy == "always" || policy == "never";
 }
 
 }  // namespace osgv

@@ -87,6 +87,23 @@ struct NetworkConfig {
   std::string egress = "allow";         // allow | deny (only the gateway)
 };
 
+// Registry images, pulled with skopeo (docs/configuration.md, images.*).
+// The file paths are skopeo's own: "" lets skopeo use its defaults
+// (auth.json / docker config.json, /etc/containers/registries.conf,
+// /etc/containers/policy.json).
+struct ImagesConfig {
+  std::string skopeo_path = "skopeo";
+  std::string auth_file;
+  std::string registries_conf;
+  std::string policy;
+  std::vector<std::string> insecure_registries;  // host[:port]: plain HTTP or unverified TLS
+  std::chrono::milliseconds pull_timeout{600000};  // one `skopeo copy`
+  std::string pull_policy = "if-not-present";     // | always | never
+};
+
+// The pull policies, in the spelling of Kubernetes' imagePullPolicy.
+bool IsPullPolicy(const std::string& policy);
+
 struct WatchConfig {
   // Events buffered per watcher before the overflow policy applies.
   size_t queue_size = 4096;
@@ -106,6 +123,7 @@ struct Config {
   SupervisorConfig supervisor;
   GatewayConfig gateway;
   NetworkConfig network;
+  ImagesConfig images;
   WatchConfig watch;
 };
 
@@ -125,5 +143,9 @@ std::string RenderConfig(const Config& config);
 
 // "250ms", "60s", "5m", "1h"; bare numbers are rejected.
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
+
+// network.mode after defaulting: "" means sandbox when gateway.endpoint is
+// set (sandboxes must reach the gateway), else none.
+bool NetworkEnabled(const Config& config);
 
 }  // namespace osgv

@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "capabilities/image_reference.h"
 #include "capabilities/quantity.h"
 #include "nlohmann/json.hpp"
 
@@ -180,8 +181,8 @@ absl::Status CheckLogLevel(const std::string& level) {
                               absl::StrJoin(kLevels, ", "), Got(level)));
 }
 
-// Only presence and plain text here; the reference syntax is checked where
-// the image is resolved.
+// A malformed reference is refused here, before anything is created;
+// whether it exists is only known when it is pulled.
 absl::Status CheckImage(const std::string& image, const Config& config) {
   const std::string path = absl::StrCat(kTemplate, ".image");
   const bool defaulted = image.empty();
@@ -198,6 +199,11 @@ absl::Status CheckImage(const std::string& image, const Config& config) {
                                defaulted ? " (from default_image)" : "",
                                Got(effective)));
     }
+  }
+  absl::StatusOr<ImageReference> ref = ParseImageReference(effective);
+  if (!ref.ok()) {
+    return Invalid(path, absl::StrCat(ref.status().message(),
+                                      defaulted ? " (from default_image)" : ""));
   }
   return absl::OkStatus();
 }
@@ -320,6 +326,26 @@ constexpr DriverConfigKey kDriverConfigKeys[] = {
        absl::StatusOr<uint64_t> pids = JsonPidsLimit(path, value);
        if (!pids.ok()) return pids.status();
        options.pids_limit = *pids;
+       return absl::OkStatus();
+     }},
+    {"network_mode",
+     [](absl::string_view path, const nlohmann::json& value,
+        DriverConfigOptions& options) {
+       if (!value.is_string() || (value != "none" && value != "sandbox")) {
+         return Invalid(path, absl::StrCat("must be \"none\" or \"sandbox\" (got ",
+                                           value.dump(), ")"));
+       }
+       options.network_mode = value.get<std::string>();
+       return absl::OkStatus();
+     }},
+    {"pull_policy",
+     [](absl::string_view path, const nlohmann::json& value,
+        DriverConfigOptions& options) {
+       if (!value.is_string() || !IsPullPolicy(value.get<std::string>())) {
+         return Invalid(path, absl::StrCat("must be \"if-not-present\", \"always\" or "
+                                           "\"never\" (got ", value.dump(), ")"));
+       }
+       options.pull_policy = value.get<std::string>();
        return absl::OkStatus();
      }},
 };
@@ -477,6 +503,13 @@ absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
   result.pids_limit = options->pids_limit.value_or(0) != 0
                           ? *options->pids_limit
                           : config.sandbox.pids_limit;
+  // A sandbox may give up the network, never ask for one the driver was
+  // not configured to build.
+  result.networked = NetworkEnabled(config) && options->network_mode.value_or("sandbox") == "sandbox";
+  if (options->network_mode == "sandbox" && !NetworkEnabled(config)) {
+    return Unsupported(absl::StrCat(kDriverConfig, ".network_mode"),
+                       "this driver runs with network.mode none; sandboxes have loopback only");
+  }
   result.driver_config = *options;
   return result;
 }

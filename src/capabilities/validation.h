@@ -20,6 +20,8 @@ namespace osgv {
 // Our documented per-sandbox `driver_config` schema (docs/configuration.md).
 struct DriverConfigOptions {
   std::optional<uint64_t> pids_limit;
+  std::optional<std::string> network_mode;  // none | sandbox
+  std::optional<std::string> pull_policy;   // if-not-present | always | never
 };
 
 // The validated, parsed form of a request's limits and options.
@@ -27,6 +29,7 @@ struct ValidatedSandbox {
   uint64_t memory_limit_bytes = 0;  // 0 = none
   uint64_t cpu_limit_millis = 0;    // 0 = none
   uint64_t pids_limit = 0;          // 0 = none
+  bool networked = false;           // own netns on the bridge (network.mode sandbox)
   DriverConfigOptions driver_config;
 };
 

@@ -14,6 +14,8 @@ int CtlCommand(const std::vector<std::string>& args);
 // Move one stopped sandbox between state dirs (migrate_command.cc).
 int ExportCommand(const std::vector<std::string>& args);
 int ImportCommand(const std::vector<std::string>& args);
+// The image store: list, pull, rm, gc (images_command.cc).
+int ImagesCommand(const std::vector<std::string>& args);
 // One ephemeral sandbox, no driver needed (run_command.cc, probe_command.cc).
 int RunEphemeralCommand(const std::vector<std::string>& args);
 int ProbeCommand(const std::vector<std::string>& args);

@@ -63,8 +63,13 @@ grpc::Status ComputeDriverService::GetCapabilities(grpc::ServerContext* ctx,
 
 grpc::Status ComputeDriverService::GetGatewayListenerRequirements(
     grpc::ServerContext*, const pb::GetGatewayListenerRequirementsRequest*,
-    pb::GetGatewayListenerRequirementsResponse*) {
-  // Sandboxes have no network yet, so they need no callback listener.
+    pb::GetGatewayListenerRequirementsResponse* out) {
+  if (callback_address_.empty()) return grpc::Status::OK;
+  auto* requirement = out->add_requirements();
+  requirement->set_reason(
+      "gvisor sandboxes reach the gateway at host.openshell.internal, the address of the "
+      "driver's sandbox bridge; only that address and port are open to them");
+  requirement->set_exact_bind_address(callback_address_);
   return grpc::Status::OK;
 }
 

@@ -28,6 +28,9 @@ class ComputeDriverService final : public ComputeDriverBase {
   // Until recovery has finished, sandbox RPCs wait (bounded) instead of
   // answering from an incomplete picture. Capabilities answer at once.
   void SetReady();
+  // "ip:port" the gateway must also listen on so that networked sandboxes
+  // can call it back (GatewayCallbackAddress); "" = no requirement.
+  void SetGatewayCallbackAddress(std::string address) { callback_address_ = std::move(address); }
 
   grpc::Status GetCapabilities(grpc::ServerContext*, const pb::GetCapabilitiesRequest*,
                                pb::GetCapabilitiesResponse*) override;
@@ -57,6 +60,7 @@ class ComputeDriverService final : public ComputeDriverBase {
 
  private:
   grpc::Status AwaitReady();
+  std::string callback_address_;
 
   SandboxManager* manager_;
   DriverCapabilities capabilities_;

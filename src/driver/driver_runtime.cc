@@ -52,12 +52,19 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& c
   if (!features.ok()) return features.status();
   rt->features = *features;
 
-  rt->images = std::make_unique<ImageStore>(L.images());
+  rt->skopeo = std::make_unique<Skopeo>(&rt->runner, SkopeoOptionsFromConfig(config.images));
+  rt->images = std::make_unique<ImageStore>(L.images(), rt->skopeo.get());
   rt->launcher = std::make_unique<ProcessMonitorLauncher>(SelfExe(), config.runsc.timeout);
   rt->events = std::make_unique<EventBus>(config.watch.queue_size);
   ManagerDeps deps{config,          L,           rt->store.get(),   rt->runsc.get(),
                    rt->images.get(), &rt->mounter, rt->launcher.get(), &rt->exits,
                    rt->events.get()};
+  if (NetworkEnabled(config)) {
+    auto options = HostNetworkOptionsFromConfig(config);
+    if (!options.ok()) return options.status();
+    rt->network = std::make_unique<HostNetwork>(&rt->runner, *std::move(options));
+    deps.network = rt->network.get();
+  }
   rt->manager = std::make_unique<SandboxManager>(deps);
   return rt;
 }

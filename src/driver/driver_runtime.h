@@ -1,6 +1,7 @@
 // Everything a SandboxManager needs, built in one place from a Config: the
-// state-dir lock, the store, the runner and runsc, the image store, the
-// overlay mounter, the monitor launcher, the exit watcher and the event bus.
+// state-dir lock, the store, the runner and runsc, skopeo and the image
+// store, the overlay mounter, the monitor launcher, the exit watcher, the
+// event bus and (network.mode sandbox) the host network.
 // `serve` wraps it in the gRPC service; `run` and `probe` drive it directly,
 // so all three go through the same lifecycle code.
 #pragma once
@@ -11,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "capabilities/config.h"
 #include "driver/state_dir_lock.h"
+#include "lifecycle/image/skopeo.h"
 #include "lifecycle/sandbox_manager.h"
 
 namespace osgv {
@@ -22,11 +24,13 @@ struct DriverRuntime {
   ProcessRunner runner;
   std::unique_ptr<Runsc> runsc;
   RunscFeatures features;
+  std::unique_ptr<Skopeo> skopeo;
   std::unique_ptr<ImageStore> images;
   OverlayMounter mounter;
   std::unique_ptr<ProcessMonitorLauncher> launcher;
   ExitWatcher exits;
   std::unique_ptr<EventBus> events;
+  std::unique_ptr<HostNetwork> network;  // only when NetworkEnabled(config)
   std::unique_ptr<SandboxManager> manager;  // declared last: destroyed first
 
   DriverRuntime() = default;

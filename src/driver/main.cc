@@ -28,6 +28,9 @@ commands:
       Write a stopped sandbox (files, memory, record) to the archive FILE.
   import --state-dir DIR [--config FILE] FILE
       Add the sandbox in FILE to DIR, stopped; no driver may be serving DIR.
+  images list|pull REF|rm REF|gc [--state-dir DIR] [--config FILE] [--json] [--grace D]
+      The image store: what is cached, pull one, remove one, remove what no
+      sandbox uses (gc keeps images used in the last --grace, default 10m).
   version
       Print the driver version.
 )";
@@ -49,6 +52,7 @@ int main(int argc, char* argv[]) {
   if (command == "probe") return osgv::ProbeCommand(args);
   if (command == "export") return osgv::ExportCommand(args);
   if (command == "import") return osgv::ImportCommand(args);
+  if (command == "images") return osgv::ImagesCommand(args);
   if (command == "version" || command == "--version") {
     std::cout << "openshell-driver-gvisor " << OSGV_VERSION << "\n";
     return 0;

@@ -88,8 +88,11 @@ int ServeCommand(const std::vector<std::string>& argv) {
   auto rt = OpenDriverRuntime(*config);
   if (!rt.ok()) return Fatal(std::string(rt.status().message()));
   WarnAboutMissingFeatures((*rt)->features);
+  auto callback = GatewayCallbackAddress(*config);
+  if (!callback.ok()) return Fatal(std::string(callback.status().message()));
   SandboxManager& manager = *(*rt)->manager;
   ComputeDriverService service(&manager, CapabilitiesOf(*config, (*rt)->features.version));
+  service.SetGatewayCallbackAddress(*callback);
 
   auto listen_fd = BindDriverSocket(config->socket);
   if (!listen_fd.ok()) return Fatal(std::string(listen_fd.status().message()));

@@ -21,6 +21,7 @@
 #include "lifecycle/bundle/supervisor_spec.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
+#include "lifecycle/console_tail.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/log_context.h"
 #include "lifecycle/progress.h"
@@ -229,12 +230,8 @@ void SandboxManager::Fail(const EntryPtr& e, const std::string& reason,
 // ---- create ------------------------------------------------------------------
 
 absl::Status SandboxManager::Validate(const SandboxRequest& request) const {
-  auto v = ValidateSandboxRequest(request, d_.config);
-  if (!v.ok()) return v.status();
-  std::string image = request.spec.tmpl.image.empty() ? d_.config.default_image
-                                                      : request.spec.tmpl.image;
-  // Its message already names the field (template.image).
-  return ParseImageReference(image).status();
+  // Also parses the image reference (CheckImage).
+  return ValidateSandboxRequest(request, d_.config).status();
 }
 
 absl::Status SandboxManager::Create(const SandboxRequest& in) {
@@ -319,11 +316,20 @@ void SandboxManager::Provision(const EntryPtr& e, SandboxRequest request) {
   // Deleted while provisioning: the delete cleans up. Shutting down: the
   // record stays "provisioning" and recovery redoes it.
   if (e->cancel) return;
+  // A failed sandbox never boots again: its address goes back to the pool.
+  DisconnectNetwork(e->record.runsc_id);
   Fail(e, reason, std::string(st.message()));
 }
 
-absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest& request) {
+absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest& request,
+                                                          const std::string& pinned_digest) {
   const std::string id = request.id;
+  PrepareOptions options;
+  options.pull_policy = d_.config.images.pull_policy;
+  if (auto dc = ParseDriverConfig(request.spec.tmpl.driver_config_json); dc.ok() && dc->pull_policy) {
+    options.pull_policy = *dc->pull_policy;
+  }
+  options.pinned_digest = pinned_digest;
   // Its errors name the image.
   return d_.images->Prepare(request.spec.tmpl.image, [&](const ImageProgress& p) {
     PublishEvent(id, "Normal", "PullingLayer",
@@ -331,11 +337,12 @@ absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest&
                  progress::Active(progress::kPullingImage,
                                   absl::StrCat(p.layers_done, "/", p.layers_total, " layers, ",
                                                p.bytes_done, "/", p.bytes_total, " bytes")));
-  });
+  }, options);
 }
 
 absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
-                                           const PreparedImage& image, bool write_bundle) {
+                                           const PreparedImage& image, bool write_bundle,
+                                           const NetworkAttachment* net) {
   const std::string rid = e->record.runsc_id;
   const auto& L = d_.layout;
   if (write_bundle) {
@@ -379,6 +386,11 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
     in.memory_limit_bytes = validated->memory_limit_bytes;
     in.cpu_limit_millis = validated->cpu_limit_millis;
     in.pids_limit = validated->pids_limit;
+    if (net != nullptr) {
+      in.netns_path = net->netns_path;
+      in.extra_mounts.push_back({net->hosts_path, "/etc/hosts", true});
+      in.extra_mounts.push_back({net->resolv_conf_path, "/etc/resolv.conf", true});
+    }
     auto spec = BuildRuntimeSpec(in);
     if (!spec.ok()) return spec.status();
     for (const auto& dir : {L.sandbox_dir(rid), L.upper(rid), L.work(rid), L.rootfs(rid)}) {
@@ -417,6 +429,15 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
   ms.exit_file = L.exit_file(rid);
   ms.log_file = L.monitor_log(rid);
   ms.restore_image_dir = restore_dir;
+  // The bundle says how the sandbox was made, so a sandbox keeps its
+  // network mode across restarts of a driver whose configuration changed.
+  if (auto spec = ReadFile(L.bundle(rid) + "/config.json"); spec.ok()) {
+    std::string netns = SpecNetnsPath(nlohmann::json::parse(*spec, nullptr, false));
+    if (!netns.empty()) {
+      ms.runsc.network = "sandbox";
+      ms.runsc.netns_path = netns;
+    }
+  }
   auto handle = d_.monitors->Launch(ms, L.monitor_spec(rid));
   if (!handle.ok()) {
     RemoveLeakedCgroups(d_.cgroup_root, rid);
@@ -444,7 +465,13 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
                progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
 
   *failure_reason = reason::kContainerCreateFailed;
-  if (auto st = PrepareRootfs(e, request, *image, /*write_bundle=*/true); !st.ok()) return st;
+  auto net = ConnectNetwork(e, WantsNetwork(request));
+  if (!net.ok()) return net.status();
+  if (auto st = PrepareRootfs(e, request, *image, /*write_bundle=*/true,
+                              net->has_value() ? &**net : nullptr);
+      !st.ok()) {
+    return st;
+  }
   if (e->cancel) return absl::CancelledError("deleted");
 
   *failure_reason = reason::kContainerStartFailed;
@@ -496,6 +523,9 @@ void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
   } else {
     message = "main process exited; its exit code was lost (the sandbox monitor ended first)";
   }
+  if (std::string tail = ConsoleTail(d_.layout.console_log(rid)); !tail.empty()) {
+    absl::StrAppend(&message, "; last output: ", tail);
+  }
   // The host's memory-cgroup OOM killer ends the whole sandbox (runsc.md
   // §7); say so rather than report a bare signal. Read before the cgroup
   // goes away with the container.
@@ -530,6 +560,7 @@ void SandboxManager::ReleaseRuntime(const std::string& rid) {
 absl::Status SandboxManager::RemoveSandboxFiles(const std::string& rid) {
   // First, so that a failing unmount below can never leave the token behind.
   RemoveTokenFile(d_.layout.sandbox_dir(rid)).IgnoreError();
+  DisconnectNetwork(rid);
   for (const auto& m : d_.mounter->MountsUnder(d_.layout.sandbox_dir(rid))) {
     auto st = d_.mounter->Unmount(m);
     if (!st.ok()) return st;
@@ -767,9 +798,18 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   }
   // The bundle is rewritten only when it is missing (an imported sandbox).
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
-  auto rootfs_image = PrepareImage(*request);
-  st = rootfs_image.ok() ? PrepareRootfs(e, *request, *rootfs_image, !have_bundle)
-                         : rootfs_image.status();
+  auto net = ConnectNetwork(e, have_bundle ? BundleIsNetworked(rid) : WantsNetwork(*request));
+  // The digest it ran on, not whatever the tag names today.
+  std::string ran_on;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ran_on = e->record.image_digest;
+  }
+  auto rootfs_image = PrepareImage(*request, ran_on);
+  st = !net.ok()            ? net.status()
+       : rootfs_image.ok() ? PrepareRootfs(e, *request, *rootfs_image, !have_bundle,
+                                           net->has_value() ? &**net : nullptr)
+                           : rootfs_image.status();
   if (!st.ok()) {
     Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
     return absl::FailedPreconditionError(
@@ -795,6 +835,8 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     }
     ReleaseRuntime(rid);
     PrepareRootfs(e, *request, *rootfs_image, false).IgnoreError();  // release unmounted it
+    // The failed restore may have stripped eth0 again.
+    if (net->has_value()) ConnectNetwork(e, true).IgnoreError();
     cold_reason = absl::StrCat("restoring its checkpoint failed (", handle.status().message(), ")");
   }
 
@@ -884,6 +926,12 @@ void SandboxManager::SuspendIfIdle(const EntryPtr& e) {
 // ---- recovery ------------------------------------------------------------------
 
 absl::Status SandboxManager::Recover() {
+  if (d_.network != nullptr) {
+    // Before anything boots: the bridge, forwarding and our firewall.
+    if (auto st = d_.network->EnsureHost(); !st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("network.mode sandbox: ", st.message()));
+    }
+  }
   auto records = d_.store->List();
   if (!records.ok()) return records.status();
   auto listed = d_.runsc->List();
@@ -904,6 +952,7 @@ absl::Status SandboxManager::Recover() {
   std::vector<SandboxRequest> reprovision;
   for (const auto& e : all) RecoverRecord(e, containers, &reprovision);
   RemoveOrphans(containers);
+  RemoveOrphanNetworks();
   d_.images->CleanStaging();
 
   for (auto& request : reprovision) {

@@ -25,6 +25,7 @@
 #include "lifecycle/image/image_store.h"
 #include "lifecycle/monitor/exit_watcher.h"
 #include "lifecycle/monitor/monitor.h"
+#include "lifecycle/network/sandbox_network.h"
 #include "lifecycle/rootfs/rootfs_mounter.h"
 #include "lifecycle/runsc/runsc.h"
 #include "lifecycle/state_layout.h"
@@ -44,6 +45,9 @@ struct ManagerDeps {
   MonitorLauncher* monitors = nullptr;
   ExitWatcher* exits = nullptr;
   EventBus* events = nullptr;
+  // network.mode sandbox: the host side of each sandbox's network
+  // (docs/network.md). nullptr = none, loopback only.
+  SandboxNetwork* network = nullptr;
   std::string cgroup_root = "/sys/fs/cgroup";  // tests point it elsewhere
 };
 
@@ -110,10 +114,27 @@ class SandboxManager {
   absl::Status ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                               std::string* failure_reason);
   // The request's image, verified and unpacked, with progress events.
-  absl::StatusOr<PreparedImage> PrepareImage(const SandboxRequest& request);
+  // `pinned_digest` (Start): the manifest the sandbox ran on before.
+  absl::StatusOr<PreparedImage> PrepareImage(const SandboxRequest& request,
+                                             const std::string& pinned_digest = "");
   // Bundle written (when asked) and overlay mounted: everything but runsc.
+  // `net` (when networked) puts the netns and the generated /etc/hosts and
+  // /etc/resolv.conf into the bundle.
   absl::Status PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
-                             const PreparedImage& image, bool write_bundle);
+                             const PreparedImage& image, bool write_bundle,
+                             const NetworkAttachment* net = nullptr);
+  // The sandbox's network, ready for runsc to boot it: a fresh Setup at
+  // create (or for an imported sandbox), PrepareRestore before every later
+  // boot of the same id (runsc stripped eth0 the previous time). nullopt
+  // when the sandbox is not networked.
+  absl::StatusOr<std::optional<NetworkAttachment>> ConnectNetwork(const EntryPtr& e,
+                                                                  bool networked);
+  // Whether the sandbox's bundle asks for a netns (how it was created).
+  bool BundleIsNetworked(const std::string& runsc_id) const;
+  // Whether a new bundle for this request gets a netns: the driver's
+  // network.mode and the request's driver_config.network_mode.
+  bool WantsNetwork(const SandboxRequest& request) const;
+  void DisconnectNetwork(const std::string& runsc_id);
   // Starts the monitor (create+start, or restore when `restore_dir` is set)
   // and records the sandbox as running.
   absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
@@ -151,6 +172,7 @@ class SandboxManager {
   absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint(const std::string& runsc_id,
                                                             const std::string& root);
   void RemoveOrphans(const std::map<std::string, ContainerState>& containers);
+  void RemoveOrphanNetworks();
 
   ManagerDeps d_;
   mutable std::mutex mu_;  // guards entries_ and every Entry::record

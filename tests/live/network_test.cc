@@ -26,6 +26,7 @@
 #include "lifecycle/network/sandbox_network.h"
 #include "lifecycle/runsc/command_runner.h"
 #include "live_support.h"
+#include "tcp_listener.h"
 
 using namespace osgv::live;
 namespace fs = std::filesystem;
@@ -44,67 +45,6 @@ std::string RandomId() {
   char buf[40];
   snprintf(buf, sizeof buf, "osgv-%016llx", static_cast<unsigned long long>(g()));
   return buf;
-}
-
-// A TCP listener answering every connection with one line, on its own thread.
-class Listener {
- public:
-  Listener(const std::string& ip, uint16_t port, std::string reply) : reply_(std::move(reply)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(fd_, 16) == 0;
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0) continue;
-        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        ++accepted_;
-        (void)!write(c, reply_.data(), reply_.size());
-        close(c);
-      }
-    });
-  }
-  ~Listener() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  bool ok() const { return ok_; }
-  int accepted() const { return accepted_; }
-
- private:
-  std::string reply_;
-  int fd_ = -1;
-  bool ok_ = false;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::thread thread_;
-};
-
-// From the host: connect, read until EOF or timeout.
-std::string HostProbe(const std::string& ip, uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    char buf[256];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
 }
 
 struct Sandbox {
@@ -242,9 +182,9 @@ TEST_CASE("sandbox network: reachability and teardown", "[live][network]") {
     CHECK_FALSE(osgv::CheckNotHostNetns("/proc/self/ns/net").ok());
 
     // Host listeners: the gateway port on the bridge; loopback; another port.
-    Listener gateway(kGateway, rig.gateway_port, "hello-gateway\n");
-    Listener loopback("127.0.0.1", static_cast<uint16_t>(rig.gateway_port + 1), "hello-loopback\n");
-    Listener other(kGateway, static_cast<uint16_t>(rig.gateway_port + 2), "hello-other\n");
+    TcpListener gateway(kGateway, rig.gateway_port, "hello-gateway\n");
+    TcpListener loopback("127.0.0.1", static_cast<uint16_t>(rig.gateway_port + 1), "hello-loopback\n");
+    TcpListener other(kGateway, static_cast<uint16_t>(rig.gateway_port + 2), "hello-other\n");
     REQUIRE(gateway.ok());
     REQUIRE(loopback.ok());
     REQUIRE(other.ok());

@@ -54,36 +54,6 @@ struct ProgressLog {
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
-TEST_CASE("ParseImageReference splits oci:/path[:tag]", "[image][reference]") {
-  auto ok = [](const std::string& ref) { return ParseImageReference(ref).value(); };
-  CHECK(ok("oci:/images/app").layout_dir == "/images/app");
-  CHECK(ok("oci:/images/app").tag.empty());
-  CHECK(ok("oci:/images/app:v1.2").layout_dir == "/images/app");
-  CHECK(ok("oci:/images/app:v1.2").tag == "v1.2");
-  // A colon before the last '/' belongs to the path.
-  CHECK(ok("oci:/images/a:b/app").layout_dir == "/images/a:b/app");
-  CHECK(ok("oci:/images/a:b/app").tag.empty());
-  CHECK(ok("oci:/images/a:b/app:latest").tag == "latest");
-  CHECK(ok("oci:/images//app/:latest").layout_dir == "/images/app");
-}
-
-TEST_CASE("ParseImageReference rejects other transports and relative paths", "[image][reference]") {
-  absl::Status docker = ParseImageReference("docker.io/library/alpine:3").status();
-  CHECK(docker.code() == absl::StatusCode::kInvalidArgument);
-  CHECK(Message(docker) ==
-        "template.image: unsupported image reference 'docker.io/library/alpine:3': this driver "
-        "version runs OCI layouts given as oci:/abs/path[:tag]");
-
-  absl::Status relative = ParseImageReference("oci:images/app:v1").status();
-  CHECK(relative.code() == absl::StatusCode::kInvalidArgument);
-  CHECK_THAT(Message(relative),
-             Catch::StartsWith("template.image:") && Catch::Contains("oci:images/app:v1"));
-
-  CHECK(ParseImageReference("oci:/images/app:").status().code() ==
-        absl::StatusCode::kInvalidArgument);
-  CHECK(ParseImageReference("").status().code() == absl::StatusCode::kInvalidArgument);
-}
-
 TEST_CASE("Prepare unpacks a single-layer image and parses its config", "[image][store]") {
   StoreFixture f;
   json config = {{"Env", {"PATH=/usr/bin", "A=1"}},

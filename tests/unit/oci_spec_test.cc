@@ -271,6 +271,25 @@ TEST_CASE("BuildRuntimeSpec: no network namespace and the given cgroupsPath",
   CHECK(std::find(types.begin(), types.end(), "network") == types.end());
   CHECK(std::find(types.begin(), types.end(), "pid") != types.end());
   CHECK(std::find(types.begin(), types.end(), "mount") != types.end());
+  CHECK(SpecNetnsPath(f.Build()).empty());
+}
+
+TEST_CASE("BuildRuntimeSpec: a netns path becomes the network namespace runsc scrapes",
+          "[oci_spec][spec]") {
+  SpecFixture f;
+  f.in.netns_path = "/run/netns/osgv-0123";
+  json spec = f.Build();
+  int network = 0;
+  for (const auto& ns : spec.at("linux").at("namespaces")) {
+    if (ns.at("type") == "network") {
+      ++network;
+      CHECK(ns.at("path") == "/run/netns/osgv-0123");
+    }
+  }
+  CHECK(network == 1);
+  CHECK(SpecNetnsPath(spec) == "/run/netns/osgv-0123");
+  CHECK(SpecNetnsPath(json::parse("{}")).empty());
+  CHECK(SpecNetnsPath(json::parse(R"({"linux": {"namespaces": 3}})")).empty());
 }
 
 TEST_CASE("BuildRuntimeSpec: resources", "[oci_spec][spec]") {

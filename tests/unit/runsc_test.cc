@@ -415,6 +415,44 @@ TEST_CASE("Checkpoint and Restore build the argv runsc expects", "[runsc][argv]"
   CHECK(c.stdout_fd == 4);
 }
 
+TEST_CASE("networked create start and restore mask /proc/sys/net - other calls do not",
+          "[runsc][network]") {
+  FakeRunner fake;
+  RunscOptions o = Options();
+  o.network = "sandbox";
+  o.netns_path = "/proc/self/ns/uts";  // exists, and is not our network namespace
+  Runsc runsc(&fake, o);
+  CHECK(Contains(runsc.GlobalArgs(), "--network=sandbox"));
+  REQUIRE(runsc.Create("osgv-1", "/b", "/p", 0, 1, 2).ok());
+  CHECK(fake.last().mask_proc_sys_net);
+  REQUIRE(runsc.Start("osgv-1").ok());
+  CHECK(fake.last().mask_proc_sys_net);
+  REQUIRE(runsc.Restore("osgv-1", "/b", "/ck", "/p", 0, 1, 2).ok());
+  CHECK(fake.last().mask_proc_sys_net);
+  REQUIRE(runsc.Checkpoint("osgv-1", "/ck", "none", std::chrono::seconds(1)).ok());
+  CHECK_FALSE(fake.last().mask_proc_sys_net);
+  REQUIRE(runsc.Delete("osgv-1", true).ok());
+  CHECK_FALSE(fake.last().mask_proc_sys_net);
+}
+
+TEST_CASE("a networked boot into the host's own netns is refused before runsc runs",
+          "[runsc][network]") {
+  FakeRunner fake;
+  RunscOptions o = Options();
+  o.network = "sandbox";
+  o.netns_path = "/proc/self/ns/net";
+  Runsc runsc(&fake, o);
+  size_t before = fake.commands().size();
+  auto st = runsc.Create("osgv-1", "/b", "/p", 0, 1, 2);
+  CHECK_FALSE(st.ok());
+  CHECK(runsc.Start("osgv-1").code() == st.code());
+  o.netns_path = "";
+  Runsc no_path(&fake, o);
+  CHECK(no_path.Restore("osgv-1", "/b", "/ck", "/p", 0, 1, 2).code() ==
+        absl::StatusCode::kFailedPrecondition);
+  CHECK(fake.commands().size() == before);
+}
+
 TEST_CASE("a killed runsc is an error", "[runsc][errors]") {
   FakeRunner fake;
   CommandResult killed;

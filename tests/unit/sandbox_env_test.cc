@@ -358,7 +358,17 @@ TEST_CASE("direct mode: the merged env plus the sandbox identity", "[sandbox_env
   f.req.spec.environment = {{"S", "2"}};
   Env env = f.Build();
   CHECK(env == Env{std::string("PATH=") + kSupervisorPath, "IMG=1", "OPENSHELL_SANDBOX_ID=sb-0001",
-                   "T=1", "S=2", "OPENSHELL_SANDBOX=my-box"});
+                   "T=1", "S=2", "OPENSHELL_SANDBOX=my-box",
+                   "OPENSHELL_ENDPOINT=https://host.openshell.internal:8443"});
+}
+
+TEST_CASE("direct mode: OPENSHELL_ENDPOINT only when a gateway is configured", "[sandbox_env][direct]") {
+  EnvFixture f;
+  f.in.supervisor = false;
+  f.req.spec.environment = {{"OPENSHELL_ENDPOINT", "http://spoofed:1"}};
+  CHECK(Get(f.Build(), "OPENSHELL_ENDPOINT") == "https://host.openshell.internal:8443");
+  f.config.gateway.endpoint.clear();
+  CHECK(Get(f.Build(), "OPENSHELL_ENDPOINT") == "http://spoofed:1");  // the user's own, untouched
 }
 
 TEST_CASE("direct mode: no supervisor keys, forbidden keys removed", "[sandbox_env][direct]") {
@@ -372,7 +382,6 @@ TEST_CASE("direct mode: no supervisor keys, forbidden keys removed", "[sandbox_e
   CHECK(!Get(env, "OPENSHELL_SANDBOX_TOKEN"));
   CHECK(!Get(env, "OPENSHELL_SANDBOX_TOKEN_FILE"));
   CHECK(!Get(env, "OPENSHELL_GATEWAY_TLS_SERVER_NAME"));
-  CHECK(!Get(env, "OPENSHELL_ENDPOINT"));
   CHECK(!Get(env, "OPENSHELL_MAIN_PROCESS_SPEC"));
   CHECK(!Get(env, "TERM"));
   CHECK(Get(env, "HOME") == "/home/me");

@@ -605,6 +605,22 @@ TEST_CASE("Watch: a new watch gets every sandbox first then later changes", "[ma
 
 // ---- exit ----------------------------------------------------------------------
 
+TEST_CASE("Exit: a process that dies at start-up has its last output in the message", "[manager]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  {
+    std::ofstream console(f.layout.console_log(rid), std::ios::app);
+    console << "starting supervisor\nfatal: gateway unreachable: connection refused\n";
+  }
+  REQUIRE(f.launcher.Exit(rid, 1) > 0);
+  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
+  auto ready = ConditionOf(f.Snap("sb-1"), "Ready");
+  CHECK(ready->reason == reason::kProcessExited);
+  CHECK(ready->message ==
+        "main process exited with code 1; last output: starting supervisor | "
+        "fatal: gateway unreachable: connection refused");
+}
+
 TEST_CASE("Exit: the monitor's exit file gives ProcessExited with the code", "[manager]") {
   Fixture f;
   const std::string rid = f.CreateRunning("sb-1", "alpha");

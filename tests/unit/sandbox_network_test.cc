@@ -186,6 +186,33 @@ TEST_CASE("link names and runsc ids", "[network]") {
   for (const char* bad : {"", "../x", "-x", "a/b", "a b", ".x"}) CHECK_FALSE(ValidRunscId(bad));
 }
 
+TEST_CASE("GatewayCallbackAddress asks for a listener on the bridge only when sandboxes need it",
+          "[network]") {
+  Config c;
+  auto address = [&] {
+    auto a = GatewayCallbackAddress(c);
+    REQUIRE(a.ok());
+    return *a;
+  };
+  CHECK(address().empty());  // no endpoint, no network
+  c.gateway.endpoint = "http://host.openshell.internal:8080";
+  CHECK(address() == "10.89.0.1:8080");
+  c.gateway.endpoint = "https://host.openshell.internal";
+  CHECK(address() == "10.89.0.1:443");
+  c.network.subnet = "10.7.0.0/24";
+  c.gateway.endpoint = "http://10.7.0.1:9000";
+  CHECK(address() == "10.7.0.1:9000");
+  // A gateway elsewhere is reached as egress: nothing to listen on here.
+  c.gateway.endpoint = "https://gateway.example.com:8443";
+  CHECK(address().empty());
+  c.gateway.endpoint = "http://host.openshell.internal:8080";
+  c.network.mode = "none";
+  CHECK(address().empty());
+  c.network.mode = "sandbox";
+  c.network.subnet = "10.7.0.0/33";
+  CHECK_FALSE(GatewayCallbackAddress(c).ok());
+}
+
 TEST_CASE("NetworkEnabled and options from config", "[network]") {
   Config c;
   CHECK_FALSE(NetworkEnabled(c));

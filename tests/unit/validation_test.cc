@@ -351,6 +351,26 @@ TEST_CASE("image must be present and plain text", "[validation]") {
        "sandbox.spec.template.image: must not contain whitespace"},
   });
 
+  CheckRejections({
+      {"malformed reference",
+       [](SandboxRequest& r) { r.spec.tmpl.image = "ghcr.io/Bad/x:latest"; },
+       Code::kInvalidArgument,
+       "sandbox.spec.template.image: invalid image reference 'ghcr.io/Bad/x:latest': "
+       "repository component 'Bad'"},
+      {"digest too short",
+       [](SandboxRequest& r) { r.spec.tmpl.image = "busybox@sha256:abc"; },
+       Code::kInvalidArgument,
+       "sandbox.spec.template.image: invalid image reference 'busybox@sha256:abc'"},
+      {"relative layout",
+       [](SandboxRequest& r) { r.spec.tmpl.image = "oci:images/x"; },
+       Code::kInvalidArgument, "sandbox.spec.template.image: invalid image reference"},
+  });
+  SandboxRequest pull = GoodRequest();
+  pull.spec.tmpl.driver_config_json = R"({"pull_policy": "always"})";
+  absl::StatusOr<ValidatedSandbox> pulled = ValidateSandboxRequest(pull, GoodConfig());
+  REQUIRE(pulled.ok());
+  CHECK(pulled->driver_config.pull_policy == "always");
+
   Config config = GoodConfig();
   config.default_image = "bad image";
   CheckRejections({{"bad default", [](SandboxRequest& r) { r.spec.tmpl.image = ""; },
@@ -412,7 +432,17 @@ TEST_CASE("driver_config schema", "[validation]") {
   CheckRejections({
       {"unknown key", with(R"({"foo": 1})"), Code::kInvalidArgument,
        "sandbox.spec.template.driver_config.foo: unknown key (known: "
-       "pids_limit)"},
+       "pids_limit, network_mode, pull_policy)"},
+      {"pull policy unknown", with(R"({"pull_policy": "sometimes"})"), Code::kInvalidArgument,
+       "sandbox.spec.template.driver_config.pull_policy: must be \"if-not-present\", "
+       "\"always\" or \"never\" (got \"sometimes\")"},
+      {"network mode host", with(R"({"network_mode": "host"})"), Code::kInvalidArgument,
+       "sandbox.spec.template.driver_config.network_mode: must be \"none\" or \"sandbox\""},
+      {"network mode number", with(R"({"network_mode": 1})"), Code::kInvalidArgument,
+       "sandbox.spec.template.driver_config.network_mode: must be"},
+      {"network on a driver without one", with(R"({"network_mode": "sandbox"})"),
+       Code::kFailedPrecondition,
+       "sandbox.spec.template.driver_config.network_mode: this driver runs with network.mode none"},
       {"odd unknown key", with(R"({"a b\n": 1})"), Code::kInvalidArgument,
        "sandbox.spec.template.driver_config[\"a b\\n\"]: unknown key"},
       {"string pids", with(R"({"pids_limit": "2048"})"),
@@ -439,6 +469,25 @@ TEST_CASE("driver_config schema", "[validation]") {
       {"garbage", with("pids_limit=1"), Code::kInvalidArgument,
        "sandbox.spec.template.driver_config: not valid JSON"},
   });
+}
+
+TEST_CASE("a sandbox is networked when the driver is and it does not opt out", "[validation]") {
+  Config config = GoodConfig();
+  auto networked = [&](const std::string& driver_config) {
+    SandboxRequest r = GoodRequest();
+    r.spec.tmpl.driver_config_json = driver_config;
+    auto v = ValidateSandboxRequest(r, config);
+    REQUIRE(v.ok());
+    return v->networked;
+  };
+  CHECK_FALSE(networked(""));
+  CHECK_FALSE(networked(R"({"network_mode": "none"})"));
+  config.gateway.endpoint = "http://host.openshell.internal:8080";  // mode "" -> sandbox
+  CHECK(networked(""));
+  CHECK(networked(R"({"network_mode": "sandbox"})"));
+  CHECK_FALSE(networked(R"({"network_mode": "none"})"));
+  config.network.mode = "none";
+  CHECK_FALSE(networked(""));
 }
 
 TEST_CASE("ParseDriverConfig", "[validation]") {

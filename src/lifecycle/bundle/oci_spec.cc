@@ -164,6 +164,10 @@ absl::StatusOr<json> BuildRuntimeSpec(const SpecInputs& in) {
   annotations["dev.openshell.sandbox.name"] = req.name;
   if (!req.workspace.empty()) annotations["dev.openshell.sandbox.workspace"] = req.workspace;
 
+  json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
+                                 {{"type", "mount"}}});
+  if (!in.netns_path.empty()) namespaces.push_back({{"type", "network"}, {"path", in.netns_path}});
+
   json spec = {
       {"ociVersion", "1.0.2"},
       {"process", process},
@@ -172,12 +176,21 @@ absl::StatusOr<json> BuildRuntimeSpec(const SpecInputs& in) {
       {"mounts", mounts},
       {"annotations", annotations},
       {"linux",
-       {{"namespaces", json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
-                                    {{"type", "mount"}}})},
+       {{"namespaces", namespaces},
         {"cgroupsPath", in.cgroups_path},
         {"resources", Resources(in)}}},
   };
   return spec;
+}
+
+std::string SpecNetnsPath(const nlohmann::json& spec) {
+  if (!spec.is_object() || !spec.contains("linux")) return "";
+  const auto& linux_section = spec["linux"];
+  if (!linux_section.is_object() || !linux_section.contains("namespaces")) return "";
+  for (const auto& ns : linux_section["namespaces"]) {
+    if (ns.is_object() && ns.value("type", "") == "network") return ns.value("path", "");
+  }
+  return "";
 }
 
 }  // namespace osgv

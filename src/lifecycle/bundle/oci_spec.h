@@ -65,6 +65,9 @@ struct SpecInputs {
   // Appended after the default mounts, in order (a later mount covers an
   // earlier one at the same place).
   std::vector<BindMount> extra_mounts;
+  // The prepared network namespace runsc scrapes (--network=sandbox);
+  // "" = none, the sandbox gets a fresh one with loopback only.
+  std::string netns_path;
 };
 
 // The environment in precedence order, as "KEY=VALUE" (later keys replace
@@ -78,6 +81,11 @@ absl::StatusOr<std::vector<std::string>> MainProcessArgs(const SandboxRequest& r
                                                          const ImageConfig& image);
 
 absl::StatusOr<nlohmann::json> BuildRuntimeSpec(const SpecInputs& in);
+
+// linux.namespaces[type=network].path of a built spec, "" when it has none.
+// The bundle is the record of how a sandbox was created: a restore must use
+// the same network mode, whatever the configuration says today.
+std::string SpecNetnsPath(const nlohmann::json& spec);
 
 // Resolves an image `User` ("", "uid", "uid:gid", "name", "name:group")
 // against the image's own /etc/passwd and /etc/group under `rootfs`.

@@ -90,6 +90,8 @@ absl::StatusOr<std::vector<std::string>> DirectEnvironment(const SandboxEnvInput
   EnvList env(MergeEnvironment(in.image->env, spec.tmpl.environment, spec.environment));
   env.Set(kSandboxId, in.request->id);
   env.Set(kSandboxName, in.request->name);
+  // Where the gateway is, for a workload that talks to it itself.
+  if (!in.config->gateway.endpoint.empty()) env.Set(kEndpoint, in.config->gateway.endpoint);
   RemoveForbidden(env, /*token_file=*/false);  // nothing reads a token in direct mode
   return std::move(env).Take();
 }

@@ -1,6 +1,7 @@
 #include "lifecycle/image/image_fs.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,25 @@ absl::StatusOr<StagingDir> StagingDir::Create(const std::string& parent, const s
 
 StagingDir::~StagingDir() {
   if (!path_.empty()) (void)ForceRemoveAll(path_);
+}
+
+absl::StatusOr<FileLock> FileLock::Acquire(const std::string& path, bool exclusive) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return PosixError(errno, "cannot open lock file", path);
+  int rc;
+  do {
+    rc = ::flock(fd, exclusive ? LOCK_EX : LOCK_SH);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    int err = errno;
+    ::close(fd);
+    return PosixError(err, "cannot lock", path);
+  }
+  return FileLock(fd);
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace osgv::image_fs

@@ -51,4 +51,20 @@ class StagingDir {
   std::string path_;
 };
 
+// flock(2) on `path` (created if missing), held until the object goes
+// away. Each lock opens its own file description, so it excludes other
+// threads of this process as well as other processes (a driver and an
+// operator's `images gc`).
+class FileLock {
+ public:
+  static absl::StatusOr<FileLock> Acquire(const std::string& path, bool exclusive);
+  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock& operator=(FileLock&&) = delete;
+  ~FileLock();
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace osgv::image_fs

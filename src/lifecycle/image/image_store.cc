@@ -6,6 +6,7 @@
 // between the two renames just means the next Prepare unpacks again.
 #include "lifecycle/image/image_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "lifecycle/image/digest.h"
 #include "lifecycle/image/image_config.h"
 #include "lifecycle/image/image_fs.h"
 #include "lifecycle/image/layer_unpack.h"
@@ -135,21 +137,127 @@ absl::StatusOr<ImageConfig> Unpack(const OciLayout& layout, const ResolvedManife
   return config;
 }
 
+// Touches the cached config so `images list` can say when an image was
+// last used; best effort.
+void MarkUsed(const CachePaths& p) { ::utimensat(AT_FDCWD, p.config_json.c_str(), nullptr, 0); }
+
 }  // namespace
 
-ImageStore::ImageStore(std::string cache_dir) : cache_dir_(std::move(cache_dir)) {}
+struct ImageStore::Located {
+  std::string layout_dir;
+  ResolvedManifest manifest;
+};
+
+ImageStore::ImageStore(std::string cache_dir, ImagePuller* puller)
+    : cache_dir_(std::move(cache_dir)), puller_(puller) {}
 
 absl::StatusOr<PreparedImage> ImageStore::Prepare(const std::string& reference,
-                                                  const ImageProgressFn& progress) {
+                                                  const ImageProgressFn& progress,
+                                                  const PrepareOptions& options) {
   absl::StatusOr<ImageReference> ref = ParseImageReference(reference);
   if (!ref.ok()) return ref.status();  // already names the reference
+  const std::string& pinned = options.pinned_digest;
+  if (!pinned.empty()) {
+    if (!IsSha256Digest(pinned)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("image '", reference, "': recorded digest '", pinned, "' is malformed"));
+    }
+    CachePaths paths(cache_dir_, pinned.substr(sizeof("sha256:") - 1));
+    if (IsCached(paths)) {
+      absl::StatusOr<ImageConfig> config = LoadCachedConfig(paths);
+      if (!config.ok()) return Prefixed(absl::StrCat("image '", reference, "'"), config.status());
+      MarkUsed(paths);
+      return PreparedImage{reference, pinned, *std::move(config), paths.rootfs};
+    }
+    // Not cached (gc, another host): fetch exactly that manifest.
+    if (ref->is_registry()) ref->digest = pinned;
+  }
+  absl::StatusOr<Located> located = Locate(*ref, options.pull_policy);
+  if (!located.ok()) {
+    // Registry errors already name the image, in canonical form.
+    if (ref->is_registry()) return located.status();
+    return Prefixed(absl::StrCat("image '", reference, "'"), located.status());
+  }
+  if (!pinned.empty() && located->manifest.manifest.digest != pinned) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("image '", reference, "' resolves to ", located->manifest.manifest.digest,
+                     " but the sandbox ran on ", pinned,
+                     "; put that image back under this reference"));
+  }
+  return Materialize(reference, *located, progress);
+}
+
+absl::StatusOr<ImageStore::Located> ImageStore::Locate(const ImageReference& ref,
+                                                       const std::string& policy) {
+  if (ref.is_registry()) return LocateInRegistryLayout(ref, policy);
+  OciLayout layout(ref.layout_dir);
+  absl::StatusOr<ResolvedManifest> manifest = layout.Resolve(ref.tag);
+  if (!manifest.ok()) return manifest.status();
+  return Located{ref.layout_dir, *std::move(manifest)};
+}
+
+std::shared_ptr<ImageStore::PullSlot> ImageStore::SlotFor(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<PullSlot>& slot = pull_slots_[name];
+  if (!slot) slot = std::make_shared<PullSlot>();
+  return slot;
+}
+
+absl::StatusOr<ImageStore::Located> ImageStore::FindPulled(const std::string& name) {
+  absl::StatusOr<image_fs::FileLock> lock = image_fs::FileLock::Acquire(blobs_lock(), false);
+  if (!lock.ok()) return lock.status();
+  absl::StatusOr<ResolvedManifest> manifest = OciLayout(blobs_layout()).Resolve(name);
+  if (!manifest.ok()) return manifest.status();
+  return Located{blobs_layout(), *std::move(manifest)};
+}
+
+absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
+    const ImageReference& ref, const std::string& policy) {
+  const std::string name = ref.Canonical();
+  const std::string context = absl::StrCat("image '", name, "'");
+  std::error_code ec;
+  fs::create_directories(cache_dir_, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", cache_dir_, ": ", ec.message()));
+
+  // Single flight per reference: a caller that waited here while another
+  // pulled uses that pull's result instead of asking the registry again.
+  std::shared_ptr<PullSlot> slot = SlotFor(name);
+  const uint64_t seen = slot->pulls;
+  std::lock_guard<std::mutex> pulling(slot->mu);
+  const bool fresh = slot->pulls != seen;
+  if (policy != "always" || !ref.digest.empty() || fresh) {
+    absl::StatusOr<Located> present = FindPulled(name);
+    if (present.ok()) return present;
+    if (policy == "never") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          context, ": not in the image store and the pull policy is never (",
+          present.status().message(), ")"));
+    }
+  }
+  if (puller_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(context, ": registry images need skopeo, which this command does not run"));
+  }
+  absl::Status pulled;
+  {
+    absl::StatusOr<image_fs::FileLock> lock = image_fs::FileLock::Acquire(blobs_lock(), true);
+    if (!lock.ok()) return lock.status();
+    pulled = puller_->Pull(ref, blobs_layout(), name);
+  }
+  slot->pulls++;
+  if (!pulled.ok()) return pulled;  // names the image and the cause
+  absl::StatusOr<Located> located = FindPulled(name);
+  if (!located.ok()) return Prefixed(context, located.status());
+  return located;
+}
+
+absl::StatusOr<PreparedImage> ImageStore::Materialize(const std::string& reference,
+                                                      const Located& located,
+                                                      const ImageProgressFn& progress) {
   std::string context = absl::StrCat("image '", reference, "'");
-
-  OciLayout layout(ref->layout_dir);
-  absl::StatusOr<ResolvedManifest> manifest = layout.Resolve(ref->tag);
-  if (!manifest.ok()) return Prefixed(context, manifest.status());
-  CachePaths paths(cache_dir_, manifest->manifest.digest.substr(sizeof("sha256:") - 1));
-
+  const ResolvedManifest& manifest = located.manifest;
+  OciLayout layout(located.layout_dir);
+  CachePaths paths(cache_dir_, manifest.manifest.digest.substr(sizeof("sha256:") - 1));
   // Single flight: whoever finds the digest neither cached nor in flight
   // unpacks it; everyone else waits and then finds it cached. If that
   // unpack failed, the next waiter tries again itself (the cause may have
@@ -178,15 +286,16 @@ absl::StatusOr<PreparedImage> ImageStore::Prepare(const std::string& reference,
         self->cv_.notify_all();
       }
     } release{this, paths.hex};
-    config = Unpack(layout, *manifest, paths, progress);
+    config = Unpack(layout, manifest, paths, progress);
   } else {
     config = LoadCachedConfig(paths);
   }
   if (!config.ok()) return Prefixed(context, config.status());
+  MarkUsed(paths);
 
   PreparedImage out;
   out.reference = reference;
-  out.manifest_digest = manifest->manifest.digest;
+  out.manifest_digest = manifest.manifest.digest;
   out.config = *std::move(config);
   out.rootfs_dir = paths.rootfs;
   return out;

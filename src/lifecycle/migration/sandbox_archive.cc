@@ -742,6 +742,8 @@ std::optional<std::string> ImageWarning(const SandboxRecord& r) {
     return absl::StrCat("image '", r.image_ref, "' cannot be used here (", ref.status().message(),
                         "); Start will fail until it can");
   }
+  // A registry image is pulled at Start, by the recorded digest.
+  if (ref->is_registry()) return std::nullopt;
   auto resolved = OciLayout(ref->layout_dir).Resolve(ref->tag);
   if (!resolved.ok()) {
     return absl::StrCat("image '", r.image_ref, "' does not resolve on this host (",

@@ -13,6 +13,8 @@ std::string MonitorSpecToJson(const MonitorSpec& s) {
         {"platform", s.runsc.platform},
         {"timeout_ms", s.runsc.timeout.count()},
         {"debug_log_dir", s.runsc.debug_log_dir},
+        {"network", s.runsc.network},
+        {"netns_path", s.runsc.netns_path},
         {"flags", s.runsc_flags}}},
       {"container_id", s.container_id},
       {"bundle", s.bundle},
@@ -37,6 +39,8 @@ absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const std::string& text) {
     s.runsc.platform = r.at("platform").get<std::string>();
     s.runsc.timeout = std::chrono::milliseconds(r.at("timeout_ms").get<int64_t>());
     s.runsc.debug_log_dir = r.value("debug_log_dir", "");
+    s.runsc.network = r.value("network", "none");
+    s.runsc.netns_path = r.value("netns_path", "");
     s.runsc_flags = r.at("flags").get<std::set<std::string>>();
     s.container_id = j.at("container_id").get<std::string>();
     s.bundle = j.at("bundle").get<std::string>();

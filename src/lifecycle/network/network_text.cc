@@ -234,10 +234,15 @@ bool ValidRunscId(const std::string& runsc_id) {
   return true;
 }
 
-bool NetworkEnabled(const Config& config) {
-  if (config.network.mode == "sandbox") return true;
-  if (config.network.mode == "none") return false;
-  return config.network.mode.empty() && !config.gateway.endpoint.empty();
+absl::StatusOr<std::string> GatewayCallbackAddress(const Config& config) {
+  if (!NetworkEnabled(config) || config.gateway.endpoint.empty()) return std::string();
+  auto endpoint = ParseGatewayEndpoint(config.gateway.endpoint);
+  if (!endpoint.ok()) return endpoint.status();
+  auto subnet = ParseSubnet(config.network.subnet);
+  if (!subnet.ok()) return subnet.status();
+  std::string bridge_ip = FormatIpv4(subnet->first + 1);
+  if (endpoint->host != kGatewayHostAlias && endpoint->host != bridge_ip) return std::string();
+  return absl::StrCat(bridge_ip, ":", endpoint->port);
 }
 
 }  // namespace osgv

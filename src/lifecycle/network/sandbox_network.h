@@ -91,9 +91,16 @@ struct HostNetworkOptions {
   std::string netns_dir = "/run/netns";      // where `ip netns add` puts them
 };
 
-// network.mode after defaulting: "" means sandbox when gateway.endpoint is
-// set, else none.
-bool NetworkEnabled(const Config& config);
+// The name sandboxes use for the host in gateway.endpoint; it resolves to
+// the bridge address through the sandbox's generated /etc/hosts.
+inline constexpr char kGatewayHostAlias[] = "host.openshell.internal";
+
+// What the gateway must listen on for sandboxes to call it back
+// (GetGatewayListenerRequirements, contract §1.2 and §6.8): "bridge-ip:port"
+// when sandboxes are networked and gateway.endpoint names the bridge (by
+// kGatewayHostAlias or its address); "" when nothing is needed, e.g. an
+// endpoint elsewhere that sandboxes reach as egress.
+absl::StatusOr<std::string> GatewayCallbackAddress(const Config& config);
 
 // The options for the driver's configuration: subnet, bridge, egress, the
 // gateway port from gateway.endpoint, and nameservers from the host's

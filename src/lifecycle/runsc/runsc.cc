@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "lifecycle/network/sandbox_network.h"
 
 namespace osgv {
 
@@ -17,7 +18,7 @@ std::vector<std::string> Runsc::GlobalArgs() const {
       options_.path,
       absl::StrCat("--root=", options_.root),
       absl::StrCat("--platform=", options_.platform),
-      "--network=none",
+      absl::StrCat("--network=", options_.network.empty() ? "none" : options_.network),
   };
   // Flags older runsc builds lack are only passed when detected, so a
   // missing feature is reported by whoever needs it, not by every call.
@@ -37,6 +38,16 @@ absl::StatusOr<CommandResult> Runsc::Call(std::vector<std::string> args,
   cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
   cmd.timeout = timeout;
   return runner_->Run(cmd);
+}
+
+absl::Status Runsc::PrepareBootCommand(Command* cmd) const {
+  if (options_.network != "sandbox") return absl::OkStatus();
+  if (options_.netns_path.empty()) {
+    return absl::FailedPreconditionError("runsc --network=sandbox needs the sandbox's netns path");
+  }
+  if (auto st = CheckNotHostNetns(options_.netns_path); !st.ok()) return st;
+  cmd->mask_proc_sys_net = true;
+  return absl::OkStatus();
 }
 
 absl::Status Runsc::Check(const std::string& what, const std::string& id,
@@ -87,6 +98,7 @@ absl::Status Runsc::RunWithContainerStdio(const std::string& what, const std::st
   // runsc's own errors share the container's stderr here; the caller reads
   // them from that pipe (runsc.md §2: stdio is handed to the sandbox).
   cmd.stderr_fd = stderr_fd;
+  if (auto st = PrepareBootCommand(&cmd); !st.ok()) return st;
   return Check(what, id, runner_->Run(cmd));
 }
 
@@ -118,7 +130,12 @@ absl::Status Runsc::Checkpoint(const std::string& id, const std::string& image_d
 }
 
 absl::Status Runsc::Start(const std::string& id) {
-  return Check("start", id, Call({"start", id}, options_.timeout));
+  Command cmd;
+  cmd.argv = GlobalArgs();
+  cmd.argv.insert(cmd.argv.end(), {"start", id});
+  cmd.timeout = options_.timeout;
+  if (auto st = PrepareBootCommand(&cmd); !st.ok()) return st;
+  return Check("start", id, runner_->Run(cmd));
 }
 
 absl::StatusOr<std::optional<ContainerState>> Runsc::State(const std::string& id) {

@@ -1,8 +1,9 @@
 // runsc, spoken through the one CommandRunner.
 //
 // Every call carries the same global flags (runsc.md "recommended global
-// flags"): --root inside our state dir, the configured platform, no network
-// (until the network issue lands), --overlay2=none so rootfs writes land in
+// flags"): --root inside our state dir, the configured platform, the network
+// mode (none, or sandbox with a netns we prepared: docs/network.md),
+// --overlay2=none so rootfs writes land in
 // our overlay upper dir rather than a sandbox-private filestore, and
 // --net-disconnect-ok when this runsc has it (checkpoints with open TCP
 // connections would otherwise kill the sandbox).
@@ -25,6 +26,12 @@ struct RunscOptions {
   std::string platform = "systrap";
   std::chrono::milliseconds timeout{60000};
   std::string debug_log_dir;  // "" = off
+  // "none" (loopback only) or "sandbox": runsc scrapes the netns named in
+  // the bundle, `netns_path`. Networked create/start/restore run with
+  // /proc/sys/net masked (runsc.md §6), after checking that the netns is
+  // not the host's own.
+  std::string network = "none";
+  std::string netns_path;
 };
 
 struct RunscFeatures {
@@ -78,6 +85,10 @@ class Runsc {
  private:
   absl::StatusOr<CommandResult> Call(std::vector<std::string> args,
                                      std::chrono::milliseconds timeout);
+  // For the calls that boot a networked sandbox: masks /proc/sys/net
+  // (runsc's broken root-netns check) once the netns is known not to be
+  // the host's (the mask also switches that guard off).
+  absl::Status PrepareBootCommand(Command* cmd) const;
   absl::Status Check(const std::string& what, const std::string& id,
                      absl::StatusOr<CommandResult> result);
   // Runs a command whose stdio belongs to the container (create, restore).
