@@ -335,7 +335,7 @@ TEST_CASE("Create: an invalid request stores and publishes nothing", "[manager]"
   auto bad_name = f.Req("sb-1", "Bad_Name");
   auto no_id = f.Req("", "alpha");
   auto bad_image = f.Req("sb-1", "alpha");
-  bad_image.spec.tmpl.image = "docker.io/library/alpine:3";
+  bad_image.spec.tmpl.image = "docker.io/library/Alpine:3";  // upper case is never a repository
   auto gpu = f.Req("sb-1", "alpha");
   gpu.spec.gpu_requested = true;
 
