@@ -188,3 +188,18 @@ TEST_CASE("probe --json lists at least 20 passing probes", "[live][probe]") {
   CHECK(RunStateDirs() == before);
   fs::remove_all(fs::path(out_file).parent_path());
 }
+
+TEST_CASE("probe passes with network mode sandbox too", "[live][probe]") {
+  auto r = RunCommand({OSGV_DRIVER_BINARY, "probe", "--network", "sandbox"});
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("FAIL") == std::string::npos);
+  CHECK(r.out.find("network mode sandbox") != std::string::npos);
+}
+
+TEST_CASE("run --network sandbox gives the command an address on the bridge", "[live][run]") {
+  auto r = RunCommand(Run({"--network", "sandbox", "--", "sh", "-c", "ip -4 addr | grep -c 'inet 10\\.'"}));
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "1\n");
+}

@@ -56,6 +56,12 @@ absl::StatusOr<std::unique_ptr<EphemeralSession>> EphemeralSession::Open(const R
     return rt.status();
   }
   s->rt_ = *std::move(rt);
+  // What serve does at startup: the host network (bridge, firewall) when
+  // networked, and adoption of whatever an earlier --state-dir run kept.
+  if (auto st = s->rt_->manager->Recover(); !st.ok()) {
+    s->Cleanup().IgnoreError();
+    return st;
+  }
   s->runsc_options_ = s->rt_->runsc->options();
   s->runsc_features_ = s->rt_->features;
   return s;
