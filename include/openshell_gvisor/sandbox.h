@@ -31,6 +31,15 @@ struct SandboxTemplate {
   std::string driver_config_json;
 };
 
+// A host path bind-mounted into the sandbox. Only the local `run` command
+// sets these; the gateway's proto has no such field, so a gateway request
+// can never name a host path.
+struct HostMount {
+  std::string source;       // absolute host path
+  std::string destination;  // absolute in-sandbox path
+  bool read_only = false;
+};
+
 struct SandboxSpec {
   std::string log_level;
   std::map<std::string, std::string> environment;
@@ -41,6 +50,7 @@ struct SandboxSpec {
   std::string sandbox_token;
   std::vector<std::string> command;
   bool tty = false;
+  std::vector<HostMount> host_mounts;
 };
 
 // What ValidateSandboxCreate and CreateSandbox carry.

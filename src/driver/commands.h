@@ -16,6 +16,12 @@ int ExportCommand(const std::vector<std::string>& args);
 int ImportCommand(const std::vector<std::string>& args);
 // The image store: list, pull, rm, gc (images_command.cc).
 int ImagesCommand(const std::vector<std::string>& args);
+// One ephemeral sandbox, no driver needed (run_command.cc, probe_command.cc).
+int RunEphemeralCommand(const std::vector<std::string>& args);
+int ProbeCommand(const std::vector<std::string>& args);
+
+// "<prefix>-<12 random hex digits>": a fresh DNS-label sandbox name.
+std::string EphemeralName(const std::string& prefix);
 
 
 }  // namespace osgv

@@ -17,6 +17,13 @@ commands:
       Run CMD in a running sandbox (SANDBOX = id or name); exit with its code.
   ctl --socket PATH [--json] caps|health|list|get|create|validate|stop|start|delete|watch
       Talk to a running driver (ctl --help for details).
+  run [--image REF] [--network none|sandbox] [--memory Q] [--cpu Q] [--env K=V]...
+      [--mount HOST:SANDBOX[:ro]]... [--keep] [--state-dir DIR] [--config FILE] -- CMD...
+      Run CMD in a fresh sandbox (no driver needed) with this terminal's stdio;
+      exit with its code; remove the sandbox and its state afterwards.
+  probe [--image REF] [--json] [--network none|sandbox] [--state-dir DIR] [--config FILE]
+      Boot sandboxes and check the isolation boundary from both sides; exit 0
+      only when every probe passes.
   export --state-dir DIR [--config FILE] SANDBOX FILE
       Write a stopped sandbox (files, memory, record) to the archive FILE.
   import --state-dir DIR [--config FILE] FILE
@@ -41,6 +48,8 @@ int main(int argc, char* argv[]) {
   if (command == "exec") return osgv::ExecCommand(args);
   if (command == "ctl") return osgv::CtlCommand(args);
   if (command == "monitor") return osgv::MonitorCommand(args);
+  if (command == "run") return osgv::RunEphemeralCommand(args);
+  if (command == "probe") return osgv::ProbeCommand(args);
   if (command == "export") return osgv::ExportCommand(args);
   if (command == "import") return osgv::ImportCommand(args);
   if (command == "images") return osgv::ImagesCommand(args);

@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cstring>
 #include <iostream>
 
@@ -17,23 +16,16 @@
 #include "driver/commands.h"
 #include "driver/compute_driver_service.h"
 #include "driver/driver_config.h"
+#include "driver/driver_runtime.h"
 #include "driver/logging.h"
 #include "driver/socket_server.h"
-#include "driver/state_dir_lock.h"
 #include "lifecycle/bundle/supervisor_spec.h"
-#include "lifecycle/fs_util.h"
 #include "lifecycle/sandbox_manager.h"
 
 namespace osgv {
 namespace {
 
 constexpr char kServiceName[] = "openshell.compute.v1.ComputeDriver";
-
-std::string SelfExe() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "openshell-driver-gvisor";
-}
 
 void SetHealth(grpc::Server* server, bool serving) {
   auto* health = server->GetHealthCheckService();
@@ -93,51 +85,13 @@ int ServeCommand(const std::vector<std::string>& argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  StateLayout layout{config->state_dir};
-  for (const auto& dir : {layout.root, layout.runsc_root(), layout.images(), layout.sandboxes()}) {
-    if (auto s = MakeDirs(dir, 0700); !s.ok()) return Fatal(std::string(s.message()));
-  }
-  auto lock = LockStateDir(layout.lock_file());
-  if (!lock.ok()) return Fatal(std::string(lock.status().message()));
-
-  auto store = StateStore::Open(layout.database());
-  if (!store.ok()) return Fatal(std::string(store.status().message()));
-
-  ProcessRunner runner;
-  RunscOptions ropts;
-  ropts.path = config->runsc.path;
-  ropts.root = layout.runsc_root();
-  ropts.platform = config->runsc.platform;
-  ropts.timeout = config->runsc.timeout;
-  ropts.debug_log_dir = config->runsc.debug_log_dir;
-  Runsc runsc(&runner, ropts);
-  auto features = runsc.Detect();
-  if (!features.ok()) return Fatal(std::string(features.status().message()));
-  WarnAboutMissingFeatures(*features);
-
-  Skopeo skopeo(&runner, SkopeoOptionsFromConfig(config->images));
-  ImageStore images(layout.images(), &skopeo);
-  OverlayMounter mounter;
-  ProcessMonitorLauncher launcher(SelfExe(), config->runsc.timeout);
-  ExitWatcher exits;
-  EventBus events(config->watch.queue_size);
-  ManagerDeps deps{*config, layout, store->get(), &runsc, &images, &mounter, &launcher, &exits, &events};
-  std::unique_ptr<HostNetwork> network;
-  if (NetworkEnabled(*config)) {
-    auto options = HostNetworkOptionsFromConfig(*config);
-    if (!options.ok()) return Fatal(std::string(options.status().message()));
-    network = std::make_unique<HostNetwork>(&runner, *std::move(options));
-    // Before the socket answers: the gateway binds the callback listener on
-    // the bridge address as soon as GetGatewayListenerRequirements returns.
-    if (auto s = network->EnsureHost(); !s.ok()) {
-      return Fatal(absl::StrCat("network.mode sandbox: ", s.message()));
-    }
-    deps.network = network.get();
-  }
+  auto rt = OpenDriverRuntime(*config);
+  if (!rt.ok()) return Fatal(std::string(rt.status().message()));
+  WarnAboutMissingFeatures((*rt)->features);
   auto callback = GatewayCallbackAddress(*config);
   if (!callback.ok()) return Fatal(std::string(callback.status().message()));
-  SandboxManager manager(deps);
-  ComputeDriverService service(&manager, CapabilitiesOf(*config, features->version));
+  SandboxManager& manager = *(*rt)->manager;
+  ComputeDriverService service(&manager, CapabilitiesOf(*config, (*rt)->features.version));
   service.SetGatewayCallbackAddress(*callback);
 
   auto listen_fd = BindDriverSocket(config->socket);
@@ -172,10 +126,9 @@ int ServeCommand(const std::vector<std::string>& argv) {
   spdlog::info("received {}; shutting down (sandboxes keep running)", strsignal(sig));
   SetHealth(server.get(), false);
   socket_server.Stop();
-  events.CloseAll();  // Watch streams end with OK
+  (*rt)->events->CloseAll();  // Watch streams end with OK
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  manager.Shutdown();
-  exits.Stop();
+  rt->reset();  // manager, exit watcher, lock
   spdlog::info("stopped");
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "lifecycle/bundle/host_mounts.h"
 #include "lifecycle/bundle/oci_spec.h"
 #include "lifecycle/bundle/sandbox_env.h"
 #include "lifecycle/bundle/supervisor_spec.h"
@@ -381,6 +382,11 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
       if (!env.ok()) return env.status();
       in.env = *std::move(env);
     }
+    // After the supervisor's mounts: `run --mount` cannot cover them (the
+    // reserved-path check refuses their destinations anyway).
+    auto host_mounts = HostBindMounts(request.spec.host_mounts);
+    if (!host_mounts.ok()) return host_mounts.status();
+    in.extra_mounts.insert(in.extra_mounts.end(), host_mounts->begin(), host_mounts->end());
     in.cgroups_path = SandboxCgroupPath(rid);
     in.memory_limit_bytes = validated->memory_limit_bytes;
     in.cpu_limit_millis = validated->cpu_limit_millis;

@@ -26,6 +26,10 @@ std::string EncodeRequest(const SandboxRequest& r) {
         {"platform_config", t.platform_config_json},
         {"driver_config", t.driver_config_json}}},
   };
+  for (const auto& m : r.spec.host_mounts) {
+    j["host_mounts"].push_back(
+        {{"source", m.source}, {"destination", m.destination}, {"read_only", m.read_only}});
+  }
   if (t.resources) {
     j["template"]["resources"] = {{"cpu_request", t.resources->cpu_request},
                                   {"cpu_limit", t.resources->cpu_limit},
@@ -48,6 +52,10 @@ absl::StatusOr<SandboxRequest> DecodeRequest(const std::string& text) {
     r.spec.environment = j.value("environment", std::map<std::string, std::string>{});
     r.spec.command = j.value("command", std::vector<std::string>{});
     r.spec.tty = j.value("tty", false);
+    for (const auto& m : j.value("host_mounts", json::array())) {
+      r.spec.host_mounts.push_back(
+          {m.at("source"), m.at("destination"), m.value("read_only", false)});
+    }
     const auto& t = j.at("template");
     r.spec.tmpl.image = t.value("image", "");
     r.spec.tmpl.labels = t.value("labels", std::map<std::string, std::string>{});

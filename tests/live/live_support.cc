@@ -18,6 +18,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "lifecycle/image/busybox_image.h"
+#include "lifecycle/runsc/command_runner.h"
+
 namespace osgv::live {
 namespace fs = std::filesystem;
 
@@ -60,34 +63,11 @@ const std::string& BusyboxImage() {
   static std::once_flag once;
   static std::string ref;
   std::call_once(once, [] {
-    std::string dir = MakeTempDir("image");
-    std::string src = dir + "/src";
-    fs::create_directories(src + "/bin");
-    fs::create_directories(src + "/etc");
-    fs::create_directories(src + "/root");
-    fs::create_directories(src + "/workdir");
-    fs::copy_file("/bin/busybox", src + "/bin/busybox");
-    for (const char* applet : {"sh", "cat", "echo", "sleep", "ls", "id", "env", "hostname", "touch",
-                               "uname", "mkdir", "rm", "true", "false", "pwd", "grep", "wc", "sync",
-                               "nc", "dd", "head", "kill", "ps", "test", "expr"}) {
-      fs::create_symlink("busybox", src + "/bin/" + applet);
-    }
-    std::ofstream(src + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
-                                          "osgvtester:x:4242:4242:image-only user:/workdir:/bin/sh\n";
-    std::ofstream(src + "/etc/group") << "root:x:0:\nosgvtester:x:4242:\n";
-    std::ofstream(src + "/etc/image-marker") << "from-the-busybox-image\n";
-    std::string layout = dir + "/layout";
-    auto check = [](const CommandOutput& r) {
-      if (r.exit_code != 0) throw std::runtime_error("umoci: " + r.out);
-    };
-    check(RunCommand({"umoci", "init", "--layout", layout}));
-    check(RunCommand({"umoci", "new", "--image", layout + ":base"}));
-    check(RunCommand({"umoci", "insert", "--image", layout + ":base", src, "/"}));
-    check(RunCommand({"umoci", "config", "--image", layout + ":base", "--tag", "v1",
-                      "--config.cmd", "/bin/sleep", "--config.cmd", "1000000",
-                      "--config.env", "PATH=/bin", "--config.env", "IMAGE_ONLY=image",
-                      "--config.env", "OVERRIDDEN=image", "--config.workingdir", "/workdir"}));
-    ref = "oci:" + layout + ":v1";
+    // The driver's own recipe (run and probe use it), in a private cache.
+    ProcessRunner runner;
+    auto built = EnsureBusyboxImage(&runner, MakeTempDir("image"));
+    if (!built.ok()) throw std::runtime_error(std::string(built.status().message()));
+    ref = *built;
   });
   return ref;
 }

@@ -28,8 +28,9 @@ CommandOutput RunCommand(const std::vector<std::string>& argv, const std::string
 
 std::string MakeTempDir(const std::string& prefix);
 
-// A busybox-static OCI layout: /etc/passwd with a recognisable entry, a
-// default Cmd, Env and WorkingDir. Built once per test binary run.
+// A busybox-static OCI layout (EnsureBusyboxImage): /etc/passwd with a
+// recognisable entry, a default Cmd, Env and WorkingDir. Built once per test
+// binary run, in a temporary cache.
 // Returns the `oci:/path:tag` reference.
 const std::string& BusyboxImage();
 

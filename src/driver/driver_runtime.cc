@@ -1,0 +1,79 @@
+#include "driver/driver_runtime.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "absl/strings/str_cat.h"
+#include "lifecycle/fs_util.h"
+
+namespace osgv {
+
+DriverRuntime::~DriverRuntime() {
+  if (events) events->CloseAll();
+  if (manager) manager->Shutdown();
+  manager.reset();
+  exits.Stop();
+  if (lock_fd >= 0) close(lock_fd);
+}
+
+std::string SelfExe() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "openshell-driver-gvisor";
+}
+
+RunscOptions RunscOptionsFor(const Config& config, const StateLayout& layout) {
+  RunscOptions o;
+  o.path = config.runsc.path;
+  o.root = layout.runsc_root();
+  o.platform = config.runsc.platform;
+  o.timeout = config.runsc.timeout;
+  o.debug_log_dir = config.runsc.debug_log_dir;
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& config) {
+  auto rt = std::make_unique<DriverRuntime>();
+  rt->layout = StateLayout{config.state_dir};
+  const StateLayout& L = rt->layout;
+  for (const auto& dir : {L.root, L.runsc_root(), L.images(), L.sandboxes()}) {
+    if (auto s = MakeDirs(dir, 0700); !s.ok()) return s;
+  }
+  auto lock = LockStateDir(L.lock_file());
+  if (!lock.ok()) return lock.status();
+  rt->lock_fd = *lock;
+
+  auto store = StateStore::Open(L.database());
+  if (!store.ok()) return store.status();
+  rt->store = *std::move(store);
+
+  rt->runsc = std::make_unique<Runsc>(&rt->runner, RunscOptionsFor(config, L));
+  auto features = rt->runsc->Detect();
+  if (!features.ok()) return features.status();
+  rt->features = *features;
+
+  rt->skopeo = std::make_unique<Skopeo>(&rt->runner, SkopeoOptionsFromConfig(config.images));
+  rt->images = std::make_unique<ImageStore>(L.images(), rt->skopeo.get());
+  rt->launcher = std::make_unique<ProcessMonitorLauncher>(SelfExe(), config.runsc.timeout);
+  rt->events = std::make_unique<EventBus>(config.watch.queue_size);
+  ManagerDeps deps{config,          L,           rt->store.get(),   rt->runsc.get(),
+                   rt->images.get(), &rt->mounter, rt->launcher.get(), &rt->exits,
+                   rt->events.get()};
+  if (NetworkEnabled(config)) {
+    auto options = HostNetworkOptionsFromConfig(config);
+    if (!options.ok()) return options.status();
+    rt->network = std::make_unique<HostNetwork>(&rt->runner, *std::move(options));
+    // Before the driver's socket answers: the gateway binds its callback
+    // listener on the bridge address as soon as
+    // GetGatewayListenerRequirements returns.
+    if (auto st = rt->network->EnsureHost(); !st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("network.mode sandbox: ", st.message()));
+    }
+    deps.network = rt->network.get();
+  }
+  rt->manager = std::make_unique<SandboxManager>(deps);
+  return rt;
+}
+
+}  // namespace osgv

@@ -1,0 +1,95 @@
+#include "driver/probe/host_fixtures.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "lifecycle/fs_util.h"
+
+extern char** environ;
+
+namespace osgv {
+
+std::string RandomToken(size_t n) {
+  std::string bytes(n, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
+  return absl::BytesToHexString(bytes);
+}
+
+absl::StatusOr<std::unique_ptr<HostFixtures>> HostFixtures::Start() {
+  auto f = std::make_unique<HostFixtures>();
+  std::string tmpl = "/var/tmp/osgv-probe-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
+  }
+  f->dir = tmpl;
+  chmod(f->dir.c_str(), 0755);  // readable by anyone on the host: only the boundary stops it
+  f->sentinel = f->dir + "/sentinel";
+  f->secret = "osgv-secret-" + RandomToken(12);
+  if (auto st = WriteFileReplace(f->sentinel, f->secret + "\n", 0644); !st.ok()) return st;
+
+  f->marker_token = "osgvmarker" + RandomToken(6);
+  std::string seconds = "600";
+  char* argv[] = {f->marker_token.data(), seconds.data(), nullptr};
+  if (int e = posix_spawn(&f->marker_pid, "/bin/sleep", nullptr, nullptr, argv, environ); e != 0) {
+    return absl::InternalError(absl::StrCat("spawn /bin/sleep: ", strerror(e)));
+  }
+
+  f->env_token = "osgvenv" + RandomToken(8);
+  setenv("OSGV_PROBE_ENV", f->env_token.c_str(), 1);
+
+  f->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (f->listen_fd_ < 0 || bind(f->listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      listen(f->listen_fd_, 16) != 0 ||
+      getsockname(f->listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return absl::InternalError(absl::StrCat("loopback listener: ", strerror(errno)));
+  }
+  f->port = ntohs(addr.sin_port);
+  HostFixtures* self = f.get();
+  f->accept_thread_ = std::thread([self] {
+    while (!self->stop_) {
+      pollfd p{self->listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      int c = accept4(self->listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      ++self->accepted;
+      close(c);
+    }
+  });
+  return f;
+}
+
+bool HostFixtures::MarkerAlive() const {
+  return marker_pid > 0 && waitpid(marker_pid, nullptr, WNOHANG) == 0;
+}
+
+HostFixtures::~HostFixtures() {
+  stop_ = true;
+  if (accept_thread_.joinable()) accept_thread_.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  if (marker_pid > 0) {
+    kill(marker_pid, SIGKILL);
+    waitpid(marker_pid, nullptr, 0);
+  }
+  unsetenv("OSGV_PROBE_ENV");
+  if (!dir.empty()) RemoveTree(dir).IgnoreError();
+}
+
+}  // namespace osgv

@@ -1,0 +1,205 @@
+// `run` and `probe` end to end: the real binary, real runsc, and a check
+// that nothing is left behind on the host afterwards.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "live_support.h"
+
+using namespace osgv::live;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> Run(std::vector<std::string> args) {
+  std::vector<std::string> argv = {OSGV_DRIVER_BINARY, "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+std::set<std::string> RunStateDirs() {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/var/tmp", ec)) {
+    if (e.path().filename().string().rfind("osgv-run-", 0) == 0) out.insert(e.path().string());
+  }
+  return out;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Everything a run could leave: its state dir, a mount or a process naming
+// it, a cgroup of its sandbox.
+void RequireNothingLeft(const std::string& state_dir, const std::string& runsc_id) {
+  INFO("state dir " << state_dir << ", runsc id " << runsc_id);
+  CHECK_FALSE(fs::exists(state_dir));
+  CHECK(ReadAll("/proc/self/mountinfo").find(state_dir) == std::string::npos);
+  auto ps = RunCommand({"sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"});
+  CHECK(ps.out.find(state_dir) == std::string::npos);
+  if (!runsc_id.empty()) {
+    CHECK(ps.out.find(runsc_id) == std::string::npos);
+    CHECK_FALSE(fs::exists("/sys/fs/cgroup/memory/openshell-gvisor/" + runsc_id));
+    CHECK_FALSE(fs::exists("/sys/fs/cgroup/pids/openshell-gvisor/" + runsc_id));
+  }
+}
+
+// A `run` in the background, with the state dir and runsc id it made.
+struct BackgroundRun {
+  pid_t pid = -1;
+  std::string state_dir;
+  std::string runsc_id;
+};
+
+BackgroundRun StartRun(const std::vector<std::string>& argv) {
+  auto before = RunStateDirs();
+  BackgroundRun r;
+  r.pid = fork();
+  if (r.pid == 0) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  // Until the sandbox runs: its dir exists and runsc lists it as running.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const auto& d : RunStateDirs()) {
+      if (before.count(d)) continue;
+      r.state_dir = d;
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(d + "/sandboxes", ec)) {
+        r.runsc_id = e.path().filename().string();
+      }
+    }
+    if (!r.runsc_id.empty()) {
+      auto list = RunCommand({"runsc", "--root=" + r.state_dir + "/runsc", "list", "--format=json"});
+      if (list.out.find("\"running\"") != std::string::npos) return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL("run did not start a sandbox within 60s");
+  return r;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST_CASE("run exits with the command's exit code", "[live][run]") {
+  auto r = RunCommand(Run({"--", "sh", "-c", "exit 7"}));
+  INFO(r.out);
+  CHECK(r.exit_code == 7);
+  CHECK(RunCommand(Run({"--", "true"})).exit_code == 0);
+}
+
+TEST_CASE("run passes stdin and stdout through", "[live][run]") {
+  auto r = RunCommand(Run({"--", "cat"}), "hi from the host\n");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "hi from the host\n");
+}
+
+TEST_CASE("run reports a command killed by signal N as 128+N", "[live][run]") {
+  auto r = RunCommand(Run({"--", "sh", "-c", "kill -9 $$"}));
+  INFO(r.out);
+  CHECK(r.exit_code == 137);
+}
+
+TEST_CASE("run leaves no container state dir mount or cgroup behind", "[live][run]") {
+  auto run = StartRun(Run({"--", "sh", "-c", "sleep 2; exit 3"}));
+  CHECK(WaitExit(run.pid) == 3);
+  RequireNothingLeft(run.state_dir, run.runsc_id);
+}
+
+TEST_CASE("SIGTERM during run cleans up and exits 143", "[live][run]") {
+  auto run = StartRun(Run({"--", "sleep", "100"}));
+  auto t0 = std::chrono::steady_clock::now();
+  kill(run.pid, SIGTERM);
+  CHECK(WaitExit(run.pid) == 143);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
+  RequireNothingLeft(run.state_dir, run.runsc_id);
+}
+
+TEST_CASE("a host path that is not mounted is not there for the command", "[live][run]") {
+  std::string dir = MakeTempDir("run-host");
+  { std::ofstream(dir + "/secret") << "host-only\n"; }
+  auto r = RunCommand(Run({"--", "cat", dir + "/secret"}));
+  INFO(r.out);
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("cat: can't open") != std::string::npos);
+  CHECK(r.out.find("host-only") == std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("run --mount binds a host dir read-only", "[live][run]") {
+  std::string dir = MakeTempDir("run-mount");
+  { std::ofstream(dir + "/f") << "shared-in\n"; }
+  auto r = RunCommand(Run({"--mount", dir + ":/data:ro", "--", "sh", "-c",
+                           "cat /data/f; echo x > /data/g && echo wrote"}));
+  INFO(r.out);
+  CHECK(r.out.find("shared-in") != std::string::npos);
+  CHECK(r.out.find("wrote") == std::string::npos);
+  CHECK(r.exit_code != 0);
+  CHECK_FALSE(fs::exists(dir + "/g"));
+
+  auto bad = RunCommand(Run({"--mount", dir + "/absent:/data", "--", "true"}));
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.out.find("No such file") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("probe passes every boundary probe", "[live][probe]") {
+  auto r = RunCommand({OSGV_DRIVER_BINARY, "probe"});
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("FAIL") == std::string::npos);
+  CHECK(r.out.find(" probes passed") != std::string::npos);
+}
+
+TEST_CASE("probe --json lists at least 20 passing probes", "[live][probe]") {
+  auto before = RunStateDirs();
+  std::string out_file = MakeTempDir("probe") + "/out.json";
+  auto r = RunCommand({"sh", "-c", std::string(OSGV_DRIVER_BINARY) + " probe --json > " + out_file});
+  std::string text = ReadAll(out_file);
+  INFO(r.out << text);
+  CHECK(r.exit_code == 0);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  REQUIRE(j.is_array());
+  CHECK(j.size() >= 20);
+  for (const auto& row : j) {
+    INFO(row.dump());
+    CHECK(row.at("pass") == true);
+  }
+  CHECK(RunStateDirs() == before);
+  fs::remove_all(fs::path(out_file).parent_path());
+}
+
+TEST_CASE("probe passes with network mode sandbox too", "[live][probe]") {
+  auto r = RunCommand({OSGV_DRIVER_BINARY, "probe", "--network", "sandbox"});
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("FAIL") == std::string::npos);
+  CHECK(r.out.find("network mode sandbox") != std::string::npos);
+}
+
+TEST_CASE("run --network sandbox gives the command an address on the bridge", "[live][run]") {
+  auto r = RunCommand(Run({"--network", "sandbox", "--", "sh", "-c", "ip -4 addr | grep -c 'inet 10\\.'"}));
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "1\n");
+}
