@@ -131,7 +131,7 @@ TEST_CASE("an ephemeral request carries limits env mounts and the keep-alive but
 TEST_CASE("run config sets the network mode and never the supervisor", "[run]") {
   testing::TempDir dir;
   std::string file = dir / "c.yaml";
-  { std::ofstream(file) << "supervisor:\n  binary: /usr/bin/openshell-sandbox\n"; }
+  { std::ofstream(file) << "supervisor:\n  binary: /usr/bin/openshell-sandbox\ngateway:\n  endpoint: http://host.openshell.internal:8080\n"; }
   RunOptions o;
   o.network = "sandbox";
   o.config_file = file;
