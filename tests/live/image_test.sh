@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Live: builds the driver's OCI image with deploy/image/build.sh and runs the
+# Live: builds the driver's OCI image with deploy/image/build.sh, runs it
+# with `run --image` (printing the image's driver version), and runs the
 # image as a sandbox of the host's driver, then runs, inside it, the image's
 # own driver binary (version, and --check-config on the image's default
 # config), runsc, ip and nft. That proves the image's library closure is
@@ -46,6 +47,14 @@ bash "$here/../../deploy/image/build.sh" --binary "$binary" --tag test "$work/la
   { cat "$work/build.log"; fail "deploy/image/build.sh failed"; }
 echo "ok: image built"
 
+# The driver runs its own image with `run`: an ephemeral sandbox, no
+# serving driver, nothing left behind.
+want=$("$binary" version)
+got=$(timeout 120 "$binary" run --state-dir "$work/run-state" --image "oci:$work/layout:test" -- \
+        /usr/bin/openshell-driver-gvisor version) || fail "run --image of the driver's image failed: $got"
+[[ $got == "$want" ]] || fail "run --image: the image's driver says '$got', the host's says '$want'"
+echo "ok: run --image oci:…:test prints the driver's version: $got"
+
 "$binary" serve --socket "$sock" --state-dir "$state" >"$work/driver.log" 2>&1 &
 driver_pid=$!
 for _ in $(seq 100); do
@@ -65,7 +74,6 @@ in_sandbox() {
   timeout 60 "$binary" exec --state-dir "$state" --no-tty "$sandbox" -- "$@"
 }
 
-want=$("$binary" version)
 got=$(in_sandbox /usr/bin/openshell-driver-gvisor version) || fail "the image's driver does not run: $got"
 [[ $got == "$want" ]] || fail "image's driver says '$got', host's says '$want'"
 echo "ok: the image's driver runs: $got"
