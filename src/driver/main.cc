@@ -22,8 +22,11 @@ commands:
       Run CMD in a fresh sandbox (no driver needed) with this terminal's stdio;
       exit with its code; remove the sandbox and its state afterwards.
   probe [--image REF] [--json] [--network none|sandbox] [--state-dir DIR] [--config FILE]
+        [--mount HOST:SANDBOX[:ro]]... [--fixtures-dir DIR]
       Boot sandboxes and check the isolation boundary from both sides; exit 0
-      only when every probe passes.
+      only when every probe passes (docs/isolation.md). --mount weakens the
+      sandboxes on purpose, to show the probes fail: e.g. --fixtures-dir D
+      --mount D:D:ro puts the host sentinel in D and shares D with the sandbox.
   export --state-dir DIR [--config FILE] SANDBOX FILE
       Write a stopped sandbox (files, memory, record) to the archive FILE.
   import --state-dir DIR [--config FILE] FILE

@@ -2,6 +2,11 @@
 // boots sandboxes the way `run` does and tries the boundary from inside,
 // checking each attempt from the host (driver/probe/). Exit 0 only when
 // every probe passes.
+//
+// `--mount HOST:SANDBOX[:ro]` weakens every probe sandbox on purpose (with
+// `--fixtures-dir DIR` the sentinel goes into a directory the caller knows,
+// so it can mount it): the run then shows that the probes can fail, and
+// says so, naming the rows that did.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -9,6 +14,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "driver/commands.h"
 #include "driver/probe/probe.h"
 #include "driver/probe/probe_report.h"
@@ -49,6 +55,32 @@ std::vector<ProbeRow> RunProbes(ProbeWorld& world, const EphemeralSession& s) {
   return rows;
 }
 
+// "--mount /a:/b:ro --mount /c:/d", or "" for the configuration as shipped.
+std::string Weakenings(const RunOptions& o) {
+  std::vector<std::string> parts;
+  for (const auto& m : o.mounts) {
+    parts.push_back(absl::StrCat("--mount ", m.source, ":", m.destination, m.read_only ? ":ro" : ""));
+  }
+  return absl::StrJoin(parts, " ");
+}
+
+// On stderr, so --json stays a plain array: which rows failed, and that the
+// configuration was weakened on purpose when it was.
+void ReportFailures(const std::vector<ProbeRow>& rows, const std::string& weakened) {
+  std::vector<std::string> failed;
+  for (const auto& r : rows) {
+    if (!r.pass) failed.push_back(r.probe);
+  }
+  if (!weakened.empty()) {
+    std::cerr << "probe: WEAKENED configuration (" << weakened
+              << "): the results describe that configuration, not the driver's default\n";
+  }
+  if (!failed.empty()) {
+    std::cerr << "probe: " << failed.size() << " of " << rows.size()
+              << " probes FAILED: " << absl::StrJoin(failed, ", ") << "\n";
+  }
+}
+
 }  // namespace
 
 int ProbeCommand(const std::vector<std::string>& argv) {
@@ -56,6 +88,7 @@ int ProbeCommand(const std::vector<std::string>& argv) {
   if (!options.ok()) {
     return Refuse(absl::StrCat(options.status().message(),
                              "\nusage: probe [--image REF] [--json] [--network none|sandbox] "
+                             "[--mount HOST:SANDBOX[:ro]]... [--fixtures-dir DIR] "
                              "[--state-dir DIR] [--config FILE]"),
                 2);
   }
@@ -64,7 +97,7 @@ int ProbeCommand(const std::vector<std::string>& argv) {
   auto t0 = std::chrono::steady_clock::now();
 
   // Before any sandbox exists, so the monitors inherit the env token.
-  auto host = HostFixtures::Start();
+  auto host = HostFixtures::Start(options->fixtures_dir);
   if (!host.ok()) return Refuse(std::string(host.status().message()));
   auto session = EphemeralSession::Open(*options);
   if (!session.ok()) return Refuse(std::string(session.status().message()));
@@ -85,14 +118,18 @@ int ProbeCommand(const std::vector<std::string>& argv) {
   if (s.interrupted()) return 128 + interrupts.signal();
   if (!booted.ok()) return Refuse(absl::StrCat("cannot boot the probe sandboxes: ", booted.message()));
 
+  const std::string weakened = Weakenings(*options);
   if (options->json) {
     std::cout << ProbeRowsToJson(rows).dump(2) << "\n";
   } else {
     auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - t0).count() / 1000.0;
     std::cout << FormatProbeTable(rows) << "network mode " << options->network << ", image "
-              << *image << ", " << secs << " s\n";
+              << *image << ", " << secs << " s"
+              << (weakened.empty() ? "" : absl::StrCat(", WEAKENED: ", weakened)) << "\n";
   }
+  std::cout.flush();
+  ReportFailures(rows, weakened);
   if (!cleaned.ok()) return Refuse(absl::StrCat("cleanup: ", cleaned.message()));
   return ProbeExitCode(rows);
 }

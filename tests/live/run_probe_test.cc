@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -202,4 +203,39 @@ TEST_CASE("run --network sandbox gives the command an address on the bridge", "[
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK(r.out == "1\n");
+}
+
+// The probes can fail: the sentinel's directory, shared into every probe
+// sandbox at the same path with --mount, is the leak they must catch.
+TEST_CASE("probe fails and names the rows when the sentinel dir is mounted in", "[live][probe]") {
+  std::string fixtures = MakeTempDir("probe-weak");
+  std::string out_dir = MakeTempDir("probe-weak-out");
+  std::string out_file = out_dir + "/out.json";
+  auto r = RunCommand({"sh", "-c",
+                       std::string(OSGV_DRIVER_BINARY) + " probe --json --fixtures-dir " + fixtures +
+                           " --mount " + fixtures + ":" + fixtures + ":ro > " + out_file});
+  std::string text = ReadAll(out_file);
+  INFO(r.out << text);
+  CHECK(r.exit_code == 1);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  REQUIRE(j.is_array());
+  std::map<std::string, bool> pass;
+  for (const auto& row : j) pass[row.at("probe").get<std::string>()] = row.at("pass").get<bool>();
+  REQUIRE(pass.count("host_file_by_path") == 1);
+  CHECK_FALSE(pass["host_file_by_path"]);
+  CHECK_FALSE(pass["host_file_via_symlink"]);
+  CHECK_FALSE(pass["host_file_via_dotdot"]);
+  CHECK_FALSE(pass["host_mounts_invisible"]);  // the mount names the host dir
+  // Rows that have nothing to do with the mount still pass.
+  CHECK(pass["kernel_is_gvisor"]);
+  CHECK(pass["host_process_invisible"]);
+  CHECK(pass["host_loopback_unreachable"]);
+  // stderr says the configuration was weakened and which rows failed.
+  CHECK(r.out.find("WEAKENED configuration") != std::string::npos);
+  CHECK(r.out.find("FAILED: host_file_by_path") != std::string::npos);
+  // The sentinel is gone again; the caller's directory stays.
+  CHECK(fs::exists(fixtures));
+  CHECK_FALSE(fs::exists(fixtures + "/sentinel"));
+  fs::remove_all(fixtures);
+  fs::remove_all(out_dir);
 }

@@ -107,6 +107,24 @@ TEST_CASE("probe takes json but no command", "[run]") {
   CHECK_FALSE(ParseProbeArgs({"--keep"}).ok());
 }
 
+TEST_CASE("probe takes mounts and a fixtures dir to weaken it on purpose", "[run]") {
+  testing::TempDir host;
+  auto o = ParseProbeArgs({"--mount", host.path() + ":" + host.path() + ":ro", "--fixtures-dir",
+                           host.path()});
+  REQUIRE(o.ok());
+  REQUIRE(o->mounts.size() == 1);
+  CHECK(o->mounts[0].source == host.path());
+  CHECK(o->mounts[0].destination == host.path());
+  CHECK(o->mounts[0].read_only);
+  CHECK(o->fixtures_dir == host.path());
+  CHECK(ParseProbeArgs({}).value().mounts.empty());
+  CHECK(ParseProbeArgs({}).value().fixtures_dir.empty());
+  auto missing = ParseProbeArgs({"--mount", host / "absent:/data"});
+  CHECK(missing.status().message().find("No such file") != std::string::npos);
+  CHECK_FALSE(ParseProbeArgs({"--fixtures-dir", "relative"}).ok());
+  CHECK_FALSE(ParseProbeArgs({"--memory", "1Gi"}).ok());
+}
+
 TEST_CASE("an ephemeral request carries limits env mounts and the keep-alive but no token", "[run]") {
   RunOptions o;
   o.memory = "64Mi";

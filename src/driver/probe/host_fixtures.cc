@@ -29,15 +29,30 @@ std::string RandomToken(size_t n) {
   return absl::BytesToHexString(bytes);
 }
 
-absl::StatusOr<std::unique_ptr<HostFixtures>> HostFixtures::Start() {
+absl::StatusOr<std::unique_ptr<HostFixtures>> HostFixtures::Start(const std::string& in_dir) {
   auto f = std::make_unique<HostFixtures>();
-  std::string tmpl = "/var/tmp/osgv-probe-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
+  if (in_dir.empty()) {
+    std::string tmpl = "/var/tmp/osgv-probe-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
+    }
+    f->dir = tmpl;
+    f->owns_dir_ = true;
+    chmod(f->dir.c_str(), 0755);  // readable by anyone on the host: only the boundary stops it
+  } else {
+    struct stat st{};
+    if (stat(in_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat("--fixtures-dir ", in_dir, ": not a directory"));
+    }
+    f->dir = in_dir;
   }
-  f->dir = tmpl;
-  chmod(f->dir.c_str(), 0755);  // readable by anyone on the host: only the boundary stops it
   f->sentinel = f->dir + "/sentinel";
+  if (!f->owns_dir_ && access(f->sentinel.c_str(), F_OK) == 0) {
+    std::string taken = f->sentinel;
+    f->sentinel.clear();  // not ours: the destructor must leave it
+    return absl::AlreadyExistsError(
+        absl::StrCat("--fixtures-dir: ", taken, " exists; probe will not overwrite it"));
+  }
   f->secret = "osgv-secret-" + RandomToken(12);
   if (auto st = WriteFileReplace(f->sentinel, f->secret + "\n", 0644); !st.ok()) return st;
 
@@ -89,7 +104,11 @@ HostFixtures::~HostFixtures() {
     waitpid(marker_pid, nullptr, 0);
   }
   unsetenv("OSGV_PROBE_ENV");
-  if (!dir.empty()) RemoveTree(dir).IgnoreError();
+  if (owns_dir_) {
+    RemoveTree(dir).IgnoreError();
+  } else if (!sentinel.empty()) {
+    unlink(sentinel.c_str());
+  }
 }
 
 }  // namespace osgv

@@ -17,11 +17,16 @@ class HostFixtures {
  public:
   // Creates the sentinel file, starts the marker process and the loopback
   // listener, and puts env_token into our environment (so the monitors and
-  // runsc inherit it) — all before any sandbox boots.
-  static absl::StatusOr<std::unique_ptr<HostFixtures>> Start();
-  ~HostFixtures();  // kills the marker, closes the listener, removes dir
+  // runsc inherit it) — all before any sandbox boots. The sentinel goes into
+  // `in_dir` (an existing directory, for a test that wants to mount it into
+  // the sandbox on purpose) or, when empty, into a fresh
+  // /var/tmp/osgv-probe-XXXXXX.
+  static absl::StatusOr<std::unique_ptr<HostFixtures>> Start(const std::string& in_dir = "");
+  // Kills the marker, closes the listener, removes the sentinel, and the
+  // dir too when Start made it.
+  ~HostFixtures();
 
-  std::string dir;           // /var/tmp/osgv-probe-XXXXXX, outside any rootfs
+  std::string dir;           // where the sentinel is, outside any rootfs
   std::string sentinel;      // dir + "/sentinel", world-readable
   std::string secret;        // its content, random
   pid_t marker_pid = -1;     // `sleep` running under argv[0] = marker_token
@@ -33,6 +38,7 @@ class HostFixtures {
   bool MarkerAlive() const;
 
  private:
+  bool owns_dir_ = false;
   int listen_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread accept_thread_;

@@ -10,7 +10,8 @@ namespace {
 
 absl::Status Usage(const std::string& why) { return absl::InvalidArgumentError(why); }
 
-// The flags `run` and `probe` share.
+// The flags `run` and `probe` share. --mount is checked against the host
+// here; for `probe` it weakens every probe sandbox on purpose.
 absl::StatusOr<RunOptions> FromParsed(const ParsedArgs& a) {
   RunOptions o;
   o.image = a.Get("image").value_or("");
@@ -23,6 +24,12 @@ absl::StatusOr<RunOptions> FromParsed(const ParsedArgs& a) {
     return Usage("--state-dir: must be an absolute path");
   }
   o.config_file = a.Get("config").value_or("");
+  for (const auto& spec : a.GetAll("mount")) {
+    auto m = ParseMountSpec(spec);
+    if (!m.ok()) return m.status();
+    if (auto st = CheckHostMount(absl::StrCat("--mount '", spec, "'"), *m); !st.ok()) return st;
+    o.mounts.push_back(*m);
+  }
   return o;
 }
 
@@ -71,22 +78,21 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args) {
     }
     o->env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  for (const auto& spec : a->GetAll("mount")) {
-    auto m = ParseMountSpec(spec);
-    if (!m.ok()) return m.status();
-    if (auto st = CheckHostMount(absl::StrCat("--mount '", spec, "'"), *m); !st.ok()) return st;
-    o->mounts.push_back(*m);
-  }
   return o;
 }
 
 absl::StatusOr<RunOptions> ParseProbeArgs(const std::vector<std::string>& args) {
-  auto a = ParseArgs(args, {"image", "network", "state-dir", "config"}, {"json"});
+  auto a = ParseArgs(args, {"image", "network", "mount", "fixtures-dir", "state-dir", "config"},
+                     {"json"});
   if (!a.ok()) return a.status();
   if (!a->positional.empty() || a->has_rest) return Usage("probe takes no command");
   auto o = FromParsed(*a);
   if (!o.ok()) return o.status();
   o->json = a->Has("json");
+  o->fixtures_dir = a->Get("fixtures-dir").value_or("");
+  if (!o->fixtures_dir.empty() && o->fixtures_dir.front() != '/') {
+    return Usage("--fixtures-dir: must be an absolute path");
+  }
   return o;
 }
 

@@ -24,6 +24,7 @@ struct RunOptions {
   std::string state_dir;       // "" = a fresh temporary one
   std::string config_file;     // "" = built-in defaults
   bool json = false;           // probe only
+  std::string fixtures_dir;    // probe only: "" = a fresh /var/tmp/osgv-probe-XXXXXX
   std::vector<std::string> command;  // run only: after "--"
 };
 
