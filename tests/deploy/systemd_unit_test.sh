@@ -66,6 +66,6 @@ if grep -n '@[A-Z_]*@' "$installed"; then
   echo "FAIL: installed unit still has placeholders"
   exit 1
 fi
-grep -q '^ExecStart=/.*/bin/openshell-driver-gvisor serve ' "$installed" ||
-  { echo "FAIL: installed unit's ExecStart does not name the installed binary"; exit 1; }
+grep -q "^ExecStart=$prefix/bin/openshell-driver-gvisor serve " "$installed" ||
+  { echo "FAIL: installed unit's ExecStart does not name the installed binary ($prefix/bin)"; exit 1; }
 echo "ok: cmake --install lays out binary, unit and examples"

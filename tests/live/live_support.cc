@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -53,10 +54,35 @@ CommandOutput RunCommand(const std::vector<std::string>& argv, const std::string
   return r;
 }
 
+namespace {
+std::mutex temp_dirs_mu;
+std::vector<std::string> temp_dirs;
+}  // namespace
+
 std::string MakeTempDir(const std::string& prefix) {
   std::string tmpl = "/tmp/osgv-live-" + prefix + "-XXXXXX";
   char* d = mkdtemp(tmpl.data());
-  return d ? std::string(d) : "";
+  if (d == nullptr) return "";
+  std::lock_guard<std::mutex> lock(temp_dirs_mu);
+  temp_dirs.emplace_back(d);
+  return d;
+}
+
+void RemoveTempDirs() {
+  std::ifstream f("/proc/self/mountinfo");
+  std::string mounts((std::istreambuf_iterator<char>(f)), {});
+  std::lock_guard<std::mutex> lock(temp_dirs_mu);
+  for (const auto& dir : temp_dirs) {
+    // Something still mounted below (a sandbox a failed test left behind):
+    // removing files through the mount could reach what it shows.
+    if (mounts.find(" " + dir + "/") != std::string::npos) {
+      std::cerr << "kept " << dir << ": something is still mounted under it\n";
+      continue;
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  temp_dirs.clear();
 }
 
 const std::string& BusyboxImage() {

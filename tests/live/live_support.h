@@ -26,7 +26,11 @@ struct CommandOutput {
 // Runs argv (no shell), capturing output.
 CommandOutput RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
+// A fresh /tmp/osgv-live-<prefix>-XXXXXX, removed by RemoveTempDirs.
 std::string MakeTempDir(const std::string& prefix);
+// Removes every MakeTempDir directory that has nothing mounted below it;
+// the test binary calls it when all tests passed (failures keep evidence).
+void RemoveTempDirs();
 
 // A busybox-static OCI layout (EnsureBusyboxImage): /etc/passwd with a
 // recognisable entry, a default Cmd, Env and WorkingDir. Built once per test

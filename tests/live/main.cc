@@ -9,6 +9,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "live_support.h"
+
 int main(int argc, char* argv[]) {
   bool listing = false;
   for (int i = 1; i < argc; ++i) {
@@ -26,5 +28,7 @@ int main(int argc, char* argv[]) {
       return 77;
     }
   }
-  return Catch::Session().run(argc, argv);
+  int failed = Catch::Session().run(argc, argv);
+  if (failed == 0 && !listing) osgv::live::RemoveTempDirs();
+  return failed;
 }
