@@ -557,6 +557,12 @@ void SandboxManager::AppendLastOutput(const std::string& rid, std::string* messa
   }
 }
 
+void SandboxManager::FinishPendingRelease(const EntryPtr& e) {
+  if (!e->release_pending) return;
+  e->release_pending = false;
+  ReleaseRuntime(e->record.runsc_id);
+}
+
 void SandboxManager::ReleaseRuntime(const std::string& rid) {
   auto st = d_.runsc->Delete(rid, /*force=*/true);
   if (!st.ok() && !absl::IsNotFound(st)) spdlog::warn("{}", st.ToString());
@@ -595,6 +601,7 @@ absl::StatusOr<bool> SandboxManager::Delete(const std::string& id, const std::st
 
   std::lock_guard<std::mutex> op(e->op_mu);
   std::string rid = e->record.runsc_id;
+  e->release_pending = false;  // done here, whatever a Stop left
   ReleaseRuntime(rid);
   st = RemoveSandboxFiles(rid);
   if (!st.ok()) return st;
@@ -733,7 +740,6 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
     return StopWithoutMemory(e, absl::StrCat("checkpoint could not be made durable: ",
                                              sealed.status().message()));
   }
-  ReleaseRuntime(rid);
   std::string message = absl::StrCat(why, why.empty() ? "" : "; ", "Memory checkpointed: ",
                                      MiB(sealed->bytes), " in ", duration, " ms (", compression, ")");
   st = Transition(e, [&](SandboxRecord& r) {
@@ -744,6 +750,17 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
     r.monitor_pid = 0;
   });
   if (!st.ok()) return st;
+  // The memory is durable and recorded: Stop is done. Deleting the runsc
+  // container and unmounting the overlay is cleanup, left to a background
+  // task that waits for this operation's lock; a Start or Delete that gets
+  // the lock first does it itself (FinishPendingRelease), and a crash
+  // before either is handled by recovery (a stopped record's container is
+  // released there).
+  e->release_pending = true;
+  RunInBackground([this, e] {
+    std::lock_guard<std::mutex> op(e->op_mu);
+    FinishPendingRelease(e);
+  });
   spdlog::info("sandbox {}: {}", id, message);
   PublishEvent(id, "Normal", reason::kCheckpointed, message,
                {{"openshell.gvisor.checkpoint_bytes", std::to_string(sealed->bytes)},
@@ -772,6 +789,7 @@ absl::Status SandboxManager::Start(const std::string& id, const std::string& nam
 }
 
 absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
+  FinishPendingRelease(e);  // runsc refuses to restore onto a live record
   const std::string id = e->record.id;
   const std::string rid = e->record.runsc_id;
   std::string cold_reason;

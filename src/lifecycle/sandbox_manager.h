@@ -96,6 +96,9 @@ class SandboxManager {
     // Bumped whenever a new monitor (or adopted process) is watched, so a
     // late exit report of an earlier incarnation is recognised and ignored.
     std::atomic<uint64_t> launch_seq{0};
+    // A Stop returned before its runsc container was deleted and its
+    // overlay unmounted; whoever next holds op_mu finishes that first.
+    bool release_pending = false;  // guarded by op_mu
   };
   using EntryPtr = std::shared_ptr<Entry>;
 
@@ -146,6 +149,8 @@ class SandboxManager {
   void WatchExit(const EntryPtr& e, int pid);
   // Removes the runsc container and unmounts the rootfs; keeps the files.
   void ReleaseRuntime(const std::string& runsc_id);
+  // With op_mu held: the release a Stop left to the background, now.
+  void FinishPendingRelease(const EntryPtr& e);
   absl::Status RemoveSandboxFiles(const std::string& runsc_id);
 
   // Stop and Start, with the sandbox's operation lock held.

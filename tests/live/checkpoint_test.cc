@@ -16,10 +16,11 @@ namespace fs = std::filesystem;
 namespace {
 
 // A counter that lives only in a shell variable; the file is just where we
-// can read it from. After a cold boot it would start again from 1.
+// can read it from (renamed into place, so a reader never sees it empty).
+// After a cold boot it would start again from 1.
 const std::vector<std::string> kCounter = {
     "/bin/sh", "-c",
-    "echo before-stop > /root/marker; i=0; while true; do i=$((i+1)); echo $i > /root/counter; "
+    "echo before-stop > /root/marker; i=0; while true; do i=$((i+1)); echo $i > /root/counter.new; mv /root/counter.new /root/counter; "
     "sleep 0.1; done"};
 
 int ReadCounter(const DriverProcess& d, const std::string& sandbox) {

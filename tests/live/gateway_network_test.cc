@@ -83,7 +83,7 @@ bool NetnsExists(const std::string& runsc_id) {
 }
 
 const std::vector<std::string> kCounter = {
-    "/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /root/counter; sleep 0.1; done"};
+    "/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /root/counter.new; mv /root/counter.new /root/counter; sleep 0.1; done"};
 
 }  // namespace
 

@@ -21,7 +21,7 @@ namespace {
 // after a cold boot it would start again from 1.
 const std::vector<std::string> kCounter = {
     "/bin/sh", "-c",
-    "echo before-stop > /root/marker; i=0; while true; do i=$((i+1)); echo $i > /root/counter; "
+    "echo before-stop > /root/marker; i=0; while true; do i=$((i+1)); echo $i > /root/counter.new; mv /root/counter.new /root/counter; "
     "sleep 0.1; done"};
 
 pb::DriverSandbox WaitSuspended(pb::ComputeDriver::Stub* stub, const std::string& id) {

@@ -855,6 +855,12 @@ TEST_CASE("Stop: a successful checkpoint leaves the sandbox stopped with its ima
   CHECK(snap.status.conditions[0].reason == reason::kCheckpointed);
   CHECK_FALSE(ConditionOf(snap, "Ready"));
 
+  // The container and the overlay go right after Stop returned.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((!f.runner.SawForceDelete(rid) || f.mounter.mounts().count(f.layout.rootfs(rid)) != 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   CHECK(f.runner.SawForceDelete(rid));
   CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 0);
   bool checkpointed_event = false;
