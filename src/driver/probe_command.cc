@@ -83,14 +83,18 @@ void ReportFailures(const std::vector<ProbeRow>& rows, const std::string& weaken
 
 }  // namespace
 
+constexpr char kProbeUsage[] =
+    "usage: probe [--image REF] [--json] [--network none|sandbox] [--mount HOST:SANDBOX[:ro]]... "
+    "[--fixtures-dir DIR] [--state-dir DIR] [--config FILE]";
+
 int ProbeCommand(const std::vector<std::string>& argv) {
+  if (!argv.empty() && (argv[0] == "--help" || argv[0] == "-h")) {
+    std::cout << kProbeUsage << "\n";
+    return 0;
+  }
   auto options = ParseProbeArgs(argv);
   if (!options.ok()) {
-    return Refuse(absl::StrCat(options.status().message(),
-                             "\nusage: probe [--image REF] [--json] [--network none|sandbox] "
-                             "[--mount HOST:SANDBOX[:ro]]... [--fixtures-dir DIR] "
-                             "[--state-dir DIR] [--config FILE]"),
-                2);
+    return Refuse(absl::StrCat(options.status().message(), "\n", kProbeUsage), 2);
   }
   if (geteuid() != 0) return Refuse("probe must run as root: runsc needs it to create sandboxes");
   spdlog::set_level(spdlog::level::warn);

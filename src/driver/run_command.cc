@@ -55,14 +55,18 @@ std::string EphemeralName(const std::string& prefix) {
                       absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), 6)));
 }
 
+constexpr char kRunUsage[] =
+    "usage: run [--image REF] [--network none|sandbox] [--memory Q] [--cpu Q] [--env K=V]... "
+    "[--mount HOST:SANDBOX[:ro]]... [--keep] [--state-dir DIR] [--config FILE] -- CMD...";
+
 int RunEphemeralCommand(const std::vector<std::string>& argv) {
+  if (!argv.empty() && (argv[0] == "--help" || argv[0] == "-h")) {
+    std::cout << kRunUsage << "\n";
+    return 0;
+  }
   auto options = ParseRunArgs(argv);
   if (!options.ok()) {
-    return Fail(absl::StrCat(options.status().message(),
-                             "\nusage: run [--image REF] [--network none|sandbox] [--memory Q] "
-                             "[--cpu Q] [--env K=V]... [--mount HOST:SANDBOX[:ro]]... [--keep] "
-                             "[--state-dir DIR] [--config FILE] -- CMD..."),
-                kUsageError);
+    return Fail(absl::StrCat(options.status().message(), "\n", kRunUsage), kUsageError);
   }
   if (geteuid() != 0) return Fail("run must run as root: runsc needs it to create sandboxes");
   spdlog::set_level(spdlog::level::warn);  // CMD's output is what the user wants to see
