@@ -28,10 +28,13 @@ int Fail(const std::string& message, int code = 125) {
 }  // namespace
 
 int ExecCommand(const std::vector<std::string>& argv) {
+  // --tty and --no-tty are accepted for compatibility and change nothing:
+  // this runsc's exec cannot allocate a pty, so CMD always gets our own
+  // stdio as it is (a terminal stays a terminal).
   auto args = ParseArgs(argv, {"state-dir", "config", "timeout"}, {"tty", "no-tty"});
   if (!args.ok()) return Fail(std::string(args.status().message()), 2);
   if (args->positional.size() != 1 || !args->has_rest || args->rest.empty()) {
-    return Fail("usage: exec --state-dir DIR [--tty|--no-tty] [--timeout D] SANDBOX -- CMD...", 2);
+    return Fail("usage: exec --state-dir DIR [--timeout D] SANDBOX -- CMD...", 2);
   }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return Fail(std::string(config.status().message()), 2);
@@ -61,8 +64,7 @@ int ExecCommand(const std::vector<std::string>& argv) {
   Runsc runsc(&runner, RunscOptionsFor(*config, layout));
   if (auto f = runsc.Detect(); !f.ok()) return Fail(std::string(f.status().message()));
 
-  bool tty = args->Has("tty") || (!args->Has("no-tty") && isatty(0) && isatty(1));
-  auto result = RunAttached(&runner, runsc.ExecArgv(record->runsc_id, args->rest, tty), timeout);
+  auto result = RunAttached(&runner, runsc.ExecArgv(record->runsc_id, args->rest), timeout);
   if (!result.ok()) return Fail(std::string(result.status().message()));
   if (result->timed_out) return Fail(absl::StrCat("timed out after ", timeout.count(), "ms"), 124);
   return ExitCodeOf(*result);

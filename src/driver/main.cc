@@ -13,7 +13,7 @@ commands:
   serve --socket PATH --state-dir DIR [--config FILE] [--driver-name NAME]
         [--log-level LEVEL] [--log-format text|json] [--check-config]
       Serve openshell.compute.v1.ComputeDriver on a Unix socket.
-  exec --state-dir DIR [--config FILE] [--tty|--no-tty] [--timeout D] SANDBOX -- CMD...
+  exec --state-dir DIR [--config FILE] [--timeout D] SANDBOX -- CMD...
       Run CMD in a running sandbox (SANDBOX = id or name); exit with its code.
   ctl --socket PATH [--json] caps|health|list|get|create|validate|stop|start|delete|watch
       Talk to a running driver (ctl --help for details).

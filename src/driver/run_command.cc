@@ -91,7 +91,7 @@ int RunEphemeralCommand(const std::vector<std::string>& argv) {
   // stdout are that terminal (isatty() is true inside). We do not ask runsc
   // for a pty of its own: this runsc's `exec` has no --tty flag, and its
   // --console-socket is ignored for a command given on the command line.
-  auto result = s.ExecAttached(record->runsc_id, options->command, /*tty=*/false);
+  auto result = s.ExecAttached(record->runsc_id, options->command);
   int code = result.ok() ? ExitCodeOf(*result) : kCannotRun;
   if (!result.ok()) Fail(std::string(result.status().message()));
   if (options->keep && !s.interrupted()) {

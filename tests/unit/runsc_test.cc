@@ -487,21 +487,19 @@ TEST_CASE("a runner error passes through unchanged", "[runsc][errors]") {
 
 // ---- ExecArgv ---------------------------------------------------------------
 
-TEST_CASE("ExecArgv: global flags, exec, optional --tty, id, command", "[runsc][argv]") {
+TEST_CASE("ExecArgv: global flags then exec then id then command - never --tty", "[runsc][argv]") {
   FakeRunner fake;
   Runsc runsc(&fake, Options());
   runsc.SetFeatures({"v", {"overlay2"}});
   Argv g = runsc.GlobalArgs();
 
-  Argv plain = runsc.ExecArgv("osgv-1", {"/bin/sh", "-c", "echo 'a b'"}, false);
+  Argv plain = runsc.ExecArgv("osgv-1", {"/bin/sh", "-c", "echo 'a b'"});
   Argv want = g;
   for (const char* a : {"exec", "osgv-1", "/bin/sh", "-c", "echo 'a b'"}) want.push_back(a);
   CHECK(plain == want);
 
-  Argv tty = runsc.ExecArgv("osgv-1", {"bash"}, true);
-  Argv want_tty = g;
-  for (const char* a : {"exec", "--tty", "osgv-1", "bash"}) want_tty.push_back(a);
-  CHECK(tty == want_tty);
+  // This runsc's exec rejects --tty ("flag provided but not defined").
+  CHECK(std::find(plain.begin(), plain.end(), "--tty") == plain.end());
 
   // Building the argv runs nothing.
   CHECK(fake.count() == 0);
@@ -510,7 +508,7 @@ TEST_CASE("ExecArgv: global flags, exec, optional --tty, id, command", "[runsc][
 TEST_CASE("ExecArgv keeps a command that looks like flags after the id", "[runsc][argv]") {
   FakeRunner fake;
   Runsc runsc(&fake, Options());
-  Argv argv = runsc.ExecArgv("osgv-1", {"--tty", "--help"}, false);
+  Argv argv = runsc.ExecArgv("osgv-1", {"--tty", "--help"});
   Argv tail = AfterGlobals(runsc, argv);
   CHECK(tail == Argv{"exec", "osgv-1", "--tty", "--help"});
 }

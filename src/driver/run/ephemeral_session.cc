@@ -105,16 +105,15 @@ absl::StatusOr<CommandResult> EphemeralSession::Exec(const std::string& runsc_id
                                                      const std::vector<std::string>& argv,
                                                      std::chrono::milliseconds timeout) {
   Command c;
-  c.argv = rt_->runsc->ExecArgv(runsc_id, argv, /*tty=*/false);
+  c.argv = rt_->runsc->ExecArgv(runsc_id, argv);
   c.timeout = timeout;
   return rt_->runner.Run(c);
 }
 
 absl::StatusOr<CommandResult> EphemeralSession::ExecAttached(const std::string& runsc_id,
-                                                             const std::vector<std::string>& argv,
-                                                             bool tty) {
+                                                             const std::vector<std::string>& argv) {
   // No timeout of our own: the command runs as long as the user wants.
-  return RunAttached(&rt_->runner, rt_->runsc->ExecArgv(runsc_id, argv, tty),
+  return RunAttached(&rt_->runner, rt_->runsc->ExecArgv(runsc_id, argv),
                      std::chrono::hours(24 * 365));
 }
 

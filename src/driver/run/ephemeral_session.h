@@ -38,9 +38,9 @@ class EphemeralSession {
   // Runs argv in the sandbox with stdin from /dev/null and output captured.
   absl::StatusOr<CommandResult> Exec(const std::string& runsc_id, const std::vector<std::string>& argv,
                                      std::chrono::milliseconds timeout);
-  // Runs argv in the sandbox on our own stdio (a tty when asked).
+  // Runs argv in the sandbox on our own stdio (a terminal stays one).
   absl::StatusOr<CommandResult> ExecAttached(const std::string& runsc_id,
-                                             const std::vector<std::string>& argv, bool tty);
+                                             const std::vector<std::string>& argv);
   absl::Status Delete(const std::string& sandbox_id);
 
   // First interrupt: delete every sandbox, which also ends a running exec.

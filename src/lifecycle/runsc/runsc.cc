@@ -180,11 +180,9 @@ absl::Status Runsc::Delete(const std::string& id, bool force) {
 }
 
 std::vector<std::string> Runsc::ExecArgv(const std::string& id,
-                                         const std::vector<std::string>& cmd,
-                                         bool tty) const {
+                                         const std::vector<std::string>& cmd) const {
   std::vector<std::string> argv = GlobalArgs();
   argv.push_back("exec");
-  if (tty) argv.push_back("--tty");
   argv.push_back(id);
   argv.insert(argv.end(), cmd.begin(), cmd.end());
   return argv;

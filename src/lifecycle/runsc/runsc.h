@@ -76,9 +76,10 @@ class Runsc {
   absl::Status Delete(const std::string& id, bool force);
 
   // The argv of `runsc exec` (for passthrough execution by the caller
-  // through the same runner).
-  std::vector<std::string> ExecArgv(const std::string& id, const std::vector<std::string>& cmd,
-                                    bool tty) const;
+  // through the same runner). This runsc's exec has no --tty: the caller's
+  // own stdio (a terminal stays a terminal) is what the command gets.
+  std::vector<std::string> ExecArgv(const std::string& id,
+                                    const std::vector<std::string>& cmd) const;
 
   std::vector<std::string> GlobalArgs() const;
 
