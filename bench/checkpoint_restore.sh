@@ -11,10 +11,9 @@
 # inserts it, dated, into docs/benchmarks.md. About 20 s per run.
 set -euo pipefail
 
-# The busybox layout and the driver start/stop/cleanup helpers are shared
-# with the demo and bench/create_ready.sh; sourcing it runs nothing.
-# shellcheck source=scripts/demo.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo.sh"
+# The demo's helpers, the clock and the raw bundle recipe: bench/bench_lib.sh.
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 RUNS=5
 WRITE_DOCS=0
@@ -40,8 +39,6 @@ HOG='(head -c 209715200 /dev/urandom; exec sleep 100000) | tail -c 209715200 &
 while :; do set -- $(grep VmRSS /proc/$!/status) 0 0; [ "$2" -ge 204000 ] && break; sleep 0.05; done
 echo ready; wait'
 
-# Microseconds on the wall clock, without forking (bash 5).
-now_us() { local t=${EPOCHREALTIME/[.,]/}; printf '%s' "$t"; }
 # Runs "$@" quietly and stores its wall time in ms in ELAPSED; fails if it fails.
 ELAPSED=0
 timed() {
@@ -95,19 +92,7 @@ RAW_LOG=""
 # no terminal, no network namespace, a writable root, the image's command.
 make_raw_bundle() {
   umoci unpack --image "$LAYOUT:cr" "$BUNDLE" >&2
-  python3 - "$BUNDLE/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-with open(path) as f:
-    spec = json.load(f)
-spec["process"]["terminal"] = False
-spec["process"]["args"] = ["/bin/sleep", "1000000"]
-spec["root"]["readonly"] = False
-ns = spec.get("linux", {}).get("namespaces", [])
-spec["linux"]["namespaces"] = [n for n in ns if n.get("type") != "network"]
-with open(path, "w") as f:
-    json.dump(spec, f, indent=2)
-PY
+  bench_match_driver_bundle "$BUNDLE"
 }
 
 # runsc that hands its stdio to the sandbox gets /dev/null and our log:

@@ -9,10 +9,9 @@
 # appends it, dated, to docs/benchmarks.md.
 set -euo pipefail
 
-# The busybox layout and the driver start/stop/cleanup helpers are shared
-# with the demo; sourcing it runs nothing.
-# shellcheck source=scripts/demo.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo.sh"
+# The demo's helpers, the clock and the raw bundle recipe: bench/bench_lib.sh.
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 RUNS=10
 WRITE_DOCS=0
@@ -42,19 +41,7 @@ driver_sample() {
 # the driver runs (no terminal, no network namespace, the image's sleep).
 make_raw_bundle() {
   umoci unpack --image "$LAYOUT:v1" "$BUNDLE" >&2
-  python3 - "$BUNDLE/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-with open(path) as f:
-    spec = json.load(f)
-spec["process"]["terminal"] = False
-spec["process"]["args"] = ["/bin/sleep", "1000000"]
-spec["root"]["readonly"] = False
-ns = spec.get("linux", {}).get("namespaces", [])
-spec["linux"]["namespaces"] = [n for n in ns if n.get("type") != "network"]
-with open(path, "w") as f:
-    json.dump(spec, f, indent=2)
-PY
+  bench_match_driver_bundle "$BUNDLE"
 }
 
 # One raw sample: runsc create + start, in ms. Delete is not timed.

@@ -12,10 +12,9 @@
 # block; --write-docs also inserts it, dated, into docs/benchmarks.md.
 set -euo pipefail
 
-# The busybox layout and the driver start/stop/cleanup helpers are shared
-# with the demo and the other benchmarks; sourcing it runs nothing.
-# shellcheck source=scripts/demo.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo.sh"
+# The demo's helpers, the clock and the raw bundle recipe: bench/bench_lib.sh.
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 RUNS=5
 WRITE_DOCS=0
@@ -41,8 +40,6 @@ EVENTS=""          # `ctl --json watch` output, one JSON event a line
 BASE_LOG=""        # output of the baseline's commands
 RAW=()             # runsc as bench/create_ready.sh runs it, on our own root
 
-# Microseconds on the wall clock, without forking (bash 5).
-now_us() { local t=${EPOCHREALTIME/[.,]/}; printf '%s' "$t"; }
 ms_between() { echo $((($2 - $1 + 500) / 1000)); }
 
 # ---- set-up --------------------------------------------------------------------
@@ -150,25 +147,6 @@ driver_create() {
   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["id"], d["ready_ms"])' "$json"
 }
 
-# umoci's bundle, made to match what the driver runs (as in
-# bench/create_ready.sh): no terminal, no network namespace, a writable
-# root, the image's sleep. Not timed: see docs/benchmarks.md.
-patch_bundle() {
-  python3 - "$1/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-with open(path) as f:
-    spec = json.load(f)
-spec["process"]["terminal"] = False
-spec["process"]["args"] = ["/bin/sleep", "1000000"]
-spec["root"]["readonly"] = False
-ns = spec.get("linux", {}).get("namespaces", [])
-spec["linux"]["namespaces"] = [n for n in ns if n.get("type") != "network"]
-with open(path, "w") as f:
-    json.dump(spec, f, indent=2)
-PY
-}
-
 # One baseline sample of image $1 (index): prints "IMAGE_MS BOOT_MS".
 # IMAGE_MS: skopeo copy into a fresh OCI layout + umoci unpack.
 # BOOT_MS: runsc create + start. The runsc delete is not timed.
@@ -183,7 +161,7 @@ baseline_sample() {
   umoci unpack --image "$dir/layout:v1" "$dir/bundle" </dev/null >>"$BASE_LOG" 2>&1 ||
     osgv_die "baseline umoci unpack failed (see $BASE_LOG)"
   t1=$(now_us)
-  patch_bundle "$dir/bundle"
+  bench_match_driver_bundle "$dir/bundle"  # not timed: see docs/benchmarks.md
   t2=$(now_us)
   # runsc hands its stdio to the sandbox: never a pipe we would wait on.
   "${RAW[@]}" create --bundle "$dir/bundle" "$id" </dev/null >>"$BASE_LOG" 2>&1 ||
