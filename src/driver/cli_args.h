@@ -31,4 +31,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
                                      const std::set<std::string>& value_flags,
                                      const std::set<std::string>& bool_flags);
 
+// A command's arguments begin with --help or -h: print its usage, exit 0.
+bool AsksForHelp(const std::vector<std::string>& args);
+
 }  // namespace osgv

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "driver/cli_args.h"
 #include "driver/commands.h"
 #include "driver/probe/probe.h"
 #include "driver/probe/probe_report.h"
@@ -88,7 +89,7 @@ constexpr char kProbeUsage[] =
     "[--fixtures-dir DIR] [--state-dir DIR] [--config FILE]";
 
 int ProbeCommand(const std::vector<std::string>& argv) {
-  if (!argv.empty() && (argv[0] == "--help" || argv[0] == "-h")) {
+  if (AsksForHelp(argv)) {
     std::cout << kProbeUsage << "\n";
     return 0;
   }

@@ -10,6 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "driver/cli_args.h"
 #include "driver/commands.h"
 #include "driver/run/ephemeral_session.h"
 #include "driver/run/interrupts.h"
@@ -60,7 +61,7 @@ constexpr char kRunUsage[] =
     "[--mount HOST:SANDBOX[:ro]]... [--keep] [--state-dir DIR] [--config FILE] -- CMD...";
 
 int RunEphemeralCommand(const std::vector<std::string>& argv) {
-  if (!argv.empty() && (argv[0] == "--help" || argv[0] == "-h")) {
+  if (AsksForHelp(argv)) {
     std::cout << kRunUsage << "\n";
     return 0;
   }

@@ -123,5 +123,13 @@ TEST_CASE("a flag's value is not positional", "[cli_args]") {
   CHECK(p.positional == Args{"cmd"});
 }
 
+TEST_CASE("help is asked for only by a leading --help or -h", "[cli_args]") {
+  CHECK(AsksForHelp({"--help"}));
+  CHECK(AsksForHelp({"-h", "--json"}));
+  CHECK_FALSE(AsksForHelp({}));
+  CHECK_FALSE(AsksForHelp({"--", "--help"}));  // a command's own flag
+  CHECK_FALSE(AsksForHelp({"--image", "x", "--help"}));
+}
+
 }  // namespace
 }  // namespace osgv
