@@ -436,12 +436,9 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
   ms.restore_image_dir = restore_dir;
   // The bundle says how the sandbox was made, so a sandbox keeps its
   // network mode across restarts of a driver whose configuration changed.
-  if (auto spec = ReadFile(L.bundle(rid) + "/config.json"); spec.ok()) {
-    std::string netns = SpecNetnsPath(nlohmann::json::parse(*spec, nullptr, false));
-    if (!netns.empty()) {
-      ms.runsc.network = "sandbox";
-      ms.runsc.netns_path = netns;
-    }
+  if (std::string netns = BundleNetnsPath(rid); !netns.empty()) {
+    ms.runsc.network = "sandbox";
+    ms.runsc.netns_path = netns;
   }
   auto handle = d_.monitors->Launch(ms, L.monitor_spec(rid));
   if (!handle.ok()) {
@@ -831,7 +828,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   }
   // The bundle is rewritten only when it is missing (an imported sandbox).
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
-  auto net = ConnectNetwork(e, have_bundle ? BundleIsNetworked(rid) : WantsNetwork(*request));
+  auto net = ConnectNetwork(e, have_bundle ? !BundleNetnsPath(rid).empty() : WantsNetwork(*request));
   // The digest it ran on, not whatever the tag names today.
   std::string ran_on;
   {
@@ -959,12 +956,6 @@ void SandboxManager::SuspendIfIdle(const EntryPtr& e) {
 // ---- recovery ------------------------------------------------------------------
 
 absl::Status SandboxManager::Recover() {
-  if (d_.network != nullptr) {
-    // Before anything boots: the bridge, forwarding and our firewall.
-    if (auto st = d_.network->EnsureHost(); !st.ok()) {
-      return absl::Status(st.code(), absl::StrCat("network.mode sandbox: ", st.message()));
-    }
-  }
   auto records = d_.store->List();
   if (!records.ok()) return records.status();
   auto listed = d_.runsc->List();

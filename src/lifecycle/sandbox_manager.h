@@ -46,7 +46,8 @@ struct ManagerDeps {
   ExitWatcher* exits = nullptr;
   EventBus* events = nullptr;
   // network.mode sandbox: the host side of each sandbox's network
-  // (docs/network.md). nullptr = none, loopback only.
+  // (docs/network.md), its EnsureHost() already done by whoever built it
+  // (OpenDriverRuntime, before the socket answers). nullptr = none.
   SandboxNetwork* network = nullptr;
   std::string cgroup_root = "/sys/fs/cgroup";  // tests point it elsewhere
 };
@@ -132,8 +133,9 @@ class SandboxManager {
   // when the sandbox is not networked.
   absl::StatusOr<std::optional<NetworkAttachment>> ConnectNetwork(const EntryPtr& e,
                                                                   bool networked);
-  // Whether the sandbox's bundle asks for a netns (how it was created).
-  bool BundleIsNetworked(const std::string& runsc_id) const;
+  // The netns the sandbox's bundle names ("" = not networked): how it was
+  // created, whatever the configuration says today.
+  std::string BundleNetnsPath(const std::string& runsc_id) const;
   // Whether a new bundle for this request gets a netns: the driver's
   // network.mode and the request's driver_config.network_mode.
   bool WantsNetwork(const SandboxRequest& request) const;

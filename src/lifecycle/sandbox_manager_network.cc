@@ -32,10 +32,10 @@ absl::StatusOr<std::optional<NetworkAttachment>> SandboxManager::ConnectNetwork(
   return std::optional<NetworkAttachment>(*std::move(attached));
 }
 
-bool SandboxManager::BundleIsNetworked(const std::string& rid) const {
+std::string SandboxManager::BundleNetnsPath(const std::string& rid) const {
   auto text = ReadFile(d_.layout.bundle(rid) + "/config.json");
-  if (!text.ok()) return false;
-  return !SpecNetnsPath(nlohmann::json::parse(*text, nullptr, false)).empty();
+  if (!text.ok()) return "";
+  return SpecNetnsPath(nlohmann::json::parse(*text, nullptr, false));
 }
 
 bool SandboxManager::WantsNetwork(const SandboxRequest& request) const {
