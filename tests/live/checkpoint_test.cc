@@ -189,10 +189,7 @@ TEST_CASE("lifecycle calls on unknown or unsuitable sandboxes get clear statuses
 
   auto sb = NewSandbox("brief", {"/bin/sh", "-c", "exit 4"});
   REQUIRE(Create(d.stub.get(), sb).ok());
-  REQUIRE(WaitForSandbox(d.stub.get(), sb.id(), [](const pb::DriverSandbox& x) {
-    auto* c = ReadyCondition(x);
-    return c && c->reason() == "ProcessExited";
-  }).has_value());
+  REQUIRE(WaitForReadyReason(d.stub.get(), sb.id(), "ProcessExited").has_value());
   CHECK(Stop(d.stub.get(), sb.id()).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK(Start(d.stub.get(), sb.id()).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   REQUIRE(Delete(d.stub.get(), sb.id(), nullptr).ok());

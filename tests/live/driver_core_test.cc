@@ -276,10 +276,7 @@ TEST_CASE("a main process that exits is terminal: ProcessExited with its code", 
   Driver d;
   auto sb = NewSandbox("quitter", {"/bin/sh", "-c", "sleep 1; exit 3"});
   REQUIRE(Create(d.stub.get(), sb).ok());
-  auto s = WaitForSandbox(d.stub.get(), sb.id(), [](const pb::DriverSandbox& x) {
-    auto* c = ReadyCondition(x);
-    return c && c->reason() == "ProcessExited";
-  });
+  auto s = WaitForReadyReason(d.stub.get(), sb.id(), "ProcessExited");
   REQUIRE(s.has_value());
   auto* c = ReadyCondition(*s);
   CHECK(c->status() == "False");
@@ -316,10 +313,7 @@ TEST_CASE("kill -9 of the driver leaves the sandbox running and a restart re-ado
 
   // The re-adopted sandbox's exit is still observed.
   CHECK(Exec(again.process, "survivor", {"sh", "-c", "kill -9 1"}).exit_code >= 0);
-  auto exited = WaitForSandbox(again.stub.get(), id, [](const pb::DriverSandbox& x) {
-    auto* c = ReadyCondition(x);
-    return c && c->reason() == "ProcessExited";
-  });
+  auto exited = WaitForReadyReason(again.stub.get(), id, "ProcessExited");
   CHECK(exited.has_value());
   REQUIRE(Delete(again.stub.get(), id, nullptr).ok());
   CHECK(RunscList(state).empty());

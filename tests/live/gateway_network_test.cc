@@ -338,10 +338,7 @@ TEST_CASE("a supervisor that dies at start-up shows ProcessExited with its last 
                             "supervisor:\n  binary: ", supervisor, "\n"));
   auto s = NewSandbox("doomed");
   REQUIRE(Create(d.stub.get(), s).ok());
-  auto exited = WaitForSandbox(d.stub.get(), s.id(), [](const pb::DriverSandbox& sb) {
-    auto* ready = ReadyCondition(sb);
-    return ready && ready->reason() == "ProcessExited";
-  });
+  auto exited = WaitForReadyReason(d.stub.get(), s.id(), "ProcessExited");
   REQUIRE(exited.has_value());
   auto message = ReadyCondition(*exited)->message();
   INFO(message);

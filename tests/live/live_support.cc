@@ -208,6 +208,19 @@ bool IsReady(const pb::DriverSandbox& s) {
   return c && c->status() == "True";
 }
 
+std::optional<pb::DriverSandbox> WaitForReadyReason(pb::ComputeDriver::Stub* stub,
+                                                    const std::string& id,
+                                                    const std::string& reason,
+                                                    std::chrono::milliseconds timeout) {
+  return WaitForSandbox(
+      stub, id,
+      [&](const pb::DriverSandbox& s) {
+        auto* c = ReadyCondition(s);
+        return c && c->reason() == reason;
+      },
+      timeout);
+}
+
 std::optional<pb::DriverSandbox> WaitForSandbox(
     pb::ComputeDriver::Stub* stub, const std::string& id,
     const std::function<bool(const pb::DriverSandbox&)>& pred, std::chrono::milliseconds timeout) {

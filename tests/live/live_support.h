@@ -76,6 +76,11 @@ std::optional<pb::DriverSandbox> WaitForSandbox(
 
 const pb::DriverCondition* ReadyCondition(const pb::DriverSandbox& s);
 bool IsReady(const pb::DriverSandbox& s);
+// Polls until the sandbox's Ready condition has `reason` (e.g.
+// "ProcessExited", "ImagePullFailed"); nullopt on timeout.
+std::optional<pb::DriverSandbox> WaitForReadyReason(
+    pb::ComputeDriver::Stub* stub, const std::string& id, const std::string& reason,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // `openshell-driver-gvisor exec --state-dir ... SANDBOX -- argv`.
 CommandOutput Exec(const DriverProcess& driver, const std::string& sandbox,

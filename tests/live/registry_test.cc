@@ -220,10 +220,7 @@ TEST_CASE("an unknown tag or an unreachable registry is ImagePullFailed naming t
   Driver d("", RegistryYaml(registry));
   auto check_failure = [&](const pb::DriverSandbox& s, const std::string& cause) {
     REQUIRE(Create(d.stub.get(), s).ok());
-    auto failed = WaitForSandbox(d.stub.get(), s.id(), [](const pb::DriverSandbox& sb) {
-      auto* ready = ReadyCondition(sb);
-      return ready && ready->reason() == "ImagePullFailed";
-    });
+    auto failed = WaitForReadyReason(d.stub.get(), s.id(), "ImagePullFailed");
     REQUIRE(failed.has_value());
     std::string message = ReadyCondition(*failed)->message();
     INFO(message);
@@ -253,10 +250,7 @@ TEST_CASE("a registry image by digest and through basic auth - wrong credentials
 
   auto denied = FromImage("denied", registry.host() + "/busybox:1");
   REQUIRE(Create(d.stub.get(), denied).ok());
-  auto failed = WaitForSandbox(d.stub.get(), denied.id(), [](const pb::DriverSandbox& sb) {
-    auto* ready = ReadyCondition(sb);
-    return ready && ready->reason() == "ImagePullFailed";
-  });
+  auto failed = WaitForReadyReason(d.stub.get(), denied.id(), "ImagePullFailed");
   REQUIRE(failed.has_value());
   INFO(ReadyCondition(*failed)->message());
   CHECK(ReadyCondition(*failed)->message().find("credentials") != std::string::npos);
@@ -292,10 +286,7 @@ TEST_CASE("a tampered blob in the registry is ImagePullFailed and never cached",
   Driver d("", RegistryYaml(registry));
   auto s = FromImage("tampered", registry.host() + "/busybox:1");
   REQUIRE(Create(d.stub.get(), s).ok());
-  auto failed = WaitForSandbox(d.stub.get(), s.id(), [](const pb::DriverSandbox& sb) {
-    auto* ready = ReadyCondition(sb);
-    return ready && ready->reason() == "ImagePullFailed";
-  });
+  auto failed = WaitForReadyReason(d.stub.get(), s.id(), "ImagePullFailed");
   REQUIRE(failed.has_value());
   INFO(ReadyCondition(*failed)->message());
   CHECK(ReadyCondition(*failed)->message().find(registry.host() + "/busybox:1") != std::string::npos);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -21,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "lifecycle/bundle/oci_spec.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
@@ -64,6 +66,8 @@ struct Fixture {
   std::string cgroup_root;
   std::string image_ref;
   Config config;
+  FakeSandboxNetwork net;  // used when Networked() was called
+  bool networked = false;
   std::unique_ptr<SandboxManager> mgr;
 
   Fixture() {
@@ -116,6 +120,7 @@ struct Fixture {
       d.exits = &exits;
       d.events = &bus;
       d.cgroup_root = cgroup_root;
+      if (networked) d.network = &net;
       mgr = std::make_unique<SandboxManager>(d);
     }
     return *mgr;
@@ -169,6 +174,20 @@ struct Fixture {
   }
   std::string CheckpointRoot(const std::string& rid) const {
     return layout.root + "/checkpoints/" + rid;
+  }
+
+  // network.mode sandbox, with the fake host network; before M().
+  void Networked() {
+    config.network.mode = "sandbox";
+    networked = true;
+  }
+  std::vector<std::string> NetCalls() {
+    std::lock_guard<std::mutex> lock(net.mu);
+    return net.calls;
+  }
+  bool NetCalled(const std::string& call) {
+    auto calls = NetCalls();
+    return std::find(calls.begin(), calls.end(), call) != calls.end();
   }
 
   // Creates a sandbox and waits until it runs; returns its runsc id.
@@ -272,6 +291,27 @@ struct Fixture {
     auto sealed = SealCheckpoint(tmp_dir, root + "/image", image);
     REQUIRE(sealed.ok());
     return *sealed;
+  }
+
+  // The exit file a monitor writes when the sandbox's main process ends.
+  void WriteExit(const std::string& rid, int code) {
+    ExitRecord exit;
+    exit.exit_code = code;
+    REQUIRE(WriteExitRecord(layout.exit_file(rid), exit).ok());
+  }
+
+  // After recovery adopted a sandbox whose monitor lives: the sandbox
+  // process ending is not what is watched; the monitor ending, after it
+  // recorded `code`, is.
+  void ExpectOnlyTheMonitorIsWatched(const SandboxRecord& r, ChildProcess& monitor,
+                                     ChildProcess& sandbox, int code) {
+    sandbox.Kill();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(Phase(r.id) == phase::kRunning);
+    WriteExit(r.runsc_id, code);
+    monitor.Kill();
+    REQUIRE(WaitPhase(r.id, phase::kExited));
+    CHECK(Rec(r.id).exit_code == code);
   }
 
   void ScriptList(const std::vector<HookedRunner::Listed>& containers) {
@@ -601,6 +641,77 @@ TEST_CASE("Watch: a new watch gets every sandbox first then later changes", "[ma
   CHECK(sb1_deleted);
   CHECK(m.Watch().snapshots.size() == 2);
   f.CheckVocabulary();
+}
+
+// ---- network ---------------------------------------------------------------------
+
+TEST_CASE("Network: a networked sandbox boots in its own netns and delete tears it down", "[manager][network]") {
+  Fixture f;
+  f.Networked();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CHECK(f.NetCalls() == std::vector<std::string>{"setup " + rid});
+
+  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle(rid) + "/config.json"));
+  CHECK(SpecNetnsPath(spec) == "/run/netns/" + rid);
+  std::set<std::string> destinations;
+  for (const auto& m : spec.at("mounts")) destinations.insert(m.at("destination"));
+  CHECK(destinations.count("/etc/hosts") == 1);
+  CHECK(destinations.count("/etc/resolv.conf") == 1);
+  // runsc is told by the bundle, not by today's configuration.
+  auto launched = f.launcher.calls().back().spec.runsc;
+  CHECK(launched.network == "sandbox");
+  CHECK(launched.netns_path == "/run/netns/" + rid);
+
+  REQUIRE(f.M().Delete("sb-1", "").ok());
+  CHECK(f.NetCalled("teardown " + rid));
+  CHECK_FALSE(f.net.IsOurs(rid));
+}
+
+TEST_CASE("Network: a sandbox whose driver_config says network_mode none gets none", "[manager][network]") {
+  Fixture f;
+  f.Networked();
+  auto req = f.Req("sb-1", "alpha");
+  req.spec.tmpl.driver_config_json = R"({"network_mode": "none"})";
+  REQUIRE(f.M().Create(req).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  const std::string rid = f.Rec("sb-1").runsc_id;
+  CHECK(f.NetCalls().empty());
+  CHECK(SpecNetnsPath(nlohmann::json::parse(*ReadFile(f.layout.bundle(rid) + "/config.json"))).empty());
+  CHECK(f.launcher.calls().back().spec.runsc.network == "none");
+}
+
+TEST_CASE("Network: Start puts back the address runsc stripped before restoring", "[manager][network]") {
+  Fixture f;
+  f.Networked();
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  f.StopWithCheckpoint("sb-1");
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  CHECK(f.NetCalls() == std::vector<std::string>{"setup " + rid, "restore " + rid});
+  auto restored = f.launcher.calls().back().spec;
+  CHECK_FALSE(restored.restore_image_dir.empty());
+  CHECK(restored.runsc.network == "sandbox");
+}
+
+TEST_CASE("Network: a failed create gives its address back", "[manager][network]") {
+  Fixture f;
+  f.Networked();
+  f.launcher.FailWith(absl::InternalError("runsc create: boom"));
+  REQUIRE(f.M().Create(f.Req("sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kFailed));
+  const std::string rid = f.Rec("sb-1").runsc_id;
+  CHECK(f.NetCalls() == std::vector<std::string>{"setup " + rid, "teardown " + rid});
+}
+
+TEST_CASE("Network: recovery tears down networks that have no sandbox record", "[manager][network]") {
+  Fixture f;
+  f.Networked();
+  auto r = f.Prefill("sb-1", "alpha", phase::kStopped, reason::kCheckpointed);
+  REQUIRE(f.net.Setup(r.runsc_id, "alpha").ok());
+  REQUIRE(f.net.Setup("osgv-0000000000orphan", "").ok());
+  REQUIRE(f.M().Recover().ok());
+  CHECK(f.NetCalled("teardown osgv-0000000000orphan"));
+  CHECK_FALSE(f.NetCalled("teardown " + r.runsc_id));
+  CHECK(f.net.IsOurs(r.runsc_id));
 }
 
 // ---- exit ----------------------------------------------------------------------
@@ -1182,9 +1293,7 @@ TEST_CASE("Start warns when the sandbox is older than checkpoint.token_ttl_hint"
 TEST_CASE("Recover: running with an exit file becomes exited with its code", "[manager]") {
   Fixture f;
   auto r = f.Prefill("sb-1", "alpha", phase::kRunning, reason::kBackendReady);
-  ExitRecord exit;
-  exit.exit_code = 5;
-  REQUIRE(WriteExitRecord(f.layout.exit_file(r.runsc_id), exit).ok());
+  f.WriteExit(r.runsc_id, 5);
   REQUIRE(f.M().Recover().ok());
   auto rec = f.Rec("sb-1");
   CHECK(rec.phase == phase::kExited);
@@ -1248,16 +1357,7 @@ TEST_CASE("Recover: a running container is re-adopted and its exit observed", "[
     REQUIRE(f.M().Recover().ok());
     CHECK(f.Phase("sb-1") == phase::kRunning);
 
-    sandbox.Kill();  // not what is watched
-    std::this_thread::sleep_for(milliseconds(300));
-    CHECK(f.Phase("sb-1") == phase::kRunning);
-
-    ExitRecord exit;
-    exit.exit_code = 4;
-    REQUIRE(WriteExitRecord(f.layout.exit_file(r.runsc_id), exit).ok());
-    monitor.Kill();
-    REQUIRE(f.WaitPhase("sb-1", phase::kExited));
-    CHECK(f.Rec("sb-1").exit_code == 4);
+    f.ExpectOnlyTheMonitorIsWatched(r, monitor, sandbox, 4);
   }
   CHECK(f.runner.SawForceDelete(r.runsc_id));
   CHECK(f.WaitEvent("sb-1", "Warning", reason::kProcessExited));
@@ -1357,15 +1457,7 @@ TEST_CASE("Recover: a launch still running after the restart is waited for", "[m
   CHECK(rec.monitor_pid == monitor.pid());  // the monitor is watched
   CHECK_FALSE(f.runner.SawForceDelete(r.runsc_id));
 
-  sandbox.Kill();  // not what is watched
-  std::this_thread::sleep_for(milliseconds(300));
-  CHECK(f.Phase("sb-1") == phase::kRunning);
-  ExitRecord exit;
-  exit.exit_code = 6;
-  REQUIRE(WriteExitRecord(f.layout.exit_file(r.runsc_id), exit).ok());
-  monitor.Kill();
-  REQUIRE(f.WaitPhase("sb-1", phase::kExited));
-  CHECK(f.Rec("sb-1").exit_code == 6);
+  f.ExpectOnlyTheMonitorIsWatched(r, monitor, sandbox, 6);
   f.CheckVocabulary();
 }
 
@@ -1479,10 +1571,8 @@ TEST_CASE("Recover: a checkpoint that finished after the restart is sealed", "[m
       if (t.joinable()) t.join();
     }
   } join{save_ends};
-  ExitRecord exit;
   SECTION("it exited 0, as a successful save ends it") {
-    exit.exit_code = 0;
-    REQUIRE(WriteExitRecord(f.layout.exit_file(r.runsc_id), exit).ok());
+    f.WriteExit(r.runsc_id, 0);
     REQUIRE(f.M().Recover().ok());
     auto rec = f.Rec("sb-1");
     CHECK(rec.phase == phase::kStopped);
@@ -1496,8 +1586,7 @@ TEST_CASE("Recover: a checkpoint that finished after the restart is sealed", "[m
     CHECK(f.launcher.calls().back().spec.restore_image_dir == image->dir);
   }
   SECTION("it died some other way: the half image is not trusted") {
-    exit.exit_code = 137;
-    REQUIRE(WriteExitRecord(f.layout.exit_file(r.runsc_id), exit).ok());
+    f.WriteExit(r.runsc_id, 137);
     REQUIRE(f.M().Recover().ok());
     auto rec = f.Rec("sb-1");
     CHECK(rec.phase == phase::kStopped);
