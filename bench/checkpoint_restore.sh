@@ -49,6 +49,14 @@ timed() {
   ELAPSED=$(((t1 - t0 + 500) / 1000))
 }
 
+# timed, keeping the command's stdout in CAPTURED (a file, not a subshell,
+# so ELAPSED survives).
+CAPTURED=""
+timed_capture() {
+  timed "$@" >"$OSGV_TMP/captured"
+  CAPTURED=$(<"$OSGV_TMP/captured")
+}
+
 # Prints one field of a sandbox snapshot from `ctl --json get`:
 # instance_id, or the first condition's type, reason or message.
 snapshot_field() {
@@ -61,17 +69,9 @@ print({"instance_id": s.get("instance_id", "")}.get(sys.argv[2], c.get(sys.argv[
 ' "$1" "$2"
 }
 
-# `ctl --json get`, timed: the ctl baseline (process start, connection, one
-# unary RPC answered from memory). Stores the JSON in SNAP.
+# `ctl --json get ID` into SNAP.
 SNAP=""
-BASELINE=()
-get_snapshot() {
-  local t0 t1
-  t0=$(now_us)
-  SNAP=$(osgv_ctl --json get "$1")
-  t1=$(now_us)
-  BASELINE+=("$(((t1 - t0 + 500) / 1000))")
-}
+get_snapshot() { SNAP=$(osgv_ctl --json get "$1"); }
 
 # Asserts the snapshot in SNAP has condition $1 with a message matching $2.
 expect_snapshot() {
@@ -121,6 +121,18 @@ raw_restore() {  # id image-dir
 
 # ---- the driver ------------------------------------------------------------------
 
+# `ctl --json stop|start ID`: stores the whole command's wall time in ms in
+# ELAPSED and the RPC's own duration, as ctl measured it on a connected
+# channel, in RPC_MS.
+RPC_MS=0
+ctl_rpc() {
+  local out
+  timed_capture osgv_ctl --json "$@"
+  out=$CAPTURED
+  RPC_MS=$(sed -n 's/.*"rpc_ms":\([0-9.]*\).*/\1/p' <<<"$out")
+  [[ -n $RPC_MS ]] || osgv_die "ctl $1 printed no rpc_ms: $out"
+}
+
 # Creates a sandbox, waits for Ready=True and prints its id.
 driver_create() {
   local json
@@ -139,60 +151,54 @@ restore_ms_from_log() {
 report() {
   python3 - "$@" <<'PY'
 import statistics, sys
-(ctl_get, d_stop, r_ckpt, d_start, r_restore, d_ckpt_ms, d_restore_ms,
- c_cold, c_stop, c_start, c_ckpt_ms, c_restore_ms, c_info) = sys.argv[1:14]
-def ints(s):
-    return [int(v) for v in s.split()]
-ctl_get, d_stop, r_ckpt, d_start, r_restore = map(
-    ints, (ctl_get, d_stop, r_ckpt, d_start, r_restore))
-d_ckpt_ms, d_restore_ms, c_cold, c_stop, c_start, c_ckpt_ms, c_restore_ms = map(
-    ints, (d_ckpt_ms, d_restore_ms, c_cold, c_stop, c_start, c_ckpt_ms, c_restore_ms))
+(d_stop_cmd, d_start_cmd, d_stop, r_ckpt, d_start, r_restore, d_ckpt_ms, d_restore_ms,
+ c_cold, c_stop, c_start, c_ckpt_ms, c_restore_ms, c_info) = sys.argv[1:15]
+def nums(s):
+    return [float(v) for v in s.split()]
+(d_stop_cmd, d_start_cmd, d_stop, r_ckpt, d_start, r_restore, d_ckpt_ms, d_restore_ms,
+ c_cold, c_stop, c_start, c_ckpt_ms, c_restore_ms) = map(nums, (
+    d_stop_cmd, d_start_cmd, d_stop, r_ckpt, d_start, r_restore, d_ckpt_ms, d_restore_ms,
+    c_cold, c_stop, c_start, c_ckpt_ms, c_restore_ms))
 med = statistics.median
 def g(x):
-    return f"{x:g}"
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}".rstrip("0").rstrip(".")
 def row(label, v):
     print(f"| {label} | {len(v)} | {g(min(v))} | {g(med(v))} | {g(max(v))} |")
 def verdict(ratio, goal):
     return "meets" if ratio <= goal else "misses"
-base = med(ctl_get)
 
 print("Idle busybox sandbox (`sleep`), ms:")
 print()
 print("| Step | n | min | median | max |")
 print("|---|---|---|---|---|")
-row("driver: `ctl stop` (whole command)", d_stop)
+row("driver: `StopSandbox` RPC", d_stop)
 row("raw: `runsc checkpoint`", r_ckpt)
-row("driver: `ctl start` (whole command)", d_start)
+row("driver: `StartSandbox` RPC", d_start)
 row("raw: `runsc delete` + `runsc restore --detach`", r_restore)
-row("ctl baseline: `ctl --json get` (start, connect, one RPC)", ctl_get)
-row("inside the driver: `runsc checkpoint` call (from the Stop message)", d_ckpt_ms)
-row("inside the driver: monitor + `runsc restore` (from its log)", d_restore_ms)
+row("inside the driver's Stop: its `runsc checkpoint` call", d_ckpt_ms)
+row("inside the driver's Start: monitor + `runsc restore` (its log)", d_restore_ms)
+row("whole `ctl stop` command (process start + connect + RPC)", d_stop_cmd)
+row("whole `ctl start` command", d_start_cmd)
 print()
 stop_r = med(d_stop) / med(r_ckpt)
-stop_n = (med(d_stop) - base) / med(r_ckpt)
 start_r = med(d_start) / med(r_restore)
-start_n = (med(d_start) - base) / med(r_restore)
-raw_cycle = med(r_ckpt) + med(r_restore)
-cyc_r = (med(d_stop) + med(d_start)) / raw_cycle
-cyc_n = (med(d_stop) + med(d_start) - 2 * base) / raw_cycle
-print("Ratios of medians (driver / raw; goal ≤ 1.10× each):")
+cyc_r = (med(d_stop) + med(d_start)) / (med(r_ckpt) + med(r_restore))
+print("Ratios of medians (driver RPC / raw; goal ≤ 1.10× each):")
 print()
-print(f"- (a) Stop vs `runsc checkpoint`: **{stop_r:.2f}×** ({verdict(stop_r, 1.10)} the goal); "
-      f"less the ctl baseline: {stop_n:.2f}×.")
-print(f"- (b) Start vs `runsc delete` + `restore`: **{start_r:.2f}×** ({verdict(start_r, 1.10)} the goal); "
-      f"less the ctl baseline: {start_n:.2f}×.")
+print(f"- (a) Stop vs `runsc checkpoint`: **{stop_r:.2f}×** ({verdict(stop_r, 1.10)} the goal).")
+print(f"- (b) Start vs `runsc delete` + `restore`: **{start_r:.2f}×** ({verdict(start_r, 1.10)} the goal).")
 print(f"- Stop + Start vs checkpoint + delete + restore (the same runsc work on both sides): "
-      f"**{cyc_r:.2f}×**; less two ctl baselines: {cyc_n:.2f}×.")
+      f"**{cyc_r:.2f}×**.")
 print()
 print(f"200 MiB of random data held in a process ({c_info}), ms:")
 print()
 print("| Step | n | min | median | max |")
 print("|---|---|---|---|---|")
 row("cold: `ctl create --wait` → the process says ready", c_cold)
-row("driver: `ctl stop` (whole command)", c_stop)
-row("driver: `ctl start` (whole command; restores the 200 MiB)", c_start)
-row("inside the driver: `runsc checkpoint` call", c_ckpt_ms)
-row("inside the driver: monitor + `runsc restore`", c_restore_ms)
+row("driver: `StopSandbox` RPC", c_stop)
+row("driver: `StartSandbox` RPC (restores the 200 MiB)", c_start)
+row("inside the driver's Stop: its `runsc checkpoint` call", c_ckpt_ms)
+row("inside the driver's Start: monitor + `runsc restore`", c_restore_ms)
 print()
 c_r = med(c_start) / med(c_cold)
 print(f"- (c) Restore vs cold create + warm-up: **{c_r:.2f}×** "
@@ -201,11 +207,11 @@ print(f"- (c) Restore vs cold create + warm-up: **{c_r:.2f}×** "
 print()
 print("Samples in run order, ms:")
 print()
-for label, v in (("driver stop", d_stop), ("raw checkpoint", r_ckpt),
-                 ("driver start", d_start), ("raw delete + restore", r_restore),
-                 ("200 MiB cold", c_cold), ("200 MiB stop", c_stop),
-                 ("200 MiB start", c_start)):
-    print(f"- {label}: {', '.join(map(str, v))}")
+for label, v in (("driver Stop RPC", d_stop), ("raw checkpoint", r_ckpt),
+                 ("driver Start RPC", d_start), ("raw delete + restore", r_restore),
+                 ("200 MiB cold", c_cold), ("200 MiB Stop RPC", c_stop),
+                 ("200 MiB Start RPC", c_start)):
+    print(f"- {label}: {', '.join(g(x) for x in v)}")
 PY
 }
 
@@ -244,11 +250,11 @@ main() {
   raw create --bundle "$BUNDLE" "$rid"
   raw start "$rid"
 
-  local d_stop=() r_ckpt=() d_start=() r_restore=() d_ckpt_ms=() msg
+  local d_stop=() r_ckpt=() d_start=() r_restore=() d_ckpt_ms=() d_stop_cmd=() d_start_cmd=() msg
   local n_cycles=$((RUNS + 1))  # the first is a warm-up, not counted
   for ((i = 0; i < n_cycles; i++)); do
-    timed osgv_ctl stop "$sid" >/dev/null
-    ((i == 0)) || d_stop+=("$ELAPSED")
+    ctl_rpc stop "$sid"
+    ((i == 0)) || { d_stop+=("$RPC_MS"); d_stop_cmd+=("$ELAPSED"); }
     get_snapshot "$sid"
     msg=$(expect_snapshot Suspended '^Memory checkpointed: .* in ([0-9]+) ms \((flate|none)\)$')
     ((i == 0)) || d_ckpt_ms+=("$(sed -n 's/.* in \([0-9]*\) ms .*/\1/p' <<<"$msg")")
@@ -259,8 +265,8 @@ main() {
     ((i == 0)) || r_ckpt+=("$ELAPSED")
     raw_wait_stopped "$rid"
 
-    timed osgv_ctl start "$sid" >/dev/null
-    ((i == 0)) || d_start+=("$ELAPSED")
+    ctl_rpc start "$sid"
+    ((i == 0)) || { d_start+=("$RPC_MS"); d_start_cmd+=("$ELAPSED"); }
     get_snapshot "$sid"
     expect_snapshot Ready '^Sandbox restored from its checkpoint$' >/dev/null
 
@@ -294,15 +300,15 @@ main() {
     t1=$(now_us)
     c_cold+=("$(((t1 - t0 + 500) / 1000))")
 
-    timed osgv_ctl stop "$id" >/dev/null
-    c_stop+=("$ELAPSED")
+    ctl_rpc stop "$id"
+    c_stop+=("$RPC_MS")
     get_snapshot "$id"
     msg=$(expect_snapshot Suspended '^Memory checkpointed: ')
     c_ckpt_ms+=("$(sed -n 's/.* in \([0-9]*\) ms .*/\1/p' <<<"$msg")")
     c_info=$(sed -n 's/^Memory checkpointed: \([0-9.]*\) MiB in [0-9]* ms (\([a-z]*\))$/\1 MiB image, compression \2/p' <<<"$msg")
 
-    timed osgv_ctl start "$id" >/dev/null
-    c_start+=("$ELAPSED")
+    ctl_rpc start "$id"
+    c_start+=("$RPC_MS")
     get_snapshot "$id"
     expect_snapshot Ready '^Sandbox restored from its checkpoint$' >/dev/null
     osgv_ctl delete "$id" >/dev/null
@@ -314,7 +320,7 @@ main() {
   osgv_stop_driver
 
   local table when block
-  table=$(report "${BASELINE[*]}" "${d_stop[*]}" "${r_ckpt[*]}" \
+  table=$(report "${d_stop_cmd[*]}" "${d_start_cmd[*]}" "${d_stop[*]}" "${r_ckpt[*]}" \
     "${d_start[*]}" "${r_restore[*]}" "${d_ckpt_ms[*]}" "$d_restore_ms" \
     "${c_cold[*]}" "${c_stop[*]}" "${c_start[*]}" "${c_ckpt_ms[*]}" "$c_restore_ms" "$c_info")
   when=$(date -u '+%Y-%m-%d %H:%M UTC')

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -245,10 +247,22 @@ int Lifecycle(Ctl& c, const std::string& rpc,
   Req req;
   req.set_sandbox_id(c.args.positional[1]);
   Resp resp;
+  // Connected first, so rpc_ms is the call alone, as a gateway with its
+  // long-lived channel sees it (bench/ reads it).
+  c.channel->WaitForConnected(std::chrono::system_clock::now() + c.timeout);
+  auto started = Clock::now();
   auto st = (c.stub.get()->*call)(c.Context().get(), req, &resp);
+  double rpc_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   if (!st.ok()) return RpcError(rpc, st);
   if (c.json) {
-    PrintJson(resp);
+    std::string out;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(resp, &out, opts);
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    if (!j.is_object()) j = nlohmann::json::object();
+    j["rpc_ms"] = std::round(rpc_ms * 10) / 10;
+    std::cout << j.dump() << "\n";
   } else {
     std::cout << "ok\n";
   }

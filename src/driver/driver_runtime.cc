@@ -1,5 +1,6 @@
 #include "driver/driver_runtime.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <climits>
@@ -56,6 +57,8 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& c
   rt->skopeo = std::make_unique<Skopeo>(&rt->runner, SkopeoOptionsFromConfig(config.images));
   rt->images = std::make_unique<ImageStore>(L.images(), rt->skopeo.get());
   rt->launcher = std::make_unique<ProcessMonitorLauncher>(SelfExe(), config.runsc.timeout);
+  // A failure here only costs the first Launch the monitor's load time.
+  if (auto st = rt->launcher->Prime(); !st.ok()) spdlog::warn("warm monitor: {}", st.ToString());
   rt->events = std::make_unique<EventBus>(config.watch.queue_size);
   ManagerDeps deps{config,          L,           rt->store.get(),   rt->runsc.get(),
                    rt->images.get(), &rt->mounter, rt->launcher.get(), &rt->exits,

@@ -10,14 +10,16 @@
 namespace osgv {
 
 int MonitorCommand(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv, {"spec", "status-fd"}, {});
+  auto args = ParseArgs(argv, {"status-fd", "go-fd"}, {});
   int status_fd = -1;
-  if (!args.ok() || !args->Get("spec") || !args->Get("status-fd") ||
-      !absl::SimpleAtoi(*args->Get("status-fd"), &status_fd)) {
-    std::cerr << "monitor: internal command; usage: monitor --spec FILE --status-fd N\n";
+  int go_fd = -1;
+  if (!args.ok() || !args->Get("status-fd") || !args->Get("go-fd") ||
+      !absl::SimpleAtoi(*args->Get("status-fd"), &status_fd) ||
+      !absl::SimpleAtoi(*args->Get("go-fd"), &go_fd)) {
+    std::cerr << "monitor: internal command; usage: monitor --status-fd N --go-fd M\n";
     return 2;
   }
-  return RunMonitor(*args->Get("spec"), status_fd);
+  return RunMonitor(go_fd, status_fd);
 }
 
 }  // namespace osgv

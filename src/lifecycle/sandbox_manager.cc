@@ -28,6 +28,7 @@
 #include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
+#include "lifecycle/step_clock.h"
 #include "lifecycle/store/record_lookup.h"
 
 namespace osgv {
@@ -177,7 +178,8 @@ absl::StatusOr<SandboxRecord> SandboxManager::Find(const std::string& id_or_name
 // ---- state changes -----------------------------------------------------------
 
 absl::Status SandboxManager::Transition(const EntryPtr& e,
-                                        const std::function<void(SandboxRecord&)>& mutate) {
+                                        const std::function<void(SandboxRecord&)>& mutate,
+                                        StateStore::Durability durability) {
   std::lock_guard<std::mutex> lock(mu_);
   SandboxRecord next = e->record;
   std::string old_phase = next.phase;
@@ -187,7 +189,7 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
   if (old_phase == phase::kDeleting) next.phase = phase::kDeleting;
   if (next.phase != old_phase) next.updated_at_ms = NowMs();
   next.generation++;
-  auto st = d_.store->Update(next);
+  auto st = d_.store->Update(next, durability);
   if (!st.ok()) {
     spdlog::error("sandbox {}: cannot persist phase {}: {}", next.id, next.phase, st.ToString());
     return st;
@@ -421,7 +423,8 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
 
 absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
                                                      const std::string& restore_dir,
-                                                     const std::string& running_message) {
+                                                     const std::string& running_message,
+                                                     StepClock* clock) {
   const std::string rid = e->record.runsc_id;
   const auto& L = d_.layout;
   RemoveTree(L.exit_file(rid)).IgnoreError();  // a previous incarnation's
@@ -445,23 +448,34 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
     RemoveLeakedCgroups(d_.cgroup_root, rid);
     return handle.status();
   }
+  if (clock) {
+    clock->Lap("monitor");
+    clock->Note(restore_dir.empty() ? "of which runsc create+start" : "of which runsc restore",
+                handle->runsc_ms);
+  }
   auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kRunning;
     r.reason = reason::kBackendReady;
     r.message = running_message;
     r.monitor_pid = handle->monitor_pid;
     r.exit_code.reset();
+    // A running sandbox has moved on from any image it was restored from:
+    // restoring that again would roll its memory back behind its files.
+    r.checkpoint_json.clear();
   });
   if (!st.ok()) return st;
+  if (clock) clock->Lap("record running");
   WatchExit(e, handle->monitor_pid);
   return handle;
 }
 
 absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                                             std::string* failure_reason) {
+  StepClock clock;
   *failure_reason = reason::kImagePullFailed;
   auto image = PrepareImage(request);
   if (!image.ok()) return image.status();
+  clock.Lap("image");
   if (e->cancel) return absl::CancelledError("deleted");
   PublishEvent(request.id, "Normal", "Pulled", absl::StrCat("Image ", image->manifest_digest, " ready"),
                progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
@@ -475,15 +489,17 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
     return st;
   }
   if (e->cancel) return absl::CancelledError("deleted");
+  clock.Lap("network+rootfs");
 
   *failure_reason = reason::kContainerStartFailed;
-  auto handle = Launch(e, "", "Sandbox is running");
+  auto handle = Launch(e, "", "Sandbox is running", &clock);
   if (!handle.ok()) {
     if (absl::IsFailedPrecondition(handle.status())) *failure_reason = reason::kContainerCreateFailed;
     return handle.status();
   }
   spdlog::info("sandbox {} ({}): running as {} (sandbox pid {}, monitor pid {})", request.id,
                request.name, e->record.runsc_id, handle->sandbox_pid, handle->monitor_pid);
+  spdlog::debug("sandbox {}: provisioning took {}", request.id, clock.Summary());
   PublishEvent(request.id, "Normal", "Started", "Sandbox started",
                progress::Active(progress::kStartingSandbox, "Sandbox started"));
   return absl::OkStatus();
@@ -557,7 +573,20 @@ void SandboxManager::AppendLastOutput(const std::string& rid, std::string* messa
 void SandboxManager::FinishPendingRelease(const EntryPtr& e) {
   if (!e->release_pending) return;
   e->release_pending = false;
+  WaitForMonitorEnd(e->record.runsc_id);
   ReleaseRuntime(e->record.runsc_id);
+}
+
+void SandboxManager::WaitForMonitorEnd(const std::string& rid) {
+  int pid = MonitorPidOf(rid);
+  if (pid <= 0) return;
+  ProcessHandle monitor(pid);
+  // It reaps the sandbox, records its exit and reaps the gofer (a few
+  // seconds at most, monitor_process.cc); runsc delete needs the reap.
+  if (!monitor.WaitForExit(std::chrono::seconds(10))) {
+    spdlog::warn("sandbox {}: its monitor (pid {}) has not ended 10 s after the sandbox stopped; "
+                 "releasing the container anyway", rid, pid);
+  }
 }
 
 void SandboxManager::ReleaseRuntime(const std::string& rid) {
@@ -680,6 +709,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
         "StopSandbox needs runsc's --net-disconnect-ok, which this runsc lacks; install runsc "
         "from bookworm-backports (scripts/install-deps.sh)");
   }
+  StepClock clock;
   const std::string rid = e->record.runsc_id;
   const std::string root = CheckpointRoot(rid);
   if (auto st = MakeDirs(root, 0700); !st.ok()) return st;
@@ -696,20 +726,23 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
         MiB(needed), ", ", MiB(*free), " free; the sandbox keeps running"));
   }
 
-  auto st = Transition(e, [](SandboxRecord& r) {
-    r.phase = phase::kStopping;
-    r.message = "Checkpointing the sandbox's memory";
-  });
+  clock.Lap("space check");
+  auto st = Transition(
+      e,
+      [](SandboxRecord& r) {
+        r.phase = phase::kStopping;
+        r.message = "Checkpointing the sandbox's memory";
+      },
+      StateStore::Durability::kProcessCrash);
   if (!st.ok()) return st;
+  clock.Lap("record stopping");
   std::string compression =
       ChooseCompression(d_.config.checkpoint.compression, d_.config.checkpoint.none_above_bytes, memory);
   std::string tmp = absl::StrCat(root, "/tmp-", RandomHex(6));
-  // Opened now, while the monitor surely runs: it reaps the checkpointed
-  // sandbox and then ends, which is what runsc delete waits for.
-  ProcessHandle monitor(e->record.monitor_pid);
   auto t0 = Clock::now();
   st = d_.runsc->Checkpoint(rid, tmp, compression, d_.config.checkpoint.timeout);
   int64_t duration = MsSince(t0);
+  clock.Lap("runsc checkpoint");
   if (!st.ok()) {
     RemoveTree(tmp).IgnoreError();  // never leave a half-written image
     if (SandboxProcessAlive(rid)) {
@@ -723,15 +756,16 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
     }
     return StopWithoutMemory(e, absl::StrCat("checkpoint failed: ", st.message()));
   }
-  // The reap runsc needs before delete: the monitor's end says it happened;
-  // without a monitor handle (or if it hangs) runsc is asked.
-  if (!monitor.WaitForExit(std::chrono::seconds(2))) SandboxProcessAlive(rid);
+  // The image is complete once runsc returns; the sandbox process is still
+  // shutting down (tens of ms until its monitor reaps it). Stop does not
+  // wait for that: the release below does (WaitForMonitorEnd).
 
   CheckpointImage image;
   image.compression = compression;
   image.created_at_ms = NowMs();
   image.duration_ms = duration;
   auto sealed = SealCheckpoint(tmp, root + "/image", image);
+  clock.Lap("seal");
   if (!sealed.ok()) {
     RemoveTree(tmp).IgnoreError();
     return StopWithoutMemory(e, absl::StrCat("checkpoint could not be made durable: ",
@@ -747,12 +781,14 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
     r.monitor_pid = 0;
   });
   if (!st.ok()) return st;
-  // The memory is durable and recorded: Stop is done. Deleting the runsc
-  // container and unmounting the overlay is cleanup, left to a background
-  // task that waits for this operation's lock; a Start or Delete that gets
-  // the lock first does it itself (FinishPendingRelease), and a crash
-  // before either is handled by recovery (a stopped record's container is
-  // released there).
+  clock.Lap("record stopped");
+  spdlog::debug("sandbox {}: stop took {}", id, clock.Summary());
+  // The memory is durable and recorded: Stop is done. Waiting for the
+  // reap, deleting the runsc container and unmounting the overlay are
+  // cleanup, left to a background task that waits for this operation's
+  // lock; a Start or Delete that gets the lock first does it itself
+  // (FinishPendingRelease), and a crash before either is handled by
+  // recovery (a stopped record's container is released there).
   e->release_pending = true;
   RunInBackground([this, e] {
     std::lock_guard<std::mutex> op(e->op_mu);
@@ -786,7 +822,9 @@ absl::Status SandboxManager::Start(const std::string& id, const std::string& nam
 }
 
 absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
+  StepClock clock;
   FinishPendingRelease(e);  // runsc refuses to restore onto a live record
+  clock.Lap("pending release");
   const std::string id = e->record.id;
   const std::string rid = e->record.runsc_id;
   std::string cold_reason;
@@ -802,11 +840,16 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
       cold_reason = absl::StrCat("its checkpoint is unusable (", verified.message(), ")");
     }
   }
-  auto st = Transition(e, [&](SandboxRecord& r) {
-    r.phase = phase::kStarting;
-    r.message = image ? "Restoring the sandbox's memory" : "Starting the sandbox cold";
-  });
+  clock.Lap("verify image");
+  auto st = Transition(
+      e,
+      [&](SandboxRecord& r) {
+        r.phase = phase::kStarting;
+        r.message = image ? "Restoring the sandbox's memory" : "Starting the sandbox cold";
+      },
+      StateStore::Durability::kProcessCrash);
   if (!st.ok()) return st;
+  clock.Lap("record starting");
 
   auto hint = d_.config.checkpoint.token_ttl_hint;
   int64_t age_ms = NowMs() - e->record.created_at_ms;
@@ -845,17 +888,18 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot start sandbox '", id, "': ", st.message()));
   }
+  clock.Lap("network+image+rootfs");
 
   if (image) {
     auto t0 = Clock::now();
-    auto handle = Launch(e, image->dir, "Sandbox restored from its checkpoint");
+    auto handle = Launch(e, image->dir, "Sandbox restored from its checkpoint", &clock);
     if (handle.ok()) {
       int64_t ms = MsSince(t0);
-      // The image has served its purpose: the sandbox has moved on from
-      // it, and restoring it again later would roll memory back behind the
-      // files on disk. It also holds all of the sandbox's memory.
-      RemoveTree(image->dir).IgnoreError();
-      Transition(e, [](SandboxRecord& r) { r.checkpoint_json.clear(); }).IgnoreError();
+      // The image has served its purpose (Launch dropped it from the
+      // record) and holds all of the sandbox's memory: remove it, after
+      // Start has returned.
+      RunInBackground([this, e, dir = image->dir] { RemoveStaleCheckpoint(e, dir); });
+      spdlog::debug("sandbox {}: start took {}", id, clock.Summary());
       std::string message = absl::StrCat("Restored ", MiB(image->bytes), " of memory in ", ms, " ms");
       spdlog::info("sandbox {}: {}", id, message);
       PublishEvent(id, "Normal", "Restored", message,
@@ -881,11 +925,20 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
         absl::StrCat("cannot start sandbox '", id, "': ", handle.status().message()));
   }
   // Whatever image there was (verified, corrupt or unrestorable) is stale
-  // now that the sandbox runs again.
+  // now that the sandbox runs again; Launch dropped it from the record.
   RemoveTree(CheckpointRoot(rid) + "/image").IgnoreError();
-  Transition(e, [](SandboxRecord& r) { r.checkpoint_json.clear(); }).IgnoreError();
   PublishEvent(id, "Warning", "ColdStart", message);
   return absl::OkStatus();
+}
+
+void SandboxManager::RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir) {
+  std::lock_guard<std::mutex> op(e->op_mu);
+  {
+    // A Stop that got the lock first has sealed a new image in its place.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!e->record.checkpoint_json.empty() || e->record.phase == phase::kDeleting) return;
+  }
+  RemoveTree(dir).IgnoreError();
 }
 
 // ---- idle suspend ------------------------------------------------------------------
@@ -999,9 +1052,7 @@ int SandboxManager::MonitorPidOf(const std::string& rid) const {
   int pid = 0;
   if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) return 0;
   // Only a live process that is our monitor for this very sandbox counts.
-  auto cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
-  if (!cmdline.ok() || cmdline->find(d_.layout.monitor_spec(rid)) == std::string::npos) return 0;
-  return pid;
+  return IsMonitorOf(pid, d_.layout.sandbox_dir(rid)) ? pid : 0;
 }
 
 bool SandboxManager::WaitForInterruptedLaunch(const std::string& rid, int* sandbox_pid) {
@@ -1197,11 +1248,13 @@ void SandboxManager::RecoverRecord(const EntryPtr& e,
   }
   if (r.phase == phase::kStarting) {
     if (alive) {
-      // The restore (or cold start) went through before the crash.
+      // The restore (or cold start) went through before the crash; the
+      // image it came from is stale (Launch's own rule).
       Transition(e, [](SandboxRecord& rec) {
         rec.phase = phase::kRunning;
         rec.reason = reason::kBackendReady;
         rec.message = "Sandbox is running (started before a driver restart)";
+        rec.checkpoint_json.clear();
       }).IgnoreError();
       Adopt(e, sandbox_pid);
     } else {
@@ -1218,6 +1271,8 @@ void SandboxManager::RecoverRecord(const EntryPtr& e,
     return;
   }
   if (r.phase == phase::kStopped) {
+    // A crash right after a Stop can leave its monitor still reaping.
+    WaitForMonitorEnd(rid);
     if (c != containers.end()) ReleaseRuntime(rid);
     return;
   }

@@ -29,6 +29,7 @@
 #include "lifecycle/rootfs/rootfs_mounter.h"
 #include "lifecycle/runsc/runsc.h"
 #include "lifecycle/state_layout.h"
+#include "lifecycle/step_clock.h"
 #include "lifecycle/store/state_store.h"
 #include "openshell_gvisor/sandbox.h"
 
@@ -107,7 +108,9 @@ class SandboxManager {
   absl::StatusOr<EntryPtr> LookupForOperation(const std::string& id, const std::string& name) const;
   std::string Phase(const EntryPtr& e) const;
   // Applies `mutate` to the record, persists it, then publishes a snapshot.
-  absl::Status Transition(const EntryPtr& e, const std::function<void(SandboxRecord&)>& mutate);
+  // Intents (stopping, starting) pass kProcessCrash: see StateStore::Update.
+  absl::Status Transition(const EntryPtr& e, const std::function<void(SandboxRecord&)>& mutate,
+                          StateStore::Durability durability = StateStore::Durability::kPowerLoss);
   void PublishEvent(const std::string& sandbox_id, const std::string& type,
                     const std::string& reason, const std::string& message,
                     std::map<std::string, std::string> metadata = {});
@@ -141,9 +144,10 @@ class SandboxManager {
   bool WantsNetwork(const SandboxRequest& request) const;
   void DisconnectNetwork(const std::string& runsc_id);
   // Starts the monitor (create+start, or restore when `restore_dir` is set)
-  // and records the sandbox as running.
+  // and records the sandbox as running. `clock`, when given, gets its steps.
   absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
-                                       const std::string& running_message);
+                                       const std::string& running_message,
+                                       StepClock* clock = nullptr);
   void Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
   void OnMonitorExit(const std::string& id, uint64_t seq);
   // "; last output: ..." from the sandbox's console log, when it has any.
@@ -153,6 +157,12 @@ class SandboxManager {
   void ReleaseRuntime(const std::string& runsc_id);
   // With op_mu held: the release a Stop left to the background, now.
   void FinishPendingRelease(const EntryPtr& e);
+  // Until the sandbox's monitor (if one still runs) has reaped the sandbox
+  // and ended, so it can no longer write an exit record (bounded).
+  void WaitForMonitorEnd(const std::string& runsc_id);
+  // After a restore: removes the image it came from, unless a later Stop
+  // has already replaced it. Takes op_mu.
+  void RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir);
   absl::Status RemoveSandboxFiles(const std::string& runsc_id);
 
   // Stop and Start, with the sandbox's operation lock held.

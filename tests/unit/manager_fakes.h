@@ -69,27 +69,35 @@ inline void KillAndReap(int pid) {
   waitpid(pid, nullptr, 0);
 }
 
-// True once `pid` no longer exists (killed and reaped by someone).
-inline bool WaitGone(int pid, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+// True once `holds` returns true, polled every 5 ms until `timeout`: for
+// what the manager finishes on a background task.
+inline bool Eventually(const std::function<bool()>& holds,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  while (!holds()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return false;
+  return true;
+}
+
+// True once `pid` no longer exists (killed and reaped by someone).
+inline bool WaitGone(int pid, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  return Eventually([pid] { return kill(pid, 0) != 0 && errno == ESRCH; }, timeout);
 }
 
 // Forks and execs `argv` (PATH-resolved) in a process group of its own, so
 // killing the group also ends whatever it started (e.g. a shell's sleep).
 // The arrays are built before the fork: the child only calls
 // async-signal-safe functions.
-inline int SpawnProcess(const std::vector<std::string>& argv) {
+inline int SpawnProcess(const std::vector<std::string>& argv, const std::string& cwd = "") {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     execvp(args[0], args.data());
     _exit(127);
   }
@@ -99,10 +107,10 @@ inline int SpawnProcess(const std::vector<std::string>& argv) {
 class ChildProcess {
  public:
   ChildProcess() : pid_(SpawnSleeper()) {}
-  // A process with this exact command line (e.g. to look like a monitor in
-  // /proc/<pid>/cmdline), in its own process group.
-  explicit ChildProcess(const std::vector<std::string>& argv)
-      : pid_(SpawnProcess(argv)), group_(true) {
+  // A process with this exact command line, in directory `cwd` (e.g. to
+  // look like a sandbox's monitor to IsMonitorOf), in its own process group.
+  explicit ChildProcess(const std::vector<std::string>& argv, const std::string& cwd = "")
+      : pid_(SpawnProcess(argv, cwd)), group_(true) {
     if (pid_ > 0) setpgid(pid_, pid_);  // no race with Kill() before exec
   }
   ~ChildProcess() {

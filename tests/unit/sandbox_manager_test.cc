@@ -967,13 +967,9 @@ TEST_CASE("Stop: a successful checkpoint leaves the sandbox stopped with its ima
   CHECK_FALSE(ConditionOf(snap, "Ready"));
 
   // The container and the overlay go right after Stop returned.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while ((!f.runner.SawForceDelete(rid) || f.mounter.mounts().count(f.layout.rootfs(rid)) != 0) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  CHECK(f.runner.SawForceDelete(rid));
-  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 0);
+  CHECK(Eventually([&] {
+    return f.runner.SawForceDelete(rid) && f.mounter.mounts().count(f.layout.rootfs(rid)) == 0;
+  }));
   bool checkpointed_event = false;
   for (const auto& p : f.log->PlatformEvents("sb-1")) {
     if (p.reason == reason::kCheckpointed) {
@@ -993,6 +989,34 @@ TEST_CASE("Stop: a successful checkpoint leaves the sandbox stopped with its ima
   std::this_thread::sleep_for(milliseconds(300));
   CHECK(f.Phase("sb-1") == phase::kStopped);
   CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", reason::kProcessExited));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Stop: returns before the reap and the release waits for the monitor to end",
+          "[manager]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  // A monitor still reaping the checkpointed sandbox: recognised by its
+  // directory and argv, it ends when the test says so.
+  ChildProcess reaping({"sh", "-c", "sleep 100000; :", "monitor"}, f.layout.sandbox_dir(rid));
+  REQUIRE(WriteFileAtomic(f.layout.sandbox_dir(rid) + "/monitor.pid",
+                          std::to_string(reaping.pid()) + "\n", 0600)
+              .ok());
+  std::this_thread::sleep_for(milliseconds(100));  // past its chdir and exec
+  f.ScriptCheckpointOk(/*kill_sandbox=*/false);
+  REQUIRE(f.M().Stop("sb-1", "").ok());
+  CHECK(f.Phase("sb-1") == phase::kStopped);
+
+  // The monitor could still write an exit record: nothing is released yet.
+  std::this_thread::sleep_for(milliseconds(300));
+  CHECK_FALSE(f.runner.SawForceDelete(rid));
+  CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 1);
+
+  reaping.Kill();
+  CHECK(Eventually([&] {
+    return f.runner.SawForceDelete(rid) && f.mounter.mounts().count(f.layout.rootfs(rid)) == 0;
+  }));
+  CHECK(f.Phase("sb-1") == phase::kStopped);
   f.CheckVocabulary();
 }
 
@@ -1083,7 +1107,8 @@ TEST_CASE("Start: a valid image is restored then removed", "[manager]") {
   CHECK(rec.message == "Sandbox restored from its checkpoint");
   CHECK(rec.checkpoint_json.empty());
   CHECK(rec.monitor_pid == f.launcher.PidOf(rid));
-  CHECK_FALSE(fs::exists(image.dir));
+  // Removed after Start returned, off its path.
+  CHECK(Eventually([&] { return !fs::exists(image.dir); }));
   CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 1);
   CHECK(f.WaitEvent("sb-1", "Normal", "Restored"));
   CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", "ColdStart"));
@@ -1441,8 +1466,8 @@ TEST_CASE("Recover: a provisioning whose container was created but never started
 TEST_CASE("Recover: a launch still running after the restart is waited for", "[manager]") {
   Fixture f;
   auto r = f.Prefill("sb-1", "alpha", phase::kStarting, reason::kCheckpointed);
-  // The monitor started before the crash, recognised by its command line.
-  ChildProcess monitor({"sh", "-c", "sleep 100000; :", "monitor", f.layout.monitor_spec(r.runsc_id)});
+  // The monitor started before the crash, recognised by its directory and argv.
+  ChildProcess monitor({"sh", "-c", "sleep 100000; :", "monitor"}, f.layout.sandbox_dir(r.runsc_id));
   ChildProcess sandbox;
   REQUIRE(WriteFileAtomic(f.layout.sandbox_dir(r.runsc_id) + "/monitor.pid",
                           std::to_string(monitor.pid()) + "\n", 0600)

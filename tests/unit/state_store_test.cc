@@ -425,6 +425,47 @@ TEST_CASE("state store keeps a write whose process died right after",
   CHECK(GetExisting(*store, r.id) == r);
 }
 
+TEST_CASE("state store keeps an intent update whose process was killed right after",
+          "[state_store]") {
+  TempDir dir;
+  const std::string path = dir / "state.db";
+  SandboxRecord r = MakeRecord(1);
+  { RequireOk(OpenStore(path)->Insert(r)); }
+  r.phase = "stopping";
+  r.generation += 1;
+
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    auto store = StateStore::Open(path);
+    if (!store.ok() || !(*store)->Update(r, StateStore::Durability::kProcessCrash).ok()) _exit(1);
+    if (write(ready[1], "k", 1) != 1) _exit(2);
+    pause();  // killed here, the database never closed
+    _exit(0);
+  }
+  close(ready[1]);
+  char byte = 0;
+  const bool updated = read(ready[0], &byte, 1) == 1;
+  close(ready[0]);
+  kill(pid, SIGKILL);
+  REQUIRE(waitpid(pid, nullptr, 0) == pid);
+  REQUIRE(updated);
+
+  auto store = OpenStore(path);
+  CHECK(GetExisting(*store, r.id) == r);
+  // The connection went back to full durability for what follows.
+  r.phase = "stopped";
+  r.generation += 1;
+  RequireOk(store->Update(r, StateStore::Durability::kProcessCrash));
+  r.phase = "running";
+  r.generation += 1;
+  RequireOk(store->Update(r));
+  CHECK(GetExisting(*store, r.id) == r);
+}
+
 TEST_CASE("state store serves several threads at once", "[state_store]") {
   TempDir dir;
   auto store = OpenStore(dir / "state.db");

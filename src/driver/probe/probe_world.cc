@@ -20,7 +20,7 @@ absl::StatusOr<ProbeSandbox> ProbeWorld::Boot(const std::string& prefix, const s
   }
   auto record = session_->Boot(request);
   if (!record.ok()) return record.status();
-  return ProbeSandbox{record->id, record->runsc_id, record->monitor_pid};
+  return ProbeSandbox{record->id, record->runsc_id, static_cast<int>(record->monitor_pid)};
 }
 
 void ProbeWorld::Discard(const ProbeSandbox& s) { session_->Delete(s.id).IgnoreError(); }

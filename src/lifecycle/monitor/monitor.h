@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,14 +44,23 @@ absl::Status WriteExitRecord(const std::string& path, const ExitRecord& record);
 // nullopt when the file does not exist (the sandbox has not exited).
 absl::StatusOr<std::optional<ExitRecord>> ReadExitRecord(const std::string& path);
 
-// Entry point of `openshell-driver-gvisor monitor --spec FILE --status-fd N`.
-// Reports {"ok":true,"pid":N} or {"ok":false,"error":"..."} on the status fd
-// once the sandbox is started (or failed to), then keeps monitoring.
-int RunMonitor(const std::string& spec_path, int status_fd);
+// Entry point of `openshell-driver-gvisor monitor --status-fd N --go-fd M`:
+// sets the process up, then waits for one line on go_fd naming the
+// sandbox's monitor spec (EOF: the driver went away; exit 0). Reports
+// {"ok":true,"pid":N} or {"ok":false,"error":"..."} on the status fd once
+// the sandbox is started (or failed to), then keeps monitoring. It runs in
+// the sandbox's directory (the spec's), which is how a restarted driver
+// recognises it (IsMonitorOf).
+int RunMonitor(int go_fd, int status_fd);
+
+// Whether live process `pid` is a monitor working for the sandbox whose
+// directory is `sandbox_dir` (its cwd and argv say so; a reused pid cannot).
+bool IsMonitorOf(int pid, const std::string& sandbox_dir);
 
 struct MonitorHandle {
   int monitor_pid = 0;
   int sandbox_pid = 0;
+  double runsc_ms = 0;  // how long runsc create+start (or restore) took in it
 };
 
 // Starts a monitor for a sandbox and waits for its start report.
@@ -61,17 +71,32 @@ class MonitorLauncher {
                                                const std::string& spec_path) = 0;
 };
 
-// Runs this very binary (/proc/self/exe) as `monitor`.
+// Runs this very binary (/proc/self/exe) as `monitor`, keeping one started
+// ahead of need (see monitor_launcher.cc).
 class ProcessMonitorLauncher : public MonitorLauncher {
  public:
   ProcessMonitorLauncher(std::string self_exe, std::chrono::milliseconds timeout)
       : self_exe_(std::move(self_exe)), timeout_(timeout) {}
+  ~ProcessMonitorLauncher() override;
   absl::StatusOr<MonitorHandle> Launch(const MonitorSpec& spec,
                                        const std::string& spec_path) override;
+  // Starts the warm monitor now (at start-up) rather than at the first Launch.
+  absl::Status Prime();
 
  private:
+  // A monitor that has loaded and waits for a spec path on go_fd.
+  struct Idle {
+    int pid = 0;
+    int go_fd = -1;      // our end of its hand-over socket
+    int status_fd = -1;  // read end of its start-report pipe
+  };
+  absl::StatusOr<Idle> Spawn();
+  absl::StatusOr<Idle> Take();
+
   std::string self_exe_;
   std::chrono::milliseconds timeout_;
+  std::mutex mu_;
+  std::optional<Idle> warm_;  // guarded by mu_
 };
 
 }  // namespace osgv

@@ -121,14 +121,58 @@ void ReapStragglers() {
   }
 }
 
+// The spec path the driver hands over on go_fd: one line; "" at EOF.
+std::string ReadHandOver(int go_fd) {
+  std::string line;
+  char buf[4096];
+  while (line.find('\n') == std::string::npos) {
+    ssize_t n = read(go_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return "";
+    line.append(buf, static_cast<size_t>(n));
+  }
+  return line.substr(0, line.find('\n'));
+}
+
+// From here on the monitor belongs to one sandbox: its output goes to the
+// sandbox's monitor log and it lives in the sandbox's directory.
+void SettleInto(const std::string& sandbox_dir, const std::string& log_file) {
+  int log_fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd >= 0) {
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    close(log_fd);
+  }
+  if (chdir(sandbox_dir.c_str()) != 0) {
+    std::string line = absl::StrCat("monitor: chdir ", sandbox_dir, ": ", strerror(errno), "\n");
+    WriteAll(2, line);
+  }
+}
+
 }  // namespace
 
-int RunMonitor(const std::string& spec_path, int status_fd) {
+bool IsMonitorOf(int pid, const std::string& sandbox_dir) {
+  // Same directory by device and inode: the state dir's path may pass
+  // through a symlink that /proc/<pid>/cwd resolves.
+  std::error_code ec;
+  if (!std::filesystem::equivalent(absl::StrCat("/proc/", pid, "/cwd"), sandbox_dir, ec) || ec) {
+    return false;
+  }
+  auto cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
+  return cmdline.ok() && cmdline->find(std::string("\0monitor\0", 9)) != std::string::npos;
+}
+
+int RunMonitor(int go_fd, int status_fd) {
   setsid();  // no controlling tty, no process group shared with the driver
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
+
+  // Warm: loaded and set up; now wait for a sandbox.
+  const std::string spec_path = ReadHandOver(go_fd);
+  close(go_fd);
+  if (spec_path.empty()) return 0;  // the driver went away first
 
   auto text = ReadFile(spec_path);
   if (!text.ok()) {
@@ -140,11 +184,11 @@ int RunMonitor(const std::string& spec_path, int status_fd) {
     Report(status_fd, {{"ok", false}, {"error", spec.status().ToString()}});
     return 1;
   }
+  const std::string sandbox_dir = std::filesystem::path(spec_path).parent_path().string();
+  SettleInto(sandbox_dir, spec->log_file);
   // Lets a restarted driver find us even if it died before it learned our
-  // pid (it checks /proc/<pid>/cmdline names this spec, so a reused pid
-  // cannot fool it).
-  WriteFileReplace(std::filesystem::path(spec_path).parent_path().string() + "/monitor.pid",
-                   absl::StrCat(getpid(), "\n"), 0600)
+  // pid (IsMonitorOf checks our cwd, so a reused pid cannot fool it).
+  WriteFileReplace(sandbox_dir + "/monitor.pid", absl::StrCat(getpid(), "\n"), 0600)
       .IgnoreError();
 
   int console_fd = open(spec->console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -174,6 +218,7 @@ int RunMonitor(const std::string& spec_path, int status_fd) {
   const char* step = restoring ? "restore" : "create";
   const std::string pid_file = spec->bundle + "/sandbox.pid";
   unlink(pid_file.c_str());
+  auto runsc_started = std::chrono::steady_clock::now();
   auto st = restoring ? runsc.Restore(spec->container_id, spec->bundle, spec->restore_image_dir,
                                       pid_file, devnull, out[1], err[1])
                       : runsc.Create(spec->container_id, spec->bundle, pid_file, devnull, out[1],
@@ -199,7 +244,11 @@ int RunMonitor(const std::string& spec_path, int status_fd) {
     }
   }
   fcntl(err[0], F_SETFL, 0);
-  Report(status_fd, {{"ok", true}, {"pid", sandbox_pid}});
+  // The driver's step log separates runsc's time from the monitor's own.
+  double runsc_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                              runsc_started)
+                        .count();
+  Report(status_fd, {{"ok", true}, {"pid", sandbox_pid}, {"runsc_ms", runsc_ms}});
 
   int code = SuperviseUntilExit(sandbox_pid, out[0], err[0], console_fd);
   auto written = WriteExitRecord(spec->exit_file, {code, NowMs()});

@@ -429,9 +429,25 @@ absl::Status StateStore::Insert(const SandboxRecord& record) {
   return txn.Commit();
 }
 
-absl::Status StateStore::Update(const SandboxRecord& record) {
+absl::Status StateStore::Update(const SandboxRecord& record, Durability durability) {
   constexpr absl::string_view op = "update";
   std::lock_guard<std::mutex> lock(mu_);
+  if (durability == Durability::kProcessCrash) {
+    // WAL + NORMAL: the commit is in the WAL file (the OS has it) but not
+    // fsynced; the next FULL commit syncs it along with its own.
+    if (absl::Status s = Exec(db_, "PRAGMA synchronous=NORMAL", op); !s.ok()) return s;
+  }
+  absl::Status result = UpdateLocked(record);
+  if (durability == Durability::kProcessCrash) {
+    if (absl::Status s = Exec(db_, "PRAGMA synchronous=FULL", op); !s.ok() && result.ok()) {
+      result = s;
+    }
+  }
+  return result;
+}
+
+absl::Status StateStore::UpdateLocked(const SandboxRecord& record) {
+  constexpr absl::string_view op = "update";
   Statement stmt(db_, op);
   if (absl::Status s = stmt.Prepare(
           "UPDATE sandboxes SET name = ?2, namespace_name = ?3, "

@@ -54,7 +54,14 @@ class StateStore {
   // record exactly as given, `generation` included: the caller bumps it.
   // NOT_FOUND if the id is unknown; ALREADY_EXISTS ("sandbox.name") if the
   // new (workspace, name) belongs to another sandbox.
-  absl::Status Update(const SandboxRecord& record);
+  //
+  // kProcessCrash is for intent records ("stopping", "starting") written
+  // just before an action: they only matter if the driver dies midway, and
+  // a process crash cannot lose them (the WAL write has reached the OS).
+  // A power loss can; it also ends every sandbox, so recovery finds the
+  // previous state, which is then the right one.
+  enum class Durability { kPowerLoss, kProcessCrash };
+  absl::Status Update(const SandboxRecord& record, Durability durability = Durability::kPowerLoss);
   // OK even when absent (idempotent).
   absl::Status Delete(const std::string& id);
   absl::StatusOr<std::optional<SandboxRecord>> Get(const std::string& id);
@@ -62,6 +69,7 @@ class StateStore {
 
  private:
   explicit StateStore(sqlite3* db);
+  absl::Status UpdateLocked(const SandboxRecord& record);
 
   // Serialises callers so one call's statements (a transaction's above all)
   // never interleave with another's on the shared connection.
