@@ -1,9 +1,12 @@
 #include "lifecycle/image/pull_progress.h"
 
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "lifecycle/image/oci_layout.h"
@@ -76,23 +79,40 @@ TEST_CASE("LayersPresent counts the blobs that have arrived", "[image][progress]
   CHECK(p.bytes_done == 24);
 }
 
-TEST_CASE("PullProgressWatcher reports arrivals and a final state", "[image][progress]") {
+TEST_CASE("PullProgressWatcher reports arrivals of a long pull and a final state",
+          "[image][progress]") {
   testing::TempDir dir;
   std::mutex mu;
   std::vector<ImageProgress> reports;
+  std::atomic<int> remote_fetches{0};
+  auto count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return reports.size();
+  };
   {
     PullProgressWatcher watcher(
-        dir.path(), [] { return absl::StatusOr<std::vector<LayerSize>>({{kA, 1000}, {kB, 24}}); },
+        dir.path(),
+        [&] {
+          ++remote_fetches;
+          return absl::StatusOr<std::vector<LayerSize>>({{kA, 1000}, {kB, 24}});
+        },
         [&](const ImageProgress& p) {
           std::lock_guard<std::mutex> lock(mu);
           reports.push_back(p);
         },
-        std::chrono::milliseconds(5));
+        std::chrono::milliseconds(5), std::chrono::milliseconds(20));
+    for (int i = 0; i < 200 && count() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(count() == 1);  // past the quiet period: nothing arrived yet
     std::ofstream(dir.path() + "/" + std::string(64, 'a')) << "x";
+    for (int i = 0; i < 200 && count() == 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::ofstream(dir.path() + "/" + std::string(64, 'b')) << "x";
-    watcher.Finish();
+    watcher.Finish({{kA, 1000}, {kB, 24}});
   }
-  REQUIRE_FALSE(reports.empty());
+  CHECK(remote_fetches == 1);
+  REQUIRE(reports.size() >= 3);
+  CHECK(reports.front().layers_done == 0);
+  CHECK(reports.front().bytes_total == 1024);
+  CHECK(reports[1].layers_done == 1);
   CHECK(reports.back().layers_done == 2);
   CHECK(reports.back().bytes_done == 1024);
   for (size_t i = 1; i < reports.size(); ++i) {
@@ -100,16 +120,39 @@ TEST_CASE("PullProgressWatcher reports arrivals and a final state", "[image][pro
   }
 }
 
-TEST_CASE("PullProgressWatcher says nothing without a manifest or when abandoned", "[image][progress]") {
+TEST_CASE("PullProgressWatcher asks the registry nothing for a short pull", "[image][progress]") {
+  testing::TempDir dir;
+  std::vector<ImageProgress> reports;
+  int remote_fetches = 0;
+  std::ofstream(dir.path() + "/" + std::string(64, 'a')) << "x";
+  {
+    PullProgressWatcher watcher(
+        dir.path(),
+        [&] {
+          ++remote_fetches;
+          return absl::StatusOr<std::vector<LayerSize>>(absl::UnavailableError("x"));
+        },
+        [&](const ImageProgress& p) { reports.push_back(p); });
+    watcher.Finish({{kA, 1000}});
+  }
+  CHECK(remote_fetches == 0);
+  REQUIRE(reports.size() == 1);  // the final one, from the pulled manifest
+  CHECK(reports[0].pulling);
+  CHECK(reports[0].layers_done == 1);
+  CHECK(reports[0].layers_total == 1);
+}
+
+TEST_CASE("PullProgressWatcher says nothing when abandoned", "[image][progress]") {
   testing::TempDir dir;
   int reports = 0;
   {
     PullProgressWatcher watcher(
-        dir.path(), [] { return absl::StatusOr<std::vector<LayerSize>>(absl::UnavailableError("x")); },
-        [&](const ImageProgress&) { ++reports; }, std::chrono::milliseconds(5));
-    watcher.Finish();
-  }
-  CHECK(reports == 0);
+        dir.path(), [] { return absl::StatusOr<std::vector<LayerSize>>({{kA, 1000}}); },
+        [&](const ImageProgress&) { ++reports; }, std::chrono::milliseconds(5),
+        std::chrono::milliseconds(0));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }  // a failed pull: destroyed without Finish
+  CHECK(reports == 1);  // the one arrival report before; no final state
 }
 
 }  // namespace

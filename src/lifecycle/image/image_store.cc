@@ -244,8 +244,8 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
   {
     absl::StatusOr<image_fs::FileLock> lock = image_fs::FileLock::Acquire(blobs_lock(), true);
     if (!lock.ok()) return lock.status();
-    // Progress comes from watching the blobs arrive; the manifest it needs
-    // is fetched on the watcher's thread, beside the copy.
+    // Progress comes from watching the blobs arrive; for a long pull the
+    // manifest it needs is fetched on the watcher's thread, beside the copy.
     PullProgressWatcher watcher(
         blobs_layout() + "/blobs/sha256",
         [this, ref]() -> absl::StatusOr<std::vector<LayerSize>> {
@@ -259,7 +259,17 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
         },
         progress);
     pulled = puller_->Pull(ref, blobs_layout(), name);
-    if (pulled.ok()) watcher.Finish();
+    if (pulled.ok()) {
+      // The final report, from the manifest the copy just stored (read
+      // directly: we hold the layout's lock).
+      std::vector<LayerSize> layers;
+      if (auto m = OciLayout(blobs_layout()).Resolve(name); m.ok()) {
+        for (const Descriptor& d : m->layers) {
+          layers.push_back({d.digest, static_cast<uint64_t>(std::max<int64_t>(d.size, 0))});
+        }
+      }
+      watcher.Finish(layers);
+    }
   }
   slot->pulls++;
   if (!pulled.ok()) return pulled;  // names the image and the cause

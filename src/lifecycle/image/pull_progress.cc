@@ -57,12 +57,13 @@ ImageProgress LayersPresent(const std::vector<LayerSize>& layers, const std::str
 }
 
 PullProgressWatcher::PullProgressWatcher(
-    std::string blobs_dir, std::function<absl::StatusOr<std::vector<LayerSize>>()> layers,
-    ImageProgressFn report, std::chrono::milliseconds interval)
+    std::string blobs_dir, std::function<absl::StatusOr<std::vector<LayerSize>>()> remote_layers,
+    ImageProgressFn report, std::chrono::milliseconds interval, std::chrono::milliseconds quiet)
     : blobs_dir_(std::move(blobs_dir)),
-      layers_fn_(std::move(layers)),
+      layers_fn_(std::move(remote_layers)),
       report_(std::move(report)),
-      interval_(interval) {
+      interval_(interval),
+      quiet_(quiet) {
   if (report_) thread_ = std::thread([this] { Run(); });
 }
 
@@ -75,34 +76,33 @@ PullProgressWatcher::~PullProgressWatcher() {
   if (thread_.joinable()) thread_.join();
 }
 
-void PullProgressWatcher::Finish() {
+void PullProgressWatcher::Finish(const std::vector<LayerSize>& layers) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    final_report_ = true;
     stop_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (report_) report_(LayersPresent(layers, blobs_dir_));
 }
 
 void PullProgressWatcher::Run() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, quiet_, [this] { return stop_; })) return;  // a short pull
+  }
   absl::StatusOr<std::vector<LayerSize>> layers = layers_fn_();
   if (!layers.ok()) return;
   int last_done = -1;
   std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    bool stopping = stop_;
-    bool final_report = final_report_;
+  while (!stop_) {
     lock.unlock();
-    if (stopping && !final_report) return;
     ImageProgress p = LayersPresent(*layers, blobs_dir_);
-    // Only news is reported; the last report always goes out.
-    if (p.layers_done != last_done || stopping) {
+    if (p.layers_done != last_done) {  // only news is reported
       report_(p);
       last_done = p.layers_done;
     }
     lock.lock();
-    if (stopping) return;
     cv_.wait_for(lock, interval_, [this] { return stop_; });
   }
 }
