@@ -115,6 +115,25 @@ TEST_CASE("ApplyLayer rejects whiteouts that would name a parent", "[image][laye
   }
 }
 
+TEST_CASE("ApplyLayer rejects a malformed whiteout in a first layer too", "[image][layer][whiteout]") {
+  // Onto an empty target the whiteout pass is skipped; extraction checks.
+  for (const char* marker : {"d/.wh.", "d/.wh..", "d/.wh..."}) {
+    INFO(marker);
+    LayerFixture f;
+    CHECK(f.Apply({File("d/keep", "k"), File(marker)}).code() ==
+          absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+TEST_CASE("ApplyLayer: whiteouts in a first layer hide nothing and are not written",
+          "[image][layer][whiteout]") {
+  LayerFixture f;
+  REQUIRE(f.Apply({File("d/keep", "k"), File("d/.wh.gone"), File("d/.wh..wh..opq")}).ok());
+  CHECK(ReadAll(f.Root("d/keep")) == "k");
+  CHECK_FALSE(Exists(f.Root("d/.wh.gone")));
+  CHECK_FALSE(Exists(f.Root("d/.wh..wh..opq")));
+}
+
 TEST_CASE("ApplyLayer never writes aufs .wh..wh.* bookkeeping", "[image][layer][whiteout]") {
   LayerFixture f;
   REQUIRE(f.Apply({Dir(".wh..wh.plnk"), File(".wh..wh.plnk/123.456", "x"), File("a", "a")}).ok());

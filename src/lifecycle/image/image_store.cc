@@ -8,6 +8,7 @@
 #include "lifecycle/image/pull_progress.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "lifecycle/image/layer_unpack.h"
 #include "lifecycle/image/oci_layout.h"
 #include "lifecycle/image/status_util.h"
+#include "lifecycle/step_clock.h"
 
 namespace osgv {
 namespace {
@@ -99,6 +101,7 @@ absl::Status Install(const std::string& staged_rootfs, const std::string& staged
 // nothing has been installed.
 absl::StatusOr<ImageConfig> Unpack(const OciLayout& layout, const ResolvedManifest& manifest,
                                    const CachePaths& paths, const ImageProgressFn& progress) {
+  StepClock clock;
   absl::StatusOr<std::string> config_blob = layout.ReadBlob(manifest.config);
   if (!config_blob.ok()) return Prefixed("config", config_blob.status());
   absl::StatusOr<ImageConfig> config = ParseImageConfig(*config_blob);
@@ -131,10 +134,14 @@ absl::StatusOr<ImageConfig> Unpack(const OciLayout& layout, const ResolvedManife
     done.bytes_done += std::max<int64_t>(layer.size, 0);
     if (progress) progress(done);
   }
+  clock.Lap("verify+apply layers");
 
   if (absl::Status s = image_fs::WriteFileSynced(staged_config, *config_blob); !s.ok()) return s;
   if (absl::Status s = image_fs::SyncFilesystem(staged_rootfs); !s.ok()) return s;
+  clock.Lap("sync");
   if (absl::Status s = Install(staged_rootfs, staged_config, paths); !s.ok()) return s;
+  clock.Lap("install");
+  spdlog::debug("image {}: unpacked: {}", manifest.manifest.digest, clock.Summary());
   return config;
 }
 
@@ -258,7 +265,10 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
           });
         },
         progress);
+    StepClock clock;
     pulled = puller_->Pull(ref, blobs_layout(), name);
+    clock.Lap("skopeo copy");
+    spdlog::debug("image {}: pull: {}", name, clock.Summary());
     if (pulled.ok()) {
       // The final report, from the manifest the copy just stored (read
       // directly: we hold the layout's lock).

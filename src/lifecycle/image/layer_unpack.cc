@@ -1,5 +1,6 @@
 // Applies a layer in two passes over the tarball:
-//   1. collect whiteouts and opaque markers and delete what they hide, then
+//   1. collect whiteouts and opaque markers and delete what they hide
+//      (skipped onto an empty target: there is nothing to hide), then
 //   2. extract every other entry with archive_write_disk.
 // Deleting first means an opaque marker can never remove a file the same
 // layer wrote, whatever order the tar stream lists them in (the OCI spec
@@ -243,7 +244,14 @@ class Extractor {
 
   absl::Status Extract(archive* in, archive_entry* entry, const std::string& name,
                        const Comps& comps) {
-    if (!IsContent(comps)) return absl::OkStatus();
+    if (!IsContent(comps)) {
+      // Checked here too, so a malformed marker is refused even when the
+      // whiteout pass was skipped (an empty target).
+      if (WhiteoutOf(comps) == layer::Whiteout::kFile) {
+        return layer::WhiteoutTarget(comps.back()).status();
+      }
+      return absl::OkStatus();
+    }
     mode_t type = archive_entry_filetype(entry);
     // runsc gives every sandbox its own /dev; device nodes from an image
     // would only be a way to reach host devices.
@@ -310,9 +318,13 @@ absl::Status ApplyLayerUnprefixed(const std::string& layer_path, const std::stri
         absl::StrCat("layer target ", target_dir, " is not a directory"));
   }
 
-  absl::StatusOr<Deletions> del = CollectDeletions(layer_path);
-  if (!del.ok()) return del.status();
-  if (absl::Status s = ApplyDeletions(target, *del); !s.ok()) return s;
+  // Onto an empty target (an image's first layer) whiteouts hide nothing:
+  // the first pass, a whole decompression, would only find that out.
+  if (!fs::is_empty(target, ec)) {
+    absl::StatusOr<Deletions> del = CollectDeletions(layer_path);
+    if (!del.ok()) return del.status();
+    if (absl::Status s = ApplyDeletions(target, *del); !s.ok()) return s;
+  }
 
   Extractor extractor(target);
   if (absl::Status s = extractor.Open(); !s.ok()) return s;
