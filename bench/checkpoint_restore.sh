@@ -49,6 +49,12 @@ timed() {
   ELAPSED=$(((t1 - t0 + 500) / 1000))
 }
 
+# Each timed step starts on a quiet host: a restore keeps the sandbox busy
+# for a while after runsc returns, and the driver releases a stopped
+# sandbox's runtime in the background. Without a pause, whichever step
+# came next would pay for that, and always the same side.
+settle() { sleep 0.3; }
+
 # timed, keeping the command's stdout in CAPTURED (a file, not a subshell,
 # so ELAPSED survives).
 CAPTURED=""
@@ -253,6 +259,7 @@ main() {
   local d_stop=() r_ckpt=() d_start=() r_restore=() d_ckpt_ms=() d_stop_cmd=() d_start_cmd=() msg
   local n_cycles=$((RUNS + 1))  # the first is a warm-up, not counted
   for ((i = 0; i < n_cycles; i++)); do
+    settle
     ctl_rpc stop "$sid"
     ((i == 0)) || { d_stop+=("$RPC_MS"); d_stop_cmd+=("$ELAPSED"); }
     get_snapshot "$sid"
@@ -261,15 +268,18 @@ main() {
     IDLE_COMPRESSION=$(sed -n 's/.*(\([a-z]*\))$/\1/p' <<<"$msg")
 
     img=$OSGV_TMP/raw-images/$i
+    settle
     timed raw checkpoint --image-path="$img" "$rid"
     ((i == 0)) || r_ckpt+=("$ELAPSED")
     raw_wait_stopped "$rid"
 
+    settle
     ctl_rpc start "$sid"
     ((i == 0)) || { d_start+=("$RPC_MS"); d_start_cmd+=("$ELAPSED"); }
     get_snapshot "$sid"
     expect_snapshot Ready '^Sandbox restored from its checkpoint$' >/dev/null
 
+    settle
     timed raw_restore "$rid" "$img"
     ((i == 0)) || r_restore+=("$ELAPSED")
     rm -rf "$img"

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sched.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -83,6 +84,45 @@ void MaskProcSysNet() {
   _exit(127);
 }
 
+// The usual way to start a child: posix_spawn, which glibc implements with
+// clone(CLONE_VM | CLONE_VFORK). Unlike fork it copies none of the
+// driver's page tables (~0.5 ms on the path of every runsc call) and
+// leaves its gRPC threads no copy-on-write faults to take. Returns the
+// child's pid, or -errno (an exec failure is reported here too).
+pid_t SpawnChild(const Command& c, char* const* argv, int in_fd, int out_fd, int err_fd) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  sigset_t none;
+  sigemptyset(&none);
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (c.own_process_group) flags |= POSIX_SPAWN_SETPGROUP;
+  posix_spawnattr_setflags(&attr, flags);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &pipe_only);
+  posix_spawnattr_setpgroup(&attr, 0);
+  pid_t pid = -1;
+  int r = posix_spawnp(&pid, argv[0], &actions, &attr, argv, environ);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  return r == 0 ? pid : -r;
+}
+
+// Errors from posix_spawnp that mean "this program cannot be executed",
+// which callers see as a shell would: exit 127.
+bool IsExecError(int e) {
+  return e == ENOENT || e == EACCES || e == ENOEXEC || e == ENOTDIR || e == ELOOP ||
+         e == ENAMETOOLONG || e == EPERM;
+}
+
 // Reads whatever is available on `fd` into `out`; returns false at EOF.
 bool Drain(int fd, std::string& out) {
   char buf[16384];
@@ -152,20 +192,30 @@ absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
   int out_fd = c.stdout_fd >= 0 ? c.stdout_fd : out_pipe[1];
   int err_fd = c.stderr_fd >= 0 ? c.stderr_fd : err_pipe[1];
 
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    CloseFd(devnull);
-    for (int* fd : {&out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) CloseFd(*fd);
-    return absl::InternalError(absl::StrCat("fork: ", strerror(e)));
+  // The /proc/sys/net mask needs code between fork and exec; everything
+  // else is spawned without copying this process.
+  pid_t pid = -1;
+  if (c.mask_proc_sys_net) {
+    pid = fork();
+    if (pid == 0) ExecChild(c, argv.data(), in_fd, out_fd, err_fd);
+    if (pid < 0) pid = -errno;
+  } else {
+    pid = SpawnChild(c, argv.data(), in_fd, out_fd, err_fd);
   }
-  if (pid == 0) ExecChild(c, argv.data(), in_fd, out_fd, err_fd);
-
   CloseFd(devnull);
   CloseFd(out_pipe[1]);
   CloseFd(err_pipe[1]);
-
   CommandResult result;
+  if (pid < 0) {
+    CloseFd(out_pipe[0]);
+    CloseFd(err_pipe[0]);
+    int e = -pid;
+    if (!IsExecError(e)) return absl::InternalError(absl::StrCat("spawn ", argv[0], ": ", strerror(e)));
+    result.exit_code = 127;
+    result.stderr_text = absl::StrCat("exec failed: ", argv[0], ": ", strerror(e), "\n");
+    return result;
+  }
+
   const auto deadline = Clock::now() + c.timeout;
   // Read both pipes until EOF (the child and anything it left holding them
   // closed them) or the deadline passes.
