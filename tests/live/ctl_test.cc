@@ -220,9 +220,14 @@ TEST_CASE("ctl drives every verb against a running driver", "[live][ctl]") {
     CHECK(stopped.exit_code == 0);
     REQUIRE(WaitCondition(p, flag_id, "Suspended"));
     CHECK(Ctl(p, {"get", flag_id}).out.find("Stopped") != std::string::npos);
-    auto started = Ctl(p, {"start", flag_id});
-    INFO(started.out);
-    CHECK(started.exit_code == 0);
+    // --json: the RPC's own duration, which bench/ reads.
+    int code = -1;
+    auto started = CtlJson(p, {"start", flag_id}, &code);
+    INFO(started.dump());
+    CHECK(code == 0);
+    REQUIRE(started.is_object());
+    REQUIRE(started.contains("rpc_ms"));
+    CHECK(started["rpc_ms"].get<double>() > 0);
     REQUIRE(WaitCondition(p, flag_id, "Ready"));
   }
 
