@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -375,10 +376,10 @@ TEST_CASE("state store rejects a file that is not a database",
 }
 
 // The child opens its own store (an SQLite connection must not cross a
-// fork), inserts, tells the parent the call returned, then dies the given
-// way without closing anything.
-void InsertInChildThenDie(const std::string& path, const SandboxRecord& r,
-                          bool sigkill) {
+// fork), makes its write, tells the parent the call returned, then dies
+// the given way without closing anything.
+void WriteInChildThenDie(const std::string& path,
+                         const std::function<absl::Status(StateStore&)>& write, bool sigkill) {
   int ready[2];
   REQUIRE(pipe(ready) == 0);
   const pid_t pid = fork();
@@ -386,8 +387,8 @@ void InsertInChildThenDie(const std::string& path, const SandboxRecord& r,
   if (pid == 0) {
     close(ready[0]);
     auto store = StateStore::Open(path);
-    if (!store.ok() || !(*store)->Insert(r).ok()) _exit(1);
-    if (write(ready[1], "k", 1) != 1) _exit(2);
+    if (!store.ok() || !write(**store).ok()) _exit(1);
+    if (::write(ready[1], "k", 1) != 1) _exit(2);
     if (sigkill) pause();  // wait for the parent's SIGKILL
     _exit(0);             // no destructors: the db is never closed
   }
@@ -414,8 +415,9 @@ TEST_CASE("state store keeps a write whose process died right after",
   { auto store = OpenStore(path); }  // schema exists before the crash
   const SandboxRecord r = MakeRecord(1);
 
-  SECTION("_exit") { InsertInChildThenDie(path, r, /*sigkill=*/false); }
-  SECTION("SIGKILL") { InsertInChildThenDie(path, r, /*sigkill=*/true); }
+  auto insert = [&r](StateStore& store) { return store.Insert(r); };
+  SECTION("_exit") { WriteInChildThenDie(path, insert, /*sigkill=*/false); }
+  SECTION("SIGKILL") { WriteInChildThenDie(path, insert, /*sigkill=*/true); }
 
   // Nothing checkpointed the write: it lives only in the WAL, which the
   // reopening connection must recover.
@@ -433,26 +435,10 @@ TEST_CASE("state store keeps an intent update whose process was killed right aft
   { RequireOk(OpenStore(path)->Insert(r)); }
   r.phase = "stopping";
   r.generation += 1;
-
-  int ready[2];
-  REQUIRE(pipe(ready) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    close(ready[0]);
-    auto store = StateStore::Open(path);
-    if (!store.ok() || !(*store)->Update(r, StateStore::Durability::kProcessCrash).ok()) _exit(1);
-    if (write(ready[1], "k", 1) != 1) _exit(2);
-    pause();  // killed here, the database never closed
-    _exit(0);
-  }
-  close(ready[1]);
-  char byte = 0;
-  const bool updated = read(ready[0], &byte, 1) == 1;
-  close(ready[0]);
-  kill(pid, SIGKILL);
-  REQUIRE(waitpid(pid, nullptr, 0) == pid);
-  REQUIRE(updated);
+  WriteInChildThenDie(
+      path,
+      [&r](StateStore& store) { return store.Update(r, StateStore::Durability::kProcessCrash); },
+      /*sigkill=*/true);
 
   auto store = OpenStore(path);
   CHECK(GetExisting(*store, r.id) == r);
