@@ -354,6 +354,9 @@ const std::vector<Field>& Fields() {
       MakeField<CountCodec<uint64_t>>(
           "sandbox.pids_limit",
           [](auto& c) -> auto& { return c.sandbox.pids_limit; }),
+      MakeField<MemoryCodec>(
+          "sandbox.console_log_max",
+          [](auto& c) -> auto& { return c.sandbox.console_log_max_bytes; }),
       MakeField<StringCodec>(
           "checkpoint.compression",
           [](auto& c) -> auto& { return c.checkpoint.compression; }),

@@ -40,6 +40,8 @@ struct SandboxDefaults {
   uint64_t cpu_limit_millis = 0;
   // cgroup pids.max; runsc counts host threads (~31 idle), so keep it large.
   uint64_t pids_limit = 2048;
+  // console.log is rotated past this (one older file kept); 0 = never.
+  uint64_t console_log_max_bytes = 16ull << 20;
 };
 
 // Bounds for a non-zero pids limit, in this file or in a sandbox's

@@ -12,9 +12,13 @@
 
 namespace osgv {
 
-std::string ConsoleTail(const std::string& path, size_t max_lines, size_t max_bytes) {
+namespace {
+
+// The non-empty lines of the file's last `max_bytes` (a cut first line
+// dropped), control characters made spaces.
+std::vector<std::string> TailLines(const std::string& path, size_t max_bytes) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
+  if (fd < 0) return {};
   struct stat st {};
   std::string text;
   if (fstat(fd, &st) == 0 && st.st_size > 0) {
@@ -36,6 +40,18 @@ std::string ConsoleTail(const std::string& path, size_t max_lines, size_t max_by
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (!line.empty()) lines.emplace_back(line);
+  }
+  return lines;
+}
+
+}  // namespace
+
+std::string ConsoleTail(const std::string& path, size_t max_lines, size_t max_bytes) {
+  std::vector<std::string> lines = TailLines(path, max_bytes);
+  if (lines.size() < max_lines) {
+    // Just rotated (monitor/console_log.h): the lines before are in the older file.
+    std::vector<std::string> older = TailLines(path + ".1", max_bytes);
+    lines.insert(lines.begin(), older.begin(), older.end());
   }
   if (lines.size() > max_lines) lines.erase(lines.begin(), lines.end() - static_cast<long>(max_lines));
   return absl::StrJoin(lines, " | ");

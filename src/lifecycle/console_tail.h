@@ -11,7 +11,8 @@
 namespace osgv {
 
 // At most `max_lines` trailing lines of the file, from its last `max_bytes`,
-// joined with " | ". Control characters become spaces (the text is the
+// joined with " | ", taking the older lines from `path`.1 when the file was
+// just rotated. Control characters become spaces (the text is the
 // sandbox's, and ends up in a status message and logs). "" when the file is
 // missing or empty.
 std::string ConsoleTail(const std::string& path, size_t max_lines = 5, size_t max_bytes = 2048);

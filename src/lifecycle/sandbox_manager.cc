@@ -434,6 +434,7 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
   ms.container_id = rid;
   ms.bundle = L.bundle(rid);
   ms.console_log = L.console_log(rid);
+  ms.console_log_max_bytes = d_.config.sandbox.console_log_max_bytes;
   ms.exit_file = L.exit_file(rid);
   ms.log_file = L.monitor_log(rid);
   ms.restore_image_dir = restore_dir;

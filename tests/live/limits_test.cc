@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -88,4 +89,26 @@ TEST_CASE("a fork bomb is contained by the pids limit", "[live][limits]") {
   CHECK(std::atoi(count.out.c_str()) <= 256);
   REQUIRE(Delete(d.stub.get(), bomb.id(), nullptr).ok());
   REQUIRE(Delete(d.stub.get(), other.id(), nullptr).ok());
+}
+
+TEST_CASE("a sandbox that prints without end keeps only a bounded console log", "[live][limits]") {
+  Driver d("", "sandbox:\n  console_log_max: 64Ki\n");
+  // About 1 MiB of output, then quiet: sixteen times the bound.
+  auto sb = NewSandbox("chatty", {"/bin/sh", "-c",
+                                  "i=0; while [ $i -lt 16384 ]; do "
+                                  "echo \"line $i: 0123456789012345678901234567890123456789012345678\"; "
+                                  "i=$((i+1)); done; echo done; exec sleep 1000000"});
+  REQUIRE(Create(d.stub.get(), sb).ok());
+  auto s = WaitReady(d.stub.get(), sb.id());
+  const std::string log =
+      d.process.state_dir() + "/sandboxes/" + s.status().instance_id() + "/console.log";
+  auto tail = [&] { return RunCommand({"tail", "-n", "1", log}).out; };
+  for (int i = 0; i < 300 && tail() != "done\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(tail() == "done\n");  // the newest output is what is kept
+  CHECK(std::filesystem::file_size(log) <= 64 * 1024);
+  CHECK(std::filesystem::file_size(log + ".1") <= 64 * 1024);
+  CHECK(std::filesystem::file_size(log + ".1") > 32 * 1024);
+  REQUIRE(Delete(d.stub.get(), sb.id(), nullptr).ok());
 }

@@ -51,6 +51,7 @@ sandbox:
   memory_limit: 512Mi
   cpu_limit: 500m
   pids_limit: 8192
+  console_log_max: 1Mi
 watch:
   queue_size: 128
 )";
@@ -72,6 +73,7 @@ TEST_CASE("an empty config file means every default", "[config]") {
     CHECK(config.sandbox.memory_limit_bytes == 0);
     CHECK(config.sandbox.cpu_limit_millis == 0);
     CHECK(config.sandbox.pids_limit == 2048);
+    CHECK(config.sandbox.console_log_max_bytes == 16ULL << 20);
     CHECK(config.watch.queue_size == 4096);
   }
 }
@@ -95,6 +97,7 @@ TEST_CASE("every key is parsed", "[config]") {
   CHECK(config.sandbox.memory_limit_bytes == 512ULL << 20);
   CHECK(config.sandbox.cpu_limit_millis == 500);
   CHECK(config.sandbox.pids_limit == 8192);
+  CHECK(config.sandbox.console_log_max_bytes == 1ULL << 20);
   CHECK(config.watch.queue_size == 128);
   CHECK(ValidateConfig(config).ok());
 }

@@ -27,6 +27,7 @@ struct MonitorSpec {
   std::string container_id;
   std::string bundle;       // absolute
   std::string console_log;  // main process stdout+stderr, appended
+  uint64_t console_log_max_bytes = 0;  // rotate past this (ConsoleLog); 0 = never
   std::string exit_file;    // written atomically when the sandbox exits
   std::string log_file;     // the monitor's own diagnostics
   std::string restore_image_dir;  // "" = create+start; else restore from it

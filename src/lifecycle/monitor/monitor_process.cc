@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "lifecycle/fs_util.h"
+#include "lifecycle/monitor/console_log.h"
 #include "lifecycle/monitor/monitor.h"
 
 namespace osgv {
@@ -58,7 +59,7 @@ std::string DrainNonBlocking(int fd) {
 // Copies the main process's output into console.log and reaps every child
 // (we are their subreaper) until the sandbox process has exited and its
 // pipes are closed. Returns the sandbox's exit code.
-int SuperviseUntilExit(pid_t sandbox_pid, int out_fd, int err_fd, int console_fd) {
+int SuperviseUntilExit(pid_t sandbox_pid, int out_fd, int err_fd, ConsoleLog& console) {
   int fds[2] = {out_fd, err_fd};
   bool exited = false;
   int exit_code = -1;
@@ -76,7 +77,7 @@ int SuperviseUntilExit(pid_t sandbox_pid, int out_fd, int err_fd, int console_fd
       char buf[16384];
       ssize_t r = read(p[i].fd, buf, sizeof buf);
       if (r > 0) {
-        WriteAll(console_fd, std::string(buf, static_cast<size_t>(r)));
+        console.Write(buf, static_cast<size_t>(r));
       } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
         for (int& fd : fds) {
           if (fd == p[i].fd) {
@@ -191,10 +192,11 @@ int RunMonitor(int go_fd, int status_fd) {
   WriteFileReplace(sandbox_dir + "/monitor.pid", absl::StrCat(getpid(), "\n"), 0600)
       .IgnoreError();
 
-  int console_fd = open(spec->console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  ConsoleLog console(spec->console_log, spec->console_log_max_bytes);
+  bool console_open = console.Open();
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   int out[2], err[2];
-  if (console_fd < 0 || devnull < 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+  if (!console_open || devnull < 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     Report(status_fd, {{"ok", false}, {"error", absl::StrCat("monitor setup: ", strerror(errno))}});
     return 1;
   }
@@ -250,7 +252,7 @@ int RunMonitor(int go_fd, int status_fd) {
                         .count();
   Report(status_fd, {{"ok", true}, {"pid", sandbox_pid}, {"runsc_ms", runsc_ms}});
 
-  int code = SuperviseUntilExit(sandbox_pid, out[0], err[0], console_fd);
+  int code = SuperviseUntilExit(sandbox_pid, out[0], err[0], console);
   auto written = WriteExitRecord(spec->exit_file, {code, NowMs()});
   if (!written.ok()) {
     std::string line = absl::StrCat("monitor: cannot record exit: ", written.ToString(), "\n");

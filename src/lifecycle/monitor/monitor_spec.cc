@@ -19,6 +19,7 @@ std::string MonitorSpecToJson(const MonitorSpec& s) {
       {"container_id", s.container_id},
       {"bundle", s.bundle},
       {"console_log", s.console_log},
+      {"console_log_max_bytes", s.console_log_max_bytes},
       {"exit_file", s.exit_file},
       {"log_file", s.log_file},
       {"restore_image_dir", s.restore_image_dir},
@@ -45,6 +46,7 @@ absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const std::string& text) {
     s.container_id = j.at("container_id").get<std::string>();
     s.bundle = j.at("bundle").get<std::string>();
     s.console_log = j.at("console_log").get<std::string>();
+    s.console_log_max_bytes = j.value("console_log_max_bytes", uint64_t{0});
     s.exit_file = j.at("exit_file").get<std::string>();
     s.log_file = j.at("log_file").get<std::string>();
     s.restore_image_dir = j.value("restore_image_dir", "");
