@@ -180,8 +180,15 @@ absl::StatusOr<SandboxRecord> SandboxManager::Find(const std::string& id_or_name
 absl::Status SandboxManager::Transition(const EntryPtr& e,
                                         const std::function<void(SandboxRecord&)>& mutate,
                                         StateStore::Durability durability) {
-  std::lock_guard<std::mutex> lock(mu_);
-  SandboxRecord next = e->record;
+  // This sandbox's writers queue here; the manager-wide lock is held only
+  // to read and to swap in the record, never across the commit, so a slow
+  // disk stalls neither other sandboxes nor Get, List and Watch.
+  std::lock_guard<std::mutex> writer(e->record_mu);
+  SandboxRecord next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    next = e->record;
+  }
   std::string old_phase = next.phase;
   mutate(next);
   // Once a delete has begun, an operation finishing in parallel must not
@@ -194,6 +201,9 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
     spdlog::error("sandbox {}: cannot persist phase {}: {}", next.id, next.phase, st.ToString());
     return st;
   }
+  // Swapped and published together, so a Watch that starts (snapshot, then
+  // subscribe, under mu_) sees each change exactly once.
+  std::lock_guard<std::mutex> lock(mu_);
   e->record = next;
   WatchEvent ev;
   ev.kind = WatchEvent::Kind::kSandbox;
@@ -410,7 +420,9 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
     auto st = WriteFileReplace(L.bundle(rid) + "/config.json", spec->dump(2), 0600);
     if (!st.ok()) return st;
     // Persisted with the next transition (running): one fsync less on the
-    // create path, and a crash before it re-provisions anyway.
+    // create path, and a crash before it re-provisions anyway. A writer of
+    // the record like Transition, so neither loses the other's change.
+    std::lock_guard<std::mutex> writer(e->record_mu);
     std::lock_guard<std::mutex> lock(mu_);
     e->record.image_digest = image.manifest_digest;
   }

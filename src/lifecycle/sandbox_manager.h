@@ -92,7 +92,8 @@ class SandboxManager {
 
  private:
   struct Entry {
-    SandboxRecord record;
+    SandboxRecord record;             // read under mu_; written under record_mu + mu_
+    std::mutex record_mu;             // one writer of `record` at a time (Transition)
     std::mutex op_mu;                 // one slow operation at a time
     std::atomic<bool> cancel{false};  // set by Delete to stop provisioning
     // Bumped whenever a new monitor (or adopted process) is watched, so a
@@ -194,7 +195,10 @@ class SandboxManager {
   void RemoveOrphanNetworks();
 
   ManagerDeps d_;
-  mutable std::mutex mu_;  // guards entries_ and every Entry::record
+  // Guards entries_ and every Entry::record (writers also hold the entry's
+  // record_mu, taken first). Never held across a store commit but Create's
+  // insert, which must stay atomic with its uniqueness check.
+  mutable std::mutex mu_;
   std::map<std::string, EntryPtr> entries_;
   std::mutex tasks_mu_;
   std::condition_variable tasks_cv_;

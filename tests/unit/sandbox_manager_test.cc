@@ -5,6 +5,7 @@
 #include "lifecycle/sandbox_manager.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -594,6 +595,35 @@ TEST_CASE("Create: the token goes to its own file and never to the record or eve
 }
 
 // ---- watch ---------------------------------------------------------------------
+
+TEST_CASE("Concurrency: List Get and Watch answer while a record write waits on the disk",
+          "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.CreateRunning("sb-1", "alpha");
+  f.CreateRunning("sb-2", "beta");
+  f.ScriptCheckpointOk(/*kill_sandbox=*/true);
+  // Another connection holds SQLite's write lock, so sb-1's next commit
+  // waits (busy_timeout) as it would on a slow disk.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(f.layout.database().c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto stop = std::async(std::launch::async, [&] { return m.Stop("sb-1", ""); });
+  std::this_thread::sleep_for(milliseconds(200));  // the stop is in its first commit
+
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(m.List().size() == 2);
+  CHECK(m.Get("sb-2", "").ok());
+  CHECK(m.Watch().snapshots.size() == 2);
+  CHECK(std::chrono::steady_clock::now() - t0 < milliseconds(500));
+  CHECK(stop.wait_for(milliseconds(0)) == std::future_status::timeout);  // still waiting
+
+  REQUIRE(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  CHECK(stop.get().ok());
+  CHECK(f.Phase("sb-1") == phase::kStopped);
+  f.CheckVocabulary();
+}
 
 TEST_CASE("Watch: a new watch gets every sandbox first then later changes", "[manager]") {
   Fixture f;
