@@ -71,13 +71,15 @@ int RpcError(const std::string& rpc, const grpc::Status& st) {
   return 1;
 }
 
-void PrintJson(const google::protobuf::Message& m) {
+std::string JsonOf(const google::protobuf::Message& m) {
   std::string out;
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
-  std::cout << out << "\n";
+  return out;
 }
+
+void PrintJson(const google::protobuf::Message& m) { std::cout << JsonOf(m) << "\n"; }
 
 const pb::DriverCondition* Condition(const pb::DriverSandbox& s, const std::string& type) {
   for (const auto& c : s.status().conditions()) {
@@ -255,11 +257,7 @@ int Lifecycle(Ctl& c, const std::string& rpc,
   double rpc_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   if (!st.ok()) return RpcError(rpc, st);
   if (c.json) {
-    std::string out;
-    google::protobuf::util::JsonPrintOptions opts;
-    opts.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(resp, &out, opts);
-    auto j = nlohmann::json::parse(out, nullptr, false);
+    auto j = nlohmann::json::parse(JsonOf(resp), nullptr, false);
     if (!j.is_object()) j = nlohmann::json::object();
     j["rpc_ms"] = std::round(rpc_ms * 10) / 10;
     std::cout << j.dump() << "\n";

@@ -248,6 +248,7 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
         absl::StrCat(context, ": registry images need skopeo, which this command does not run"));
   }
   absl::Status pulled;
+  absl::StatusOr<ResolvedManifest> manifest = absl::UnknownError("not pulled");
   {
     absl::StatusOr<image_fs::FileLock> lock = image_fs::FileLock::Acquire(blobs_lock(), true);
     if (!lock.ok()) return lock.status();
@@ -267,14 +268,14 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
         progress);
     StepClock clock;
     pulled = puller_->Pull(ref, blobs_layout(), name);
-    clock.Lap("skopeo copy");
-    spdlog::debug("image {}: pull: {}", name, clock.Summary());
+    spdlog::debug("image {}: skopeo copy took {:.1f} ms", name, clock.TotalMs());
     if (pulled.ok()) {
-      // The final report, from the manifest the copy just stored (read
-      // directly: we hold the layout's lock).
+      // Resolved once, under the layout's lock we hold: for the final
+      // progress report and for the caller.
+      manifest = OciLayout(blobs_layout()).Resolve(name);
       std::vector<LayerSize> layers;
-      if (auto m = OciLayout(blobs_layout()).Resolve(name); m.ok()) {
-        for (const Descriptor& d : m->layers) {
+      if (manifest.ok()) {
+        for (const Descriptor& d : manifest->layers) {
           layers.push_back({d.digest, static_cast<uint64_t>(std::max<int64_t>(d.size, 0))});
         }
       }
@@ -283,9 +284,8 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
   }
   slot->pulls++;
   if (!pulled.ok()) return pulled;  // names the image and the cause
-  absl::StatusOr<Located> located = FindPulled(name);
-  if (!located.ok()) return Prefixed(context, located.status());
-  return located;
+  if (!manifest.ok()) return Prefixed(context, manifest.status());
+  return Located{blobs_layout(), *std::move(manifest)};
 }
 
 absl::StatusOr<PreparedImage> ImageStore::Materialize(const std::string& reference,

@@ -93,6 +93,8 @@ class ProcessMonitorLauncher : public MonitorLauncher {
   };
   absl::StatusOr<Idle> Spawn();
   absl::StatusOr<Idle> Take();
+  // Closes its ends, kills and reaps it.
+  static void Discard(const Idle& idle);
 
   std::string self_exe_;
   std::chrono::milliseconds timeout_;

@@ -8,6 +8,7 @@
 // start report, and starts the next warm one.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +49,12 @@ std::string ReadLine(int fd, std::chrono::milliseconds timeout) {
 void Reap(int pid) {
   while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
+}
+
+// Sends the spec path; false (errno set) if the monitor is gone.
+// MSG_NOSIGNAL: a warm monitor that died must not take us with SIGPIPE.
+bool HandOver(int go_fd, const std::string& line) {
+  return send(go_fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size());
 }
 
 }  // namespace
@@ -112,6 +119,13 @@ absl::Status ProcessMonitorLauncher::Prime() {
   return absl::OkStatus();
 }
 
+void ProcessMonitorLauncher::Discard(const Idle& idle) {
+  close(idle.go_fd);
+  close(idle.status_fd);
+  kill(idle.pid, SIGKILL);  // harmless if it is already dead (then a zombie)
+  Reap(idle.pid);
+}
+
 absl::StatusOr<ProcessMonitorLauncher::Idle> ProcessMonitorLauncher::Take() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -131,27 +145,19 @@ absl::StatusOr<MonitorHandle> ProcessMonitorLauncher::Launch(const MonitorSpec& 
   auto idle = Take();
   if (!idle.ok()) return idle.status();
   std::string line = spec_path + "\n";
-  // MSG_NOSIGNAL: a warm monitor that died must not take us with SIGPIPE.
-  if (send(idle->go_fd, line.data(), line.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(line.size())) {
+  if (!HandOver(idle->go_fd, line)) {
     // It died while it waited (killed by an operator?): start a fresh one.
-    close(idle->go_fd);
-    close(idle->status_fd);
-    Reap(idle->pid);
+    Discard(*idle);
     idle = Spawn();
     if (!idle.ok()) return idle.status();
-    if (send(idle->go_fd, line.data(), line.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(line.size())) {
+    if (!HandOver(idle->go_fd, line)) {
       int e = errno;
-      close(idle->go_fd);
-      close(idle->status_fd);
-      kill(idle->pid, SIGKILL);
-      Reap(idle->pid);
+      Discard(*idle);
       return absl::InternalError(absl::StrCat("hand the sandbox to its monitor: ", strerror(e)));
     }
   }
   close(idle->go_fd);
-  // create + state + start, each bounded by the runsc timeout, plus slack.
+  // create + start (or restore), each bounded by the runsc timeout, plus slack.
   line = ReadLine(idle->status_fd, timeout_ * 3 + std::chrono::seconds(5));
   close(idle->status_fd);
   // The next sandbox's monitor loads now, off this one's path.
