@@ -13,18 +13,7 @@ set -euo pipefail
 # shellcheck source=bench/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
-RUNS=10
-WRITE_DOCS=0
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
-    --runs=*) RUNS=${1#--runs=}; shift ;;
-    --write-docs) WRITE_DOCS=1; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) osgv_die "unknown argument '$1' (usage: $0 [--runs N] [--write-docs])" ;;
-  esac
-done
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || osgv_die "--runs must be a positive integer (got '$RUNS')"
+bench_parse_args 10 2,9 "$@"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 

@@ -16,18 +16,7 @@ set -euo pipefail
 # shellcheck source=bench/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
-RUNS=5
-WRITE_DOCS=0
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
-    --runs=*) RUNS=${1#--runs=}; shift ;;
-    --write-docs) WRITE_DOCS=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) osgv_die "unknown argument '$1' (usage: $0 [--runs N] [--write-docs])" ;;
-  esac
-done
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || osgv_die "--runs must be a positive integer (got '$RUNS')"
+bench_parse_args 5 2,12 "$@"
 
 # Where --write-docs puts its block: just above this line of docs/benchmarks.md.
 DOCS_MARKER='<!-- bench/registry_create.sh inserts new results above this line -->'
@@ -361,21 +350,7 @@ $table
 EOF
 )
   printf '%s\n' "$block"
-  if [[ $WRITE_DOCS == 1 ]]; then
-    local docs=$OSGV_ROOT/docs/benchmarks.md
-    grep -qxF "$DOCS_MARKER" "$docs" ||
-      osgv_die "docs/benchmarks.md has no line '$DOCS_MARKER'; not writing"
-    python3 - "$docs" "$DOCS_MARKER" "$block" <<'PY'
-import sys
-path, marker, block = sys.argv[1:4]
-with open(path) as f:
-    text = f.read()
-text = text.replace(marker + "\n", block + "\n\n" + marker + "\n", 1)
-with open(path, "w") as f:
-    f.write(text)
-PY
-    echo "bench: inserted the results into docs/benchmarks.md" >&2
-  fi
+  [[ $WRITE_DOCS == 0 ]] || bench_insert_into_docs "$DOCS_MARKER" "$block"
 }
 
 main "$@"
