@@ -30,6 +30,7 @@
 #include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
+#include "unit/fake_sandbox_network.h"
 #include "unit/image_test_support.h"
 #include "unit/manager_fakes.h"
 

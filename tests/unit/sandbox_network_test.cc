@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "lifecycle/fs_util.h"
 #include "unit/fake_runner.h"
+#include "unit/fake_sandbox_network.h"
 
 namespace osgv {
 namespace {

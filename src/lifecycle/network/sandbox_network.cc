@@ -1,5 +1,6 @@
-// Configuration glue, the host-netns guard and the fake of
-// sandbox_network.h. The real implementation is host_network.cc.
+// Configuration glue and the host-netns guard of sandbox_network.h. The
+// real implementation is host_network.cc; the unit tests' fake is
+// tests/unit/fake_sandbox_network.h.
 #include "lifecycle/network/sandbox_network.h"
 
 #include <sys/stat.h>
@@ -58,62 +59,6 @@ absl::Status CheckNotHostNetns(const std::string& netns_path) {
         ": it is the driver's own (host) namespace, and runsc would strip its addresses"));
   }
   return absl::OkStatus();
-}
-
-// ---- FakeSandboxNetwork -------------------------------------------------------
-
-absl::Status FakeSandboxNetwork::EnsureHost() {
-  std::lock_guard<std::mutex> lock(mu);
-  calls.push_back("ensure-host");
-  return absl::OkStatus();
-}
-
-absl::StatusOr<NetworkAttachment> FakeSandboxNetwork::Setup(const std::string& runsc_id,
-                                                            const std::string& hostname) {
-  std::lock_guard<std::mutex> lock(mu);
-  calls.push_back("setup " + runsc_id);
-  if (!fail_setup.ok()) return fail_setup;
-  if (auto it = attached.find(runsc_id); it != attached.end()) return it->second;
-  NetworkAttachment a;
-  a.runsc_id = runsc_id;
-  a.netns_path = "/run/netns/" + runsc_id;
-  a.host_link = HostLinkNameFor("osgvh", runsc_id);
-  a.sandbox_ip = absl::StrCat("10.89.0.", next_host++);
-  a.gateway_ip = "10.89.0.1";
-  a.prefix_len = 16;
-  a.hosts_path = "/fake/network/" + runsc_id + ".hosts";
-  a.resolv_conf_path = "/fake/network/" + runsc_id + ".resolv.conf";
-  attached[runsc_id] = a;
-  return a;
-}
-
-absl::StatusOr<NetworkAttachment> FakeSandboxNetwork::PrepareRestore(const std::string& runsc_id) {
-  std::lock_guard<std::mutex> lock(mu);
-  calls.push_back("restore " + runsc_id);
-  auto it = attached.find(runsc_id);
-  if (it == attached.end()) {
-    return absl::FailedPreconditionError("network: no attachment for " + runsc_id);
-  }
-  return it->second;
-}
-
-absl::Status FakeSandboxNetwork::Teardown(const std::string& runsc_id) {
-  std::lock_guard<std::mutex> lock(mu);
-  calls.push_back("teardown " + runsc_id);
-  attached.erase(runsc_id);
-  return absl::OkStatus();
-}
-
-bool FakeSandboxNetwork::IsOurs(const std::string& runsc_id) {
-  std::lock_guard<std::mutex> lock(mu);
-  return attached.count(runsc_id) > 0;
-}
-
-absl::StatusOr<std::vector<std::string>> FakeSandboxNetwork::ListAttachments() {
-  std::lock_guard<std::mutex> lock(mu);
-  std::vector<std::string> ids;
-  for (const auto& [id, a] : attached) ids.push_back(id);
-  return ids;
 }
 
 }  // namespace osgv

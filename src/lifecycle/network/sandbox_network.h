@@ -157,24 +157,6 @@ class HostNetwork : public SandboxNetwork {
   bool host_ready_ = false;  // EnsureHost ran: Setup/Teardown reload the set
 };
 
-// Records calls; Setup hands out 10.89.0.2, .3, ... with fake paths.
-class FakeSandboxNetwork : public SandboxNetwork {
- public:
-  absl::Status EnsureHost() override;
-  absl::StatusOr<NetworkAttachment> Setup(const std::string& runsc_id,
-                                          const std::string& hostname) override;
-  absl::StatusOr<NetworkAttachment> PrepareRestore(const std::string& runsc_id) override;
-  absl::Status Teardown(const std::string& runsc_id) override;
-  bool IsOurs(const std::string& runsc_id) override;
-  absl::StatusOr<std::vector<std::string>> ListAttachments() override;
-
-  std::mutex mu;
-  std::vector<std::string> calls;  // "setup <id>", "restore <id>", ...
-  std::map<std::string, NetworkAttachment> attached;
-  absl::Status fail_setup = absl::OkStatus();  // returned by the next Setups
-  int next_host = 2;
-};
-
 // Refuses a netns path that is the calling process's own network namespace
 // (same st_dev/st_ino as /proc/self/ns/net). The /proc/sys/net mask turns
 // off runsc's own guard, and runsc strips the addresses of whatever netns it
