@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 namespace osgv {
 
 int ServeCommand(const std::vector<std::string>& args);
@@ -21,7 +23,8 @@ int RunEphemeralCommand(const std::vector<std::string>& args);
 int ProbeCommand(const std::vector<std::string>& args);
 
 // "<prefix>-<12 random hex digits>": a fresh DNS-label sandbox name.
-std::string EphemeralName(const std::string& prefix);
+// INTERNAL when the CSPRNG fails.
+absl::StatusOr<std::string> EphemeralName(const std::string& prefix);
 
 
 }  // namespace osgv

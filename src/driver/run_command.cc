@@ -1,6 +1,5 @@
 // `openshell-driver-gvisor run [...] -- CMD...`: one ephemeral sandbox, CMD
 // on our stdio, CMD's exit code, and nothing left behind afterwards.
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -8,13 +7,13 @@
 #include <cstring>
 #include <iostream>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "driver/cli_args.h"
 #include "driver/commands.h"
 #include "driver/run/ephemeral_session.h"
 #include "driver/run/interrupts.h"
 #include "driver/stdio_passthrough.h"
+#include "lifecycle/random_hex.h"
 
 namespace osgv {
 namespace {
@@ -49,11 +48,10 @@ int Interrupted(EphemeralSession& s, int sig) {
 
 }  // namespace
 
-std::string EphemeralName(const std::string& prefix) {
-  unsigned char bytes[6];
-  RAND_bytes(bytes, sizeof bytes);
-  return absl::StrCat(prefix, "-",
-                      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), 6)));
+absl::StatusOr<std::string> EphemeralName(const std::string& prefix) {
+  auto hex = RandomHex(6);
+  if (!hex.ok()) return hex.status();
+  return absl::StrCat(prefix, "-", *hex);
 }
 
 constexpr char kRunUsage[] =
@@ -83,7 +81,9 @@ int RunEphemeralCommand(const std::vector<std::string>& argv) {
 
   auto image = s.ResolveImage();
   if (!image.ok()) return Fail(std::string(image.status().message()));
-  auto request = EphemeralRequest(*options, EphemeralName("run"), *image, kKeepAlive);
+  auto name = EphemeralName("run");
+  if (!name.ok()) return Fail(std::string(name.status().message()));
+  auto request = EphemeralRequest(*options, *name, *image, kKeepAlive);
   auto record = s.Boot(request);
   if (s.interrupted()) return Interrupted(s, interrupts.signal());
   if (!record.ok()) return Fail(std::string(record.status().message()));

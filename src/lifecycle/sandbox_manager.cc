@@ -1,6 +1,5 @@
 #include "lifecycle/sandbox_manager.h"
 
-#include <openssl/rand.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -25,6 +24,7 @@
 #include "lifecycle/fs_util.h"
 #include "lifecycle/log_context.h"
 #include "lifecycle/progress.h"
+#include "lifecycle/random_hex.h"
 #include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
@@ -50,29 +50,15 @@ std::string MiB(uint64_t bytes) {
   return absl::StrCat(absl::SixDigits(static_cast<double>(bytes) / (1 << 20)), " MiB");
 }
 
-std::string RandomHex(size_t n);
-
 }  // namespace
 
 // The memory limit the sandbox runs with (request, else driver default).
 uint64_t SandboxManager::MemoryLimitOf(const EntryPtr& e) const {
-  auto request = DecodeRequest(e->record.spec_json);
+  auto request = DecodeRequest(Record(e).spec_json);
   if (!request.ok()) return 0;
   auto validated = ValidateSandboxRequest(*request, d_.config);
   return validated.ok() ? validated->memory_limit_bytes : 0;
 }
-
-namespace {
-
-std::string RandomHex(size_t n) {
-  std::string bytes(n, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
-  return absl::BytesToHexString(bytes);
-}
-
-}  // namespace
-
-std::string NewRunscId() { return "osgv-" + RandomHex(16); }
 
 SandboxManager::SandboxManager(ManagerDeps deps) : d_(std::move(deps)) {}
 
@@ -118,7 +104,7 @@ SandboxManager::EntryPtr SandboxManager::Lookup(const std::string& id,
     return it == entries_.end() ? nullptr : it->second;
   }
   for (const auto& [eid, e] : entries_) {
-    if (e->record.name == name) return e;
+    if (e->name == name) return e;
   }
   return nullptr;
 }
@@ -139,6 +125,11 @@ absl::StatusOr<SandboxManager::EntryPtr> SandboxManager::LookupForOperation(
 std::string SandboxManager::Phase(const EntryPtr& e) const {
   std::lock_guard<std::mutex> lock(mu_);
   return e->record.phase;
+}
+
+SandboxRecord SandboxManager::Record(const EntryPtr& e) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return e->record;
 }
 
 absl::StatusOr<SandboxSnapshot> SandboxManager::Get(const std::string& id,
@@ -229,14 +220,14 @@ void SandboxManager::PublishEvent(const std::string& sandbox_id, const std::stri
 
 void SandboxManager::Fail(const EntryPtr& e, const std::string& reason,
                           const std::string& message) {
-  spdlog::warn("sandbox {}: {}: {}", e->record.id, reason, message);
+  spdlog::warn("sandbox {}: {}: {}", e->id, reason, message);
   Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kFailed;
     r.reason = reason;
     r.message = message;
     r.monitor_pid = 0;
   }).IgnoreError();
-  PublishEvent(e->record.id, "Warning", reason, message);
+  PublishEvent(e->id, "Warning", reason, message);
 }
 
 // ---- create ------------------------------------------------------------------
@@ -253,8 +244,9 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
   SandboxRequest request = in;
   if (request.spec.tmpl.image.empty()) request.spec.tmpl.image = d_.config.default_image;
 
-  EntryPtr e = std::make_shared<Entry>();
-  const std::string rid = NewRunscId();
+  auto new_rid = NewRunscId();
+  if (!new_rid.ok()) return new_rid.status();
+  const std::string rid = *new_rid;
   const std::string sdir = d_.layout.sandbox_dir(rid);
   // The gateway sends the token once, here (contract §6.10): keep it in a
   // 0600 file of its own, never in the record, env, argv or a log. Written
@@ -268,6 +260,19 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
   auto forget_token = [&] {
     if (wrote_token) RemoveTree(sdir).IgnoreError();
   };
+  SandboxRecord r;
+  r.id = request.id;
+  r.name = request.name;
+  r.namespace_name = request.namespace_name;
+  r.workspace = request.workspace;
+  r.runsc_id = rid;
+  r.image_ref = request.spec.tmpl.image;
+  r.phase = phase::kProvisioning;
+  r.reason = reason::kStarting;
+  r.message = "Sandbox accepted; preparing image";
+  r.spec_json = EncodeRequest(request);
+  r.created_at_ms = r.updated_at_ms = NowMs();
+  EntryPtr e = std::make_shared<Entry>(r);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (entries_.count(request.id)) {
@@ -283,18 +288,6 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
                                                      request.workspace, "'"));
       }
     }
-    SandboxRecord& r = e->record;
-    r.id = request.id;
-    r.name = request.name;
-    r.namespace_name = request.namespace_name;
-    r.workspace = request.workspace;
-    r.runsc_id = rid;
-    r.image_ref = request.spec.tmpl.image;
-    r.phase = phase::kProvisioning;
-    r.reason = reason::kStarting;
-    r.message = "Sandbox accepted; preparing image";
-    r.spec_json = EncodeRequest(request);
-    r.created_at_ms = r.updated_at_ms = NowMs();
     // Durable before we say yes: a crash from here on is recovered.
     st = d_.store->Insert(r);
     if (!st.ok()) {
@@ -324,12 +317,12 @@ void SandboxManager::Provision(const EntryPtr& e, SandboxRequest request) {
   std::string reason;
   auto st = ProvisionSteps(e, request, &reason);
   if (st.ok()) return;
-  ReleaseRuntime(e->record.runsc_id);
+  ReleaseRuntime(e->runsc_id);
   // Deleted while provisioning: the delete cleans up. Shutting down: the
   // record stays "provisioning" and recovery redoes it.
   if (e->cancel) return;
   // A failed sandbox never boots again: its address goes back to the pool.
-  DisconnectNetwork(e->record.runsc_id);
+  DisconnectNetwork(e->runsc_id);
   Fail(e, reason, std::string(st.message()));
 }
 
@@ -360,7 +353,7 @@ absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest&
 absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
                                            const PreparedImage& image, bool write_bundle,
                                            const NetworkAttachment* net) {
-  const std::string rid = e->record.runsc_id;
+  const std::string& rid = e->runsc_id;
   const auto& L = d_.layout;
   if (write_bundle) {
     auto validated = ValidateSandboxRequest(request, d_.config);
@@ -419,12 +412,6 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
     chmod(L.rootfs(rid).c_str(), 0755);
     auto st = WriteFileReplace(L.bundle(rid) + "/config.json", spec->dump(2), 0600);
     if (!st.ok()) return st;
-    // Persisted with the next transition (running): one fsync less on the
-    // create path, and a crash before it re-provisions anyway. A writer of
-    // the record like Transition, so neither loses the other's change.
-    std::lock_guard<std::mutex> writer(e->record_mu);
-    std::lock_guard<std::mutex> lock(mu_);
-    e->record.image_digest = image.manifest_digest;
   }
   if (!d_.mounter->IsMounted(L.rootfs(rid))) {
     auto st = d_.mounter->MountOverlay(image.rootfs_dir, L.upper(rid), L.work(rid), L.rootfs(rid));
@@ -436,8 +423,9 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
 absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
                                                      const std::string& restore_dir,
                                                      const std::string& running_message,
-                                                     StepClock* clock) {
-  const std::string rid = e->record.runsc_id;
+                                                     StepClock* clock,
+                                                     const std::string& image_digest) {
+  const std::string& rid = e->runsc_id;
   const auto& L = d_.layout;
   RemoveTree(L.exit_file(rid)).IgnoreError();  // a previous incarnation's
   MonitorSpec ms;
@@ -472,6 +460,10 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
     r.message = running_message;
     r.monitor_pid = handle->monitor_pid;
     r.exit_code.reset();
+    // Recorded with this transition rather than when the bundle was
+    // written: one fsync less on the create path, and a crash before it
+    // re-provisions anyway.
+    if (!image_digest.empty()) r.image_digest = image_digest;
     // A running sandbox has moved on from any image it was restored from:
     // restoring that again would roll its memory back behind its files.
     r.checkpoint_json.clear();
@@ -505,13 +497,13 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
   clock.Lap("network+rootfs");
 
   *failure_reason = reason::kContainerStartFailed;
-  auto handle = Launch(e, "", "Sandbox is running", &clock);
+  auto handle = Launch(e, "", "Sandbox is running", &clock, image->manifest_digest);
   if (!handle.ok()) {
     if (absl::IsFailedPrecondition(handle.status())) *failure_reason = reason::kContainerCreateFailed;
     return handle.status();
   }
   spdlog::info("sandbox {} ({}): running as {} (sandbox pid {}, monitor pid {})", request.id,
-               request.name, e->record.runsc_id, handle->sandbox_pid, handle->monitor_pid);
+               request.name, e->runsc_id, handle->sandbox_pid, handle->monitor_pid);
   spdlog::debug("sandbox {}: provisioning took {}", request.id, clock.Summary());
   PublishEvent(request.id, "Normal", "Started", "Sandbox started",
                progress::Active(progress::kStartingSandbox, "Sandbox started"));
@@ -521,7 +513,7 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
 // ---- exit --------------------------------------------------------------------
 
 void SandboxManager::WatchExit(const EntryPtr& e, int pid) {
-  std::string id = e->record.id;
+  std::string id = e->id;
   uint64_t seq = ++e->launch_seq;
   d_.exits->Watch(pid, [this, id, seq] {
     // Never block the watcher thread on a sandbox's operation lock.
@@ -539,12 +531,8 @@ void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
   }
   std::lock_guard<std::mutex> op(e->op_mu);
   if (shutting_down_ || seq != e->launch_seq) return;  // an earlier incarnation
-  std::string rid;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (e->record.phase != phase::kRunning) return;  // stopping, deleting, ...
-    rid = e->record.runsc_id;
-  }
+  const std::string& rid = e->runsc_id;
+  if (Phase(e) != phase::kRunning) return;  // stopping, deleting, ...
   auto exit = ReadExitRecord(d_.layout.exit_file(rid));
   std::optional<int> code;
   std::string message;
@@ -586,8 +574,8 @@ void SandboxManager::AppendLastOutput(const std::string& rid, std::string* messa
 void SandboxManager::FinishPendingRelease(const EntryPtr& e) {
   if (!e->release_pending) return;
   e->release_pending = false;
-  WaitForMonitorEnd(e->record.runsc_id);
-  ReleaseRuntime(e->record.runsc_id);
+  WaitForMonitorEnd(e->runsc_id);
+  ReleaseRuntime(e->runsc_id);
 }
 
 void SandboxManager::WaitForMonitorEnd(const std::string& rid) {
@@ -639,31 +627,34 @@ absl::StatusOr<bool> SandboxManager::Delete(const std::string& id, const std::st
   if (!st.ok()) return st;
 
   std::lock_guard<std::mutex> op(e->op_mu);
-  std::string rid = e->record.runsc_id;
+  const std::string& rid = e->runsc_id;
   e->release_pending = false;  // done here, whatever a Stop left
   ReleaseRuntime(rid);
   st = RemoveSandboxFiles(rid);
   if (!st.ok()) return st;
-  st = d_.store->Delete(e->record.id);
+  st = d_.store->Delete(e->id);
   if (!st.ok()) return st;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    entries_.erase(e->record.id);
+    entries_.erase(e->id);
     WatchEvent ev;
     ev.kind = WatchEvent::Kind::kDeleted;
-    ev.sandbox_id = e->record.id;
+    ev.sandbox_id = e->id;
     d_.events->Publish(ev);
   }
-  spdlog::info("sandbox {} ({}): deleted", e->record.id, e->record.name);
+  spdlog::info("sandbox {} ({}): deleted", e->id, e->name);
   return true;
 }
 
 // ---- stop: checkpoint ------------------------------------------------------------
 
+std::string SandboxManager::CheckpointBase() const {
+  return d_.config.checkpoint_dir.empty() ? d_.layout.root + "/checkpoints"
+                                          : d_.config.checkpoint_dir;
+}
+
 std::string SandboxManager::CheckpointRoot(const std::string& rid) const {
-  std::string base = d_.config.checkpoint_dir.empty() ? d_.layout.root + "/checkpoints"
-                                                      : d_.config.checkpoint_dir;
-  return base + "/" + rid;
+  return CheckpointBase() + "/" + rid;
 }
 
 absl::Status SandboxManager::Stop(const std::string& id, const std::string& name) {
@@ -679,7 +670,7 @@ absl::Status SandboxManager::Stop(const std::string& id, const std::string& name
                      : p == phase::kDeleting   ? "is being deleted"
                                                : "has exited; there is nothing to stop (delete it)";
   return absl::FailedPreconditionError(
-      absl::StrCat("sandbox '", e->record.id, "' ", what, " (phase ", p, ")"));
+      absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
 }
 
 bool SandboxManager::SandboxProcessAlive(const std::string& rid) {
@@ -697,11 +688,11 @@ bool SandboxManager::SandboxProcessAlive(const std::string& rid) {
 }
 
 absl::Status SandboxManager::StopWithoutMemory(const EntryPtr& e, const std::string& why) {
-  std::string rid = e->record.runsc_id;
+  const std::string& rid = e->runsc_id;
   ReleaseRuntime(rid);
   std::string message = absl::StrCat(why, "; the sandbox's memory was lost, its files are kept, "
                                           "and the next Start boots it cold");
-  spdlog::warn("sandbox {}: {}", e->record.id, message);
+  spdlog::warn("sandbox {}: {}", e->id, message);
   auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kStopped;
     r.reason = reason::kStoppedWithoutMemory;
@@ -709,12 +700,12 @@ absl::Status SandboxManager::StopWithoutMemory(const EntryPtr& e, const std::str
     r.checkpoint_json.clear();
     r.monitor_pid = 0;
   });
-  PublishEvent(e->record.id, "Warning", reason::kStoppedWithoutMemory, message);
+  PublishEvent(e->id, "Warning", reason::kStoppedWithoutMemory, message);
   return st;
 }
 
 absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::string& why) {
-  const std::string id = e->record.id;
+  const std::string& id = e->id;
   // Without it, a checkpoint with any TCP connection open fails and kills
   // the sandbox (runsc.md): refuse rather than gamble with it.
   if (!d_.runsc->features().Has("net-disconnect-ok")) {
@@ -723,7 +714,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
         "from bookworm-backports (scripts/install-deps.sh)");
   }
   StepClock clock;
-  const std::string rid = e->record.runsc_id;
+  const std::string& rid = e->runsc_id;
   const std::string root = CheckpointRoot(rid);
   if (auto st = MakeDirs(root, 0700); !st.ok()) return st;
 
@@ -751,7 +742,15 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   clock.Lap("record stopping");
   std::string compression =
       ChooseCompression(d_.config.checkpoint.compression, d_.config.checkpoint.none_above_bytes, memory);
-  std::string tmp = absl::StrCat(root, "/tmp-", RandomHex(6));
+  auto suffix = RandomHex(6);
+  if (!suffix.ok()) {
+    Transition(e, [](SandboxRecord& r) {
+      r.phase = phase::kRunning;
+      r.message = "Sandbox is running (a checkpoint could not begin)";
+    }).IgnoreError();
+    return suffix.status();
+  }
+  std::string tmp = absl::StrCat(root, "/tmp-", *suffix);
   auto t0 = Clock::now();
   st = d_.runsc->Checkpoint(rid, tmp, compression, d_.config.checkpoint.timeout);
   int64_t duration = MsSince(t0);
@@ -831,21 +830,23 @@ absl::Status SandboxManager::Start(const std::string& id, const std::string& nam
                                            : "has exited; its main process is not restarted "
                                              "(delete it and create a new one)";
   return absl::FailedPreconditionError(
-      absl::StrCat("sandbox '", e->record.id, "' ", what, " (phase ", p, ")"));
+      absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
 }
 
 absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   StepClock clock;
   FinishPendingRelease(e);  // runsc refuses to restore onto a live record
   clock.Lap("pending release");
-  const std::string id = e->record.id;
-  const std::string rid = e->record.runsc_id;
+  const std::string& id = e->id;
+  const std::string& rid = e->runsc_id;
+  // Only this operation (op_mu) changes the record from here on.
+  const SandboxRecord stopped = Record(e);
   std::string cold_reason;
   std::optional<CheckpointImage> image;
-  if (e->record.checkpoint_json.empty()) {
+  if (stopped.checkpoint_json.empty()) {
     cold_reason = "no memory checkpoint was kept when it stopped";
   } else {
-    auto parsed = CheckpointFromJson(e->record.checkpoint_json);
+    auto parsed = CheckpointFromJson(stopped.checkpoint_json);
     auto verified = parsed.ok() ? VerifyCheckpoint(*parsed) : parsed.status();
     if (verified.ok()) {
       image = *parsed;
@@ -865,7 +866,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   clock.Lap("record starting");
 
   auto hint = d_.config.checkpoint.token_ttl_hint;
-  int64_t age_ms = NowMs() - e->record.created_at_ms;
+  int64_t age_ms = NowMs() - stopped.created_at_ms;
   if (hint.count() > 0 && age_ms > hint.count()) {
     // The gateway's token reached the sandbox once, at create (contract
     // §6.10); a supervisor restored after its expiry cannot reconnect.
@@ -877,7 +878,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     PublishEvent(id, "Warning", "TokenMayBeExpired", warning);
   }
 
-  auto request = DecodeRequest(e->record.spec_json);
+  auto request = DecodeRequest(stopped.spec_json);
   if (!request.ok()) {
     Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
     return request.status();
@@ -886,12 +887,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
   auto net = ConnectNetwork(e, have_bundle ? !BundleNetnsPath(rid).empty() : WantsNetwork(*request));
   // The digest it ran on, not whatever the tag names today.
-  std::string ran_on;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ran_on = e->record.image_digest;
-  }
-  auto rootfs_image = PrepareImage(*request, ran_on);
+  auto rootfs_image = PrepareImage(*request, stopped.image_digest);
   st = !net.ok()            ? net.status()
        : rootfs_image.ok() ? PrepareRootfs(e, *request, *rootfs_image, !have_bundle,
                                            net->has_value() ? &**net : nullptr)
@@ -902,10 +898,13 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
         absl::StrCat("cannot start sandbox '", id, "': ", st.message()));
   }
   clock.Lap("network+image+rootfs");
+  // A bundle written just now records the manifest it was built from.
+  const std::string new_digest = have_bundle ? "" : rootfs_image->manifest_digest;
 
   if (image) {
     auto t0 = Clock::now();
-    auto handle = Launch(e, image->dir, "Sandbox restored from its checkpoint", &clock);
+    auto handle =
+        Launch(e, image->dir, "Sandbox restored from its checkpoint", &clock, new_digest);
     if (handle.ok()) {
       int64_t ms = MsSince(t0);
       // The image has served its purpose (Launch dropped it from the
@@ -930,7 +929,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   std::string message = absl::StrCat("Sandbox booted cold: ", cold_reason,
                                      "; its files were kept, its memory was not");
   spdlog::warn("sandbox {}: {}", id, message);
-  auto handle = Launch(e, "", message);
+  auto handle = Launch(e, "", message, nullptr, new_digest);
   if (!handle.ok()) {
     ReleaseRuntime(rid);
     Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
@@ -991,15 +990,15 @@ void SandboxManager::IdleSuspendLoop() {
     std::map<std::string, Seen> next;
     auto now = Clock::now();
     for (const auto& e : running) {
-      auto cpu = SandboxCpuNanos(d_.cgroup_root, e->record.runsc_id);
+      auto cpu = SandboxCpuNanos(d_.cgroup_root, e->runsc_id);
       if (!cpu) continue;
-      auto it = seen.find(e->record.id);
+      auto it = seen.find(e->id);
       Seen s{*cpu, now};
       if (it != seen.end() && *cpu - it->second.cpu < busy_ns) s.idle_since = it->second.idle_since;
-      next[e->record.id] = s;
+      next[e->id] = s;
       if (now - s.idle_since >= idle_after) {
         s.idle_since = now;  // do not ask twice while the checkpoint runs
-        next[e->record.id] = s;
+        next[e->id] = s;
         RunInBackground([this, e] { SuspendIfIdle(e); });
       }
     }
@@ -1014,9 +1013,9 @@ void SandboxManager::SuspendIfIdle(const EntryPtr& e) {
   std::string why = absl::StrCat("Suspended by the driver after ",
                                  d_.config.checkpoint.idle_suspend_after.count() / 1000,
                                  " s without CPU use");
-  spdlog::info("sandbox {}: idle; checkpointing it", e->record.id);
+  spdlog::info("sandbox {}: idle; checkpointing it", e->id);
   auto st = CheckpointLocked(e, why);
-  if (!st.ok()) spdlog::warn("sandbox {}: idle suspend failed: {}", e->record.id, st.ToString());
+  if (!st.ok()) spdlog::warn("sandbox {}: idle suspend failed: {}", e->id, st.ToString());
 }
 
 // ---- recovery ------------------------------------------------------------------
@@ -1033,8 +1032,7 @@ absl::Status SandboxManager::Recover() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& r : *records) {
-      auto e = std::make_shared<Entry>();
-      e->record = r;
+      auto e = std::make_shared<Entry>(r);
       entries_[r.id] = e;
       all.push_back(e);
     }
@@ -1133,7 +1131,7 @@ absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(const 
 }
 
 void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
-  const auto& r = e->record;
+  const SandboxRecord r = Record(e);
   // Prefer the monitor (it will record the exit code); if it is gone,
   // watch the sandbox process itself.
   int monitor = MonitorPidOf(r.runsc_id);
@@ -1151,7 +1149,7 @@ void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
 }
 
 void SandboxManager::FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image) {
-  ReleaseRuntime(e->record.runsc_id);
+  ReleaseRuntime(e->runsc_id);
   std::string message = absl::StrCat("Memory checkpointed: ", MiB(image.bytes),
                                      " (finished after a driver restart)");
   Transition(e, [&](SandboxRecord& r) {
@@ -1161,11 +1159,11 @@ void SandboxManager::FinishRecoveredStop(const EntryPtr& e, const CheckpointImag
     r.checkpoint_json = CheckpointToJson(image);
     r.monitor_pid = 0;
   }).IgnoreError();
-  spdlog::info("recovery: sandbox {}: {}", e->record.id, message);
+  spdlog::info("recovery: sandbox {}: {}", e->id, message);
 }
 
 void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid) {
-  const std::string rid = e->record.runsc_id;
+  const std::string& rid = e->runsc_id;
   const std::string root = CheckpointRoot(rid);
   // Whatever happens below, no unsealed temporary survives it.
   struct DropTemporaries {
@@ -1181,7 +1179,7 @@ void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_
   } drop_temporaries{root};
   // The image was sealed (renamed into place) before the crash: finish.
   auto manifest = ReadManifest(root + "/image");
-  if (manifest.ok() && manifest->created_at_ms >= e->record.updated_at_ms &&
+  if (manifest.ok() && manifest->created_at_ms >= Record(e).updated_at_ms &&
       VerifyCheckpoint(*manifest).ok()) {
     FinishRecoveredStop(e, *manifest);
     return;
@@ -1212,7 +1210,7 @@ void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_
 void SandboxManager::RecoverRecord(const EntryPtr& e,
                                    const std::map<std::string, ContainerState>& containers,
                                    std::vector<SandboxRequest>* reprovision) {
-  SandboxRecord r = e->record;
+  const SandboxRecord r = Record(e);
   const std::string& rid = r.runsc_id;
   auto c = containers.find(rid);
   // Only "running" counts: a container left "created" by a launch that
@@ -1318,37 +1316,6 @@ void SandboxManager::RecoverRecord(const EntryPtr& e,
                          c->second.status, "); its exit code is unknown");
   ReleaseRuntime(rid);
   Fail(e, c == containers.end() ? reason::kSandboxLost : reason::kProcessExited, message);
-}
-
-void SandboxManager::RemoveOrphans(const std::map<std::string, ContainerState>& containers) {
-  std::set<std::string> known;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [id, e] : entries_) known.insert(e->record.runsc_id);
-  }
-  for (const auto& [rid, c] : containers) {
-    if (known.count(rid)) continue;
-    spdlog::warn("recovery: removing runsc container {} ({}) that has no sandbox record", rid,
-                 c.status);
-    ReleaseRuntime(rid);
-  }
-  std::error_code ec;
-  for (const auto& dir : std::filesystem::directory_iterator(d_.layout.sandboxes(), ec)) {
-    std::string rid = dir.path().filename().string();
-    if (known.count(rid)) continue;
-    spdlog::warn("recovery: removing sandbox directory {} that has no sandbox record",
-                 dir.path().string());
-    auto st = RemoveSandboxFiles(rid);
-    if (!st.ok()) spdlog::error("recovery: {}", st.ToString());
-  }
-  std::string ck_base = std::filesystem::path(CheckpointRoot("x")).parent_path().string();
-  for (const auto& dir : std::filesystem::directory_iterator(ck_base, ec)) {
-    std::string rid = dir.path().filename().string();
-    if (known.count(rid)) continue;
-    spdlog::warn("recovery: removing checkpoints {} that have no sandbox record",
-                 dir.path().string());
-    RemoveTree(dir.path().string()).IgnoreError();
-  }
 }
 
 }  // namespace osgv

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "lifecycle/network/sandbox_network.h"
 #include "lifecycle/rootfs/rootfs_mounter.h"
 #include "lifecycle/runsc/runsc.h"
+#include "lifecycle/runsc/runsc_id.h"
 #include "lifecycle/state_layout.h"
 #include "lifecycle/step_clock.h"
 #include "lifecycle/store/state_store.h"
@@ -92,7 +94,13 @@ class SandboxManager {
 
  private:
   struct Entry {
-    SandboxRecord record;             // read under mu_; written under record_mu + mu_
+    explicit Entry(const SandboxRecord& r)
+        : id(r.id), name(r.name), runsc_id(r.runsc_id), record(r) {}
+    // The record's identity, which never changes: read without any lock.
+    const std::string id;
+    const std::string name;
+    const std::string runsc_id;
+    SandboxRecord record;             // read under mu_ (Record()); written under record_mu + mu_
     std::mutex record_mu;             // one writer of `record` at a time (Transition)
     std::mutex op_mu;                 // one slow operation at a time
     std::atomic<bool> cancel{false};  // set by Delete to stop provisioning
@@ -108,6 +116,9 @@ class SandboxManager {
   EntryPtr Lookup(const std::string& id, const std::string& name) const;
   absl::StatusOr<EntryPtr> LookupForOperation(const std::string& id, const std::string& name) const;
   std::string Phase(const EntryPtr& e) const;
+  // A copy of the sandbox's record, taken under mu_: how code outside the
+  // lock reads anything but the identity fields.
+  SandboxRecord Record(const EntryPtr& e) const;
   // Applies `mutate` to the record, persists it, then publishes a snapshot.
   // Intents (stopping, starting) pass kProcessCrash: see StateStore::Update.
   absl::Status Transition(const EntryPtr& e, const std::function<void(SandboxRecord&)>& mutate,
@@ -146,9 +157,12 @@ class SandboxManager {
   void DisconnectNetwork(const std::string& runsc_id);
   // Starts the monitor (create+start, or restore when `restore_dir` is set)
   // and records the sandbox as running. `clock`, when given, gets its steps.
+  // `image_digest` (when not empty): the manifest a freshly written bundle
+  // was built from, recorded with the running transition.
   absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
                                        const std::string& running_message,
-                                       StepClock* clock = nullptr);
+                                       StepClock* clock = nullptr,
+                                       const std::string& image_digest = "");
   void Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
   void OnMonitorExit(const std::string& id, uint64_t seq);
   // "; last output: ..." from the sandbox's console log, when it has any.
@@ -174,6 +188,8 @@ class SandboxManager {
   absl::Status StopWithoutMemory(const EntryPtr& e, const std::string& why);
   bool SandboxProcessAlive(const std::string& runsc_id);
   uint64_t MemoryLimitOf(const EntryPtr& e) const;
+  // checkpoint_dir, or <state>/checkpoints: one directory per sandbox in it.
+  std::string CheckpointBase() const;
   std::string CheckpointRoot(const std::string& runsc_id) const;
 
   void RecoverRecord(const EntryPtr& e, const std::map<std::string, ContainerState>& containers,
@@ -191,12 +207,16 @@ class SandboxManager {
   bool WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid);
   absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint(const std::string& runsc_id,
                                                             const std::string& root);
+  // The start-up sweep (sandbox_manager_sweep.cc): runsc containers,
+  // sandbox dirs, checkpoint dirs and networks without a record, as far as
+  // their names say the driver made them.
   void RemoveOrphans(const std::map<std::string, ContainerState>& containers);
   void RemoveOrphanNetworks();
+  std::set<std::string> KnownRunscIds() const;
 
   ManagerDeps d_;
   // Guards entries_ and every Entry::record (writers also hold the entry's
-  // record_mu, taken first). Never held across a store commit but Create's
+  // record_mu, taken first); Entry's identity fields need no lock. Never held across a store commit but Create's
   // insert, which must stay atomic with its uniqueness check.
   mutable std::mutex mu_;
   std::map<std::string, EntryPtr> entries_;
@@ -206,9 +226,5 @@ class SandboxManager {
   std::condition_variable shutdown_cv_;  // wakes the idle loop at shutdown
   std::atomic<bool> shutting_down_{false};
 };
-
-// "osgv-" + 32 random hex digits: fixed length, so never a prefix of another
-// id (runsc matches ids by prefix, globally across --root dirs).
-std::string NewRunscId();
 
 }  // namespace osgv

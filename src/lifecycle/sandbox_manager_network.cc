@@ -3,8 +3,6 @@
 // SandboxNetwork; this file only decides when to call which part of it.
 #include <spdlog/spdlog.h>
 
-#include <set>
-
 #include "absl/strings/str_cat.h"
 #include "lifecycle/bundle/oci_spec.h"
 #include "lifecycle/fs_util.h"
@@ -15,16 +13,16 @@ namespace osgv {
 absl::StatusOr<std::optional<NetworkAttachment>> SandboxManager::ConnectNetwork(
     const EntryPtr& e, bool networked) {
   if (!networked) return std::optional<NetworkAttachment>();
-  const std::string rid = e->record.runsc_id;
+  const std::string& rid = e->runsc_id;
   if (d_.network == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "sandbox '", e->record.id, "' was created with network.mode sandbox, but this driver "
+        "sandbox '", e->id, "' was created with network.mode sandbox, but this driver "
         "runs with network.mode none; start it under the configuration that created it"));
   }
   // An imported sandbox has no allocation on this host yet: it gets a new
   // address (its connections did not survive the move anyway).
   auto attached = d_.network->IsOurs(rid) ? d_.network->PrepareRestore(rid)
-                                          : d_.network->Setup(rid, e->record.name);
+                                          : d_.network->Setup(rid, e->name);
   if (!attached.ok()) {
     return absl::Status(attached.status().code(),
                         absl::StrCat("sandbox network: ", attached.status().message()));
@@ -50,27 +48,6 @@ void SandboxManager::DisconnectNetwork(const std::string& rid) {
   // here never blocks a delete.
   if (auto st = d_.network->Teardown(rid); !st.ok()) {
     spdlog::warn("sandbox {}: network teardown: {}", rid, st.ToString());
-  }
-}
-
-void SandboxManager::RemoveOrphanNetworks() {
-  if (d_.network == nullptr) return;
-  auto ids = d_.network->ListAttachments();
-  if (!ids.ok()) {
-    spdlog::error("recovery: cannot list sandbox networks: {}", ids.status().ToString());
-    return;
-  }
-  std::set<std::string> known;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [id, e] : entries_) known.insert(e->record.runsc_id);
-  }
-  for (const auto& rid : *ids) {
-    if (known.count(rid)) continue;
-    spdlog::warn("recovery: removing the network of {} that has no sandbox record", rid);
-    if (auto st = d_.network->Teardown(rid); !st.ok()) {
-      spdlog::error("recovery: {}", st.ToString());
-    }
   }
 }
 

@@ -175,7 +175,8 @@ struct Fixture {
     return *s;
   }
   std::string CheckpointRoot(const std::string& rid) const {
-    return layout.root + "/checkpoints/" + rid;
+    return (config.checkpoint_dir.empty() ? layout.root + "/checkpoints" : config.checkpoint_dir) +
+           "/" + rid;
   }
 
   // network.mode sandbox, with the fake host network; before M().
@@ -259,6 +260,12 @@ struct Fixture {
     return out;
   }
 
+  static std::string NewId() {
+    auto rid = NewRunscId();
+    REQUIRE(rid.ok());
+    return *rid;
+  }
+
   // A record as a previous driver run left it, plus its sandbox dir.
   SandboxRecord Prefill(const std::string& id, const std::string& name, const std::string& ph,
                         const std::string& reason = "") {
@@ -267,7 +274,7 @@ struct Fixture {
     r.id = id;
     r.name = name;
     r.workspace = req.workspace;
-    r.runsc_id = NewRunscId();
+    r.runsc_id = NewId();
     r.image_ref = image_ref;
     r.phase = ph;
     r.reason = reason;
@@ -738,9 +745,10 @@ TEST_CASE("Network: recovery tears down networks that have no sandbox record", "
   f.Networked();
   auto r = f.Prefill("sb-1", "alpha", phase::kStopped, reason::kCheckpointed);
   REQUIRE(f.net.Setup(r.runsc_id, "alpha").ok());
-  REQUIRE(f.net.Setup("osgv-0000000000orphan", "").ok());
+  const std::string orphan = f.NewId();
+  REQUIRE(f.net.Setup(orphan, "").ok());
   REQUIRE(f.M().Recover().ok());
-  CHECK(f.NetCalled("teardown osgv-0000000000orphan"));
+  CHECK(f.NetCalled("teardown " + orphan));
   CHECK_FALSE(f.NetCalled("teardown " + r.runsc_id));
   CHECK(f.net.IsOurs(r.runsc_id));
 }
@@ -1730,9 +1738,9 @@ TEST_CASE("Recover: orphan containers and sandbox dirs and checkpoints are remov
           "[manager]") {
   Fixture f;
   auto known = f.Prefill("sb-1", "alpha", phase::kExited, reason::kProcessExited);
-  const std::string orphan = NewRunscId();
-  const std::string orphan_dir = f.layout.sandbox_dir(NewRunscId());
-  const std::string orphan_ck = f.CheckpointRoot(NewRunscId());
+  const std::string orphan = f.NewId();
+  const std::string orphan_dir = f.layout.sandbox_dir(f.NewId());
+  const std::string orphan_ck = f.CheckpointRoot(f.NewId());
   REQUIRE(MakeDirs(orphan_dir + "/upper", 0700).ok());
   REQUIRE(MakeDirs(orphan_ck + "/image", 0700).ok());
   f.mounter.AddMount(orphan_dir + "/bundle/rootfs");
@@ -1746,6 +1754,59 @@ TEST_CASE("Recover: orphan containers and sandbox dirs and checkpoints are remov
   CHECK(fs::exists(f.layout.sandbox_dir(known.runsc_id)));
   CHECK(f.HasRecord("sb-1"));
   CHECK_FALSE(f.runner.SawForceDelete(known.runsc_id));
+}
+
+TEST_CASE("Recover: the sweep leaves alone what the driver did not make", "[manager]") {
+  Fixture f;
+  f.config.checkpoint_dir = f.tmp.Dir("ck");  // an operator's directory, shared with us
+  f.Networked();
+  const std::string orphan = f.NewId();
+  const std::string lookalike = "osgv-" + std::string(31, 'a');  // one digit short
+  const std::string upper_hex = "osgv-" + std::string(32, 'A');  // ours are lowercase
+  auto make = [](const std::string& dir) { REQUIRE(MakeDirs(dir, 0700).ok()); };
+  auto touch = [](const std::string& file) { std::ofstream(file) << "operator data\n"; };
+
+  // Checkpoint dir: the operator's own dirs, a lookalike laid out like
+  // ours, a dir with our name but not our layout, and a real orphan.
+  const std::string keep_me = f.config.checkpoint_dir + "/keep-me";
+  make(keep_me);
+  touch(keep_me + "/notes.txt");
+  make(f.CheckpointRoot(lookalike) + "/image");
+  make(f.CheckpointRoot(upper_hex) + "/image");
+  const std::string not_our_layout = f.CheckpointRoot(f.NewId());
+  make(not_our_layout + "/image");
+  touch(not_our_layout + "/backup.tar");
+  // (An id of its own: removing an orphan sandbox dir takes its
+  // checkpoints along, and this one is to be found by the sweep itself.)
+  const std::string orphan_ck = f.CheckpointRoot(f.NewId());
+  make(orphan_ck + "/image");
+  make(orphan_ck + "/tmp-0123456789ab");
+  touch(orphan_ck + "/image/pages.img");
+  // State dir: the same kinds of names.
+  make(f.layout.sandboxes() + "/keep-me");
+  make(f.layout.sandbox_dir(lookalike) + "/upper");
+  make(f.layout.sandbox_dir(orphan) + "/upper");
+  // runsc containers and networks.
+  f.ScriptList({{"keep-me", "running", 0}, {lookalike, "stopped", 0}, {orphan, "stopped", 0}});
+  f.net.attached[lookalike].runsc_id = lookalike;
+  f.net.attached[orphan].runsc_id = orphan;
+
+  REQUIRE(f.M().Recover().ok());
+
+  CHECK(fs::exists(keep_me + "/notes.txt"));
+  CHECK(fs::exists(f.CheckpointRoot(lookalike) + "/image"));
+  CHECK(fs::exists(f.CheckpointRoot(upper_hex) + "/image"));
+  CHECK(fs::exists(not_our_layout + "/backup.tar"));
+  CHECK_FALSE(fs::exists(orphan_ck));
+  CHECK(fs::exists(f.layout.sandboxes() + "/keep-me"));
+  CHECK(fs::exists(f.layout.sandbox_dir(lookalike) + "/upper"));
+  CHECK_FALSE(fs::exists(f.layout.sandbox_dir(orphan)));
+  CHECK_FALSE(f.runner.SawForceDelete("keep-me"));
+  CHECK_FALSE(f.runner.SawForceDelete(lookalike));
+  CHECK(f.runner.SawForceDelete(orphan));
+  auto calls = f.NetCalls();
+  CHECK(std::count(calls.begin(), calls.end(), "teardown " + lookalike) == 0);
+  CHECK(std::count(calls.begin(), calls.end(), "teardown " + orphan) == 1);
 }
 
 TEST_CASE("Recover: a runsc list failure is an error", "[manager]") {

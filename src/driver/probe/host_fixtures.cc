@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,19 +14,15 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "lifecycle/fs_util.h"
+#include "lifecycle/random_hex.h"
 
 extern char** environ;
 
 namespace osgv {
 
-std::string RandomToken(size_t n) {
-  std::string bytes(n, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
-  return absl::BytesToHexString(bytes);
-}
+absl::StatusOr<std::string> RandomToken(size_t n) { return RandomHex(n); }
 
 absl::StatusOr<std::unique_ptr<HostFixtures>> HostFixtures::Start(const std::string& in_dir) {
   auto f = std::make_unique<HostFixtures>();
@@ -53,17 +48,23 @@ absl::StatusOr<std::unique_ptr<HostFixtures>> HostFixtures::Start(const std::str
     return absl::AlreadyExistsError(
         absl::StrCat("--fixtures-dir: ", taken, " exists; probe will not overwrite it"));
   }
-  f->secret = "osgv-secret-" + RandomToken(12);
+  auto secret = RandomToken(12);
+  auto marker = RandomToken(6);
+  auto env_token = RandomToken(8);
+  for (const auto* token : {&secret, &marker, &env_token}) {
+    if (!token->ok()) return token->status();
+  }
+  f->secret = "osgv-secret-" + *secret;
   if (auto st = WriteFileReplace(f->sentinel, f->secret + "\n", 0644); !st.ok()) return st;
 
-  f->marker_token = "osgvmarker" + RandomToken(6);
+  f->marker_token = "osgvmarker" + *marker;
   std::string seconds = "600";
   char* argv[] = {f->marker_token.data(), seconds.data(), nullptr};
   if (int e = posix_spawn(&f->marker_pid, "/bin/sleep", nullptr, nullptr, argv, environ); e != 0) {
     return absl::InternalError(absl::StrCat("spawn /bin/sleep: ", strerror(e)));
   }
 
-  f->env_token = "osgvenv" + RandomToken(8);
+  f->env_token = "osgvenv" + *env_token;
   setenv("OSGV_PROBE_ENV", f->env_token.c_str(), 1);
 
   f->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

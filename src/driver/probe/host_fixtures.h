@@ -44,7 +44,7 @@ class HostFixtures {
   std::thread accept_thread_;
 };
 
-// n random bytes as 2n lowercase hex digits.
-std::string RandomToken(size_t n);
+// n random bytes as 2n lowercase hex digits; INTERNAL when the CSPRNG fails.
+absl::StatusOr<std::string> RandomToken(size_t n);
 
 }  // namespace osgv

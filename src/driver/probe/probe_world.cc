@@ -14,7 +14,9 @@ absl::StatusOr<ProbeSandbox> ProbeWorld::Boot(const std::string& prefix, const s
                                               uint64_t pids_limit) {
   RunOptions o = options_;
   o.memory = memory;
-  SandboxRequest request = EphemeralRequest(o, EphemeralName(prefix), image_, kKeepAlive);
+  auto name = EphemeralName(prefix);
+  if (!name.ok()) return name.status();
+  SandboxRequest request = EphemeralRequest(o, *name, image_, kKeepAlive);
   if (pids_limit != 0) {
     request.spec.tmpl.driver_config_json = absl::StrCat("{\"pids_limit\":", pids_limit, "}");
   }

@@ -85,7 +85,9 @@ ProbeResult ImageCacheUnchanged(ProbeWorld& w) {
 
 // A second sandbox from the same image sees none of the first one's writes.
 ProbeResult OtherSandboxIsolated(ProbeWorld& w) {
-  std::string token = RandomToken(6);
+  auto random = RandomToken(6);
+  if (!random.ok()) return Fail(std::string(random.status().message()));
+  const std::string token = *random;
   auto wrote = w.Sh(absl::StrCat("echo ", token, " > /tmp/cross && cat /tmp/cross"));
   auto seen = w.Sh(w.other, "cat /tmp/cross /etc/passwd; ls /osgv-new");
   if (!Contains(wrote.stdout_text, token)) return Fail("write in the first sandbox failed");
@@ -99,7 +101,9 @@ ProbeResult OtherSandboxIsolated(ProbeWorld& w) {
 // A tmpfs mounted inside with a unique source name never shows up in the
 // host's mount table.
 ProbeResult MountStaysInside(ProbeWorld& w) {
-  std::string source = "osgvmnt" + RandomToken(6);
+  auto random = RandomToken(6);
+  if (!random.ok()) return Fail(std::string(random.status().message()));
+  const std::string source = "osgvmnt" + *random;
   auto r = w.Sh(absl::StrCat("mkdir -p /tmp/m && mount -t tmpfs ", source, " /tmp/m; echo rc=$?"));
   if (Contains(HostRead("/proc/self/mountinfo"), source) ||
       Contains(HostRead("/proc/1/mountinfo"), source)) {

@@ -91,7 +91,9 @@ ProbeResult WriteStaysInside(ProbeWorld& w, const std::string& path, const std::
 }
 
 ProbeResult ProcSysHostnameWrite(ProbeWorld& w) {
-  return WriteStaysInside(w, "/proc/sys/kernel/hostname", "osgv" + RandomToken(4));
+  auto random = RandomToken(4);
+  if (!random.ok()) return Fail(std::string(random.status().message()));
+  return WriteStaysInside(w, "/proc/sys/kernel/hostname", "osgv" + *random);
 }
 
 ProbeResult ProcSysVmWrite(ProbeWorld& w) {

@@ -1055,7 +1055,9 @@ absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayo
                                               const SandboxArchiveManifest& manifest) {
   if (auto st = CheckNoConflict(store, manifest.record); !st.ok()) return st;
 
-  const std::string rid = NewRunscId();
+  auto new_rid = NewRunscId();
+  if (!new_rid.ok()) return new_rid.status();
+  const std::string rid = *new_rid;
   const std::string ck_root = CheckpointRootFor(layout, checkpoint_dir, rid);
   const std::string ck_base = fs::path(ck_root).parent_path().string();
   for (const auto& dir : {layout.runsc_root(), layout.images(), layout.sandboxes(), ck_base}) {
