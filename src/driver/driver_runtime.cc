@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/fs_util.h"
+#include "lifecycle/runsc/tool_paths.h"
 
 namespace osgv {
 
@@ -34,7 +35,43 @@ RunscOptions RunscOptionsFor(const Config& config, const StateLayout& layout) {
   return o;
 }
 
-absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& config) {
+namespace {
+
+// The tools by absolute path, resolved once here (tool_paths.h) so that
+// every later exec, the monitors' included, uses the binary named in the
+// "tools:" line. skopeo is only needed for registry images: a host without
+// it still serves everything else.
+absl::Status ResolveTools(Config* config) {
+  auto runsc = ResolveTool("runsc.path", config->runsc.path);
+  if (!runsc.ok()) return runsc.status();
+  config->runsc.path = *runsc;
+  auto skopeo = ResolveTool("images.skopeo_path", config->images.skopeo_path);
+  if (skopeo.ok()) {
+    config->images.skopeo_path = *skopeo;
+  } else if (absl::IsNotFound(skopeo.status())) {
+    spdlog::warn("{}; registry images cannot be pulled until it is installed",
+                 std::string(skopeo.status().message()));
+  } else {
+    return skopeo.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveNetworkTools(HostNetworkOptions* options) {
+  for (auto [key, path] : {std::pair{"network: ip", &options->ip_path},
+                           std::pair{"network: nft", &options->nft_path}}) {
+    auto resolved = ResolveTool(key, *path);
+    if (!resolved.ok()) return resolved.status();
+    *path = *resolved;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& given) {
+  Config config = given;
+  if (auto st = ResolveTools(&config); !st.ok()) return st;
   auto rt = std::make_unique<DriverRuntime>();
   rt->layout = StateLayout{config.state_dir};
   const StateLayout& L = rt->layout;
@@ -60,12 +97,16 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& c
   // A failure here only costs the first Launch the monitor's load time.
   if (auto st = rt->launcher->Prime(); !st.ok()) spdlog::warn("warm monitor: {}", st.ToString());
   rt->events = std::make_unique<EventBus>(config.watch.queue_size);
+  std::string tools_line =
+      absl::StrCat("tools: runsc=", config.runsc.path, " skopeo=", config.images.skopeo_path);
   ManagerDeps deps{config,          L,           rt->store.get(),   rt->runsc.get(),
                    rt->images.get(), &rt->mounter, rt->launcher.get(), &rt->exits,
                    rt->events.get()};
   if (NetworkEnabled(config)) {
     auto options = HostNetworkOptionsFromConfig(config);
     if (!options.ok()) return options.status();
+    if (auto st = ResolveNetworkTools(&*options); !st.ok()) return st;
+    tools_line += absl::StrCat(" ip=", options->ip_path, " nft=", options->nft_path);
     rt->network = std::make_unique<HostNetwork>(&rt->runner, *std::move(options));
     // Before the driver's socket answers: the gateway binds its callback
     // listener on the bridge address as soon as
@@ -75,6 +116,7 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& c
     }
     deps.network = rt->network.get();
   }
+  spdlog::info("{}", tools_line);
   rt->manager = std::make_unique<SandboxManager>(deps);
   return rt;
 }

@@ -43,8 +43,10 @@ struct DriverRuntime {
 // The runsc options every command uses for this config and state dir.
 RunscOptions RunscOptionsFor(const Config& config, const StateLayout& layout);
 
-// Creates the state dir layout (0700), takes its lock (one driver per state
-// dir), opens the store, detects runsc and builds the manager. Does not
+// Resolves the tools to absolute paths (tool_paths.h; logged once as
+// "tools: runsc=... skopeo=..."), creates the state dir layout (0700),
+// takes its lock (one driver per state dir), opens the store, detects
+// runsc and builds the manager. Does not
 // recover: the caller decides (serve does, an ephemeral run has nothing to).
 absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& config);
 

@@ -1,5 +1,6 @@
 #include "temp_dir.h"
 #include "lifecycle/runsc/command_runner.h"
+#include "lifecycle/runsc/tool_paths.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -196,6 +197,57 @@ TEST_CASE("a program that does not exist exits 127 with 'exec failed'", "[runner
   REQUIRE(p.ok());
   CHECK(p->exit_code == 127);
   CHECK_THAT(p->stderr_text, Catch::Contains("exec failed"));
+}
+
+TEST_CASE("the child gets none of the driver's environment, only the fixed PATH",
+          "[runner][env]") {
+  // A secret the driver was started with must not reach any tool.
+  REQUIRE(setenv("OSGV_TEST_CANARY_SECRET", "do-not-leak", 1) == 0);
+  auto r = MustRun(Cmd({"/usr/bin/env"}));
+  unsetenv("OSGV_TEST_CANARY_SECRET");
+  CHECK(r.ok());
+  CHECK_THAT(r.stdout_text, !Catch::Contains("OSGV_TEST_CANARY_SECRET"));
+  CHECK_THAT(r.stdout_text, !Catch::Contains("do-not-leak"));
+  CHECK_THAT(r.stdout_text, Catch::Contains(std::string("PATH=") + kToolSearchPath + "\n"));
+  // Nothing but PATH and the documented pass-through variables.
+  std::istringstream lines(r.stdout_text);
+  for (std::string line; std::getline(lines, line);) {
+    std::string name = line.substr(0, line.find('='));
+    INFO(line);
+    CHECK((name == "PATH" || name == "HOME" || name == "XDG_RUNTIME_DIR" ||
+           name == "XDG_CONFIG_HOME" || name == "TMPDIR" || name == "http_proxy" ||
+           name == "https_proxy" || name == "no_proxy" || name == "HTTP_PROXY" ||
+           name == "HTTPS_PROXY" || name == "NO_PROXY"));
+  }
+}
+
+TEST_CASE("a bare tool name resolves to an absolute path in the fixed search path",
+          "[runner][tools]") {
+  auto env = ResolveTool("runsc.path", "env");
+  REQUIRE(env.ok());
+  CHECK(*env == "/usr/bin/env");
+  auto missing = ResolveTool("images.skopeo_path", "osgv-no-such-tool");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == absl::StatusCode::kNotFound);
+  CHECK_THAT(std::string(missing.status().message()), Catch::StartsWith("images.skopeo_path: "));
+  // An absolute path is kept as configured.
+  CHECK(ResolveTool("runsc.path", "/opt/runsc/bin/runsc").value() == "/opt/runsc/bin/runsc");
+}
+
+TEST_CASE("a relative tool path is refused", "[runner][tools]") {
+  for (const char* relative : {"bin/runsc", "./runsc", "../runsc"}) {
+    auto r = ResolveTool("runsc.path", relative);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(r.status().message()), Catch::StartsWith("runsc.path: relative path"));
+  }
+  CHECK(ResolveTool("runsc.path", "").status().code() == absl::StatusCode::kInvalidArgument);
+  // The runner refuses one too, rather than run whatever the working
+  // directory holds under that name.
+  ProcessRunner runner;
+  auto r = runner.Run(Cmd({"./env"}));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("an empty argv is INVALID_ARGUMENT", "[runner]") {

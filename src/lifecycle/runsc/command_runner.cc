@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "lifecycle/runsc/tool_paths.h"
 
 namespace osgv {
 namespace {
@@ -60,15 +61,16 @@ void MaskProcSysNet() {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     ChildFail("mask /proc/sys/net: make / private");
   }
-  if (mount("tmpfs", "/proc/sys/net", "tmpfs", 0, "size=4k,mode=555") != 0) {
+  if (mount("tmpfs", "/proc/sys/net", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            "size=4k,mode=555") != 0) {
     ChildFail("mask /proc/sys/net: mount tmpfs");
   }
 }
 
 // In the child: wire stdio, close everything else, exec. Only
 // async-signal-safe calls here (we forked a multi-threaded process).
-[[noreturn]] void ExecChild(const Command& c, char* const* argv, int in_fd, int out_fd,
-                            int err_fd) {
+[[noreturn]] void ExecChild(const Command& c, const char* path, char* const* argv,
+                            char* const* envp, int in_fd, int out_fd, int err_fd) {
   if (c.own_process_group) setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -78,7 +80,7 @@ void MaskProcSysNet() {
   close_range(3, ~0U, 0);
   // After the dup2s, so a failure is reported on the caller's stderr.
   if (c.mask_proc_sys_net) MaskProcSysNet();
-  execvp(argv[0], argv);
+  execve(path, argv, envp);
   const char msg[] = "exec failed\n";
   (void)!write(2, msg, sizeof msg - 1);
   _exit(127);
@@ -89,7 +91,8 @@ void MaskProcSysNet() {
 // driver's page tables (~0.5 ms on the path of every runsc call) and
 // leaves its gRPC threads no copy-on-write faults to take. Returns the
 // child's pid, or -errno (an exec failure is reported here too).
-pid_t SpawnChild(const Command& c, char* const* argv, int in_fd, int out_fd, int err_fd) {
+pid_t SpawnChild(const Command& c, const char* path, char* const* argv, char* const* envp,
+                 int in_fd, int out_fd, int err_fd) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
@@ -110,13 +113,13 @@ pid_t SpawnChild(const Command& c, char* const* argv, int in_fd, int out_fd, int
   posix_spawnattr_setsigdefault(&attr, &pipe_only);
   posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = -1;
-  int r = posix_spawnp(&pid, argv[0], &actions, &attr, argv, environ);
+  int r = posix_spawn(&pid, path, &actions, &attr, argv, envp);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   return r == 0 ? pid : -r;
 }
 
-// Errors from posix_spawnp that mean "this program cannot be executed",
+// Errors from posix_spawn that mean "this program cannot be executed",
 // which callers see as a shell would: exit 127.
 bool IsExecError(int e) {
   return e == ENOENT || e == EACCES || e == ENOEXEC || e == ENOTDIR || e == ELOOP ||
@@ -174,9 +177,23 @@ std::string CommandResult::Describe() const {
 absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
   if (c.argv.empty()) return absl::InvalidArgumentError("command: empty argv");
 
+  // By absolute path: a bare name is looked up in the fixed search path
+  // (never the driver's PATH); a relative path is refused.
+  auto path = ResolveTool("command", c.argv[0]);
+  if (absl::IsNotFound(path.status())) {
+    CommandResult result;  // as a shell reports a command it cannot find
+    result.exit_code = 127;
+    result.stderr_text = absl::StrCat("exec failed: ", path.status().message(), "\n");
+    return result;
+  }
+  if (!path.ok()) return path.status();
   std::vector<char*> argv;
   for (const auto& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // Never the driver's own environment: it may hold secrets.
+  std::vector<char*> envp;
+  for (const auto& kv : ToolEnvironment()) envp.push_back(const_cast<char*>(kv.c_str()));
+  envp.push_back(nullptr);
 
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0) return absl::InternalError(absl::StrCat("open /dev/null: ", strerror(errno)));
@@ -197,10 +214,10 @@ absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
   pid_t pid = -1;
   if (c.mask_proc_sys_net) {
     pid = fork();
-    if (pid == 0) ExecChild(c, argv.data(), in_fd, out_fd, err_fd);
+    if (pid == 0) ExecChild(c, path->c_str(), argv.data(), envp.data(), in_fd, out_fd, err_fd);
     if (pid < 0) pid = -errno;
   } else {
-    pid = SpawnChild(c, argv.data(), in_fd, out_fd, err_fd);
+    pid = SpawnChild(c, path->c_str(), argv.data(), envp.data(), in_fd, out_fd, err_fd);
   }
   CloseFd(devnull);
   CloseFd(out_pipe[1]);

@@ -1,7 +1,8 @@
-// The one place that fork/execs external tools (runsc, later skopeo).
+// The one place that fork/execs external tools (runsc, skopeo, ip, nft).
 //
 // Always an argv vector, never a shell string; always a timeout; the tool's
 // stderr is captured and returned so callers can put it into their error.
+// Always by absolute path, with a minimal environment (tool_paths.h).
 // A fake implementation lets unit tests script runsc without running it.
 #pragma once
 
@@ -14,7 +15,9 @@
 namespace osgv {
 
 struct Command {
-  std::vector<std::string> argv;  // argv[0] is the program (PATH-resolved)
+  // argv[0] is the program: an absolute path, or a bare name looked up in
+  // kToolSearchPath (tool_paths.h). A relative path is INVALID_ARGUMENT.
+  std::vector<std::string> argv;
   std::chrono::milliseconds timeout{60000};
   // -1: stdin is /dev/null, stdout and stderr are captured.
   // Otherwise the fd is handed to the child as that stdio stream as is.
@@ -51,9 +54,11 @@ struct CommandResult {
 class CommandRunner {
  public:
   virtual ~CommandRunner() = default;
-  // Errors only when no child could be started (fork or pipe failed). A
-  // program that cannot be executed is a result with exit code 127 and
-  // "exec failed" on stderr, as from a shell; a non-zero exit is a result.
+  // Errors only when no child could be started (fork or pipe failed, or
+  // argv[0] is a relative path). A program that cannot be executed or
+  // found is a result with exit code 127 and "exec failed" on stderr, as
+  // from a shell; a non-zero exit is a result. The child's environment is
+  // ToolEnvironment(), never this process's.
   virtual absl::StatusOr<CommandResult> Run(const Command& command) = 0;
 };
 
