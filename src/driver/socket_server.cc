@@ -5,6 +5,7 @@
 #include <grpcpp/server_posix.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -104,6 +105,59 @@ absl::Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) 
 
 }  // namespace
 
+namespace {
+
+// Binds `fd` at a fresh path inside a private (0700) directory next to the
+// target, where no other user can reach it whatever mode the socket gets
+// from the umask; applies mode and group there; then moves it into place
+// without replacing anything. The process-wide umask stays untouched: it
+// is shared with every thread, which may be creating files right now.
+absl::Status BindPrivately(int fd, const SocketConfig& c) {
+  std::string parent = std::filesystem::path(c.path).parent_path().string();
+  std::string dir = parent + "/.osgv-XXXXXX";
+  const std::string staged_suffix = "/s";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (dir.size() + staged_suffix.size() >= sizeof addr.sun_path) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "socket.path: its directory must be at most ",
+        sizeof addr.sun_path - 1 - staged_suffix.size() - (dir.size() - parent.size()),
+        " bytes long, to bind the socket privately before moving it into place"));
+  }
+  if (mkdtemp(dir.data()) == nullptr) return Errno("mkdtemp " + dir);
+  const std::string staged = dir + staged_suffix;
+  std::memcpy(addr.sun_path, staged.c_str(), staged.size() + 1);
+  auto cleanup = [&] {
+    unlink(staged.c_str());
+    rmdir(dir.c_str());
+  };
+  mode_t mode = c.mode;
+  absl::Status st;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    st = Errno(absl::StrCat("bind ", staged));
+  } else if (!c.group.empty()) {
+    auto gid = GroupId(c.group);
+    if (!gid.ok()) {
+      st = gid.status();
+    } else if (chown(staged.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+      st = Errno("chgrp " + staged);
+    }
+    mode |= 0060;
+  }
+  if (st.ok() && chmod(staged.c_str(), mode) != 0) st = Errno("chmod " + staged);
+  // NOREPLACE: a driver that bound the path since ClearStaleSocket keeps it.
+  if (st.ok() && renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, c.path.c_str(),
+                           RENAME_NOREPLACE) != 0) {
+    st = errno == EEXIST ? absl::AlreadyExistsError(absl::StrCat(
+                               c.path, " appeared while binding; another driver is starting"))
+                         : Errno(absl::StrCat("rename ", staged, " to ", c.path));
+  }
+  cleanup();
+  return st;
+}
+
+}  // namespace
+
 absl::StatusOr<int> BindDriverSocket(const SocketConfig& c) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -117,27 +171,12 @@ absl::StatusOr<int> BindDriverSocket(const SocketConfig& c) {
 
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket");
-  // Bind under a tight umask so the socket is never briefly wider than 0600.
-  mode_t old = umask(0177);
-  int r = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  umask(old);
-  if (r != 0 || listen(fd, 128) != 0) {
-    auto st = Errno(absl::StrCat("bind ", c.path));
+  if (auto st = BindPrivately(fd, c); !st.ok()) {
     close(fd);
     return st;
   }
-  mode_t mode = c.mode;
-  if (!c.group.empty()) {
-    auto gid = GroupId(c.group);
-    if (!gid.ok() || chown(c.path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
-      close(fd);
-      unlink(c.path.c_str());
-      return gid.ok() ? Errno("chgrp " + c.path) : gid.status();
-    }
-    mode |= 0060;
-  }
-  if (chmod(c.path.c_str(), mode) != 0) {
-    auto st = Errno("chmod " + c.path);
+  if (listen(fd, 128) != 0) {
+    auto st = Errno(absl::StrCat("listen ", c.path));
     close(fd);
     unlink(c.path.c_str());
     return st;
