@@ -50,7 +50,10 @@ absl::Status OverlayMounter::MountOverlay(const std::string& lower, const std::s
     }
   }
   std::string opts = absl::StrCat("lowerdir=", lower, ",upperdir=", upper, ",workdir=", work);
-  if (mount("overlay", target.c_str(), "overlay", MS_NODEV, opts.c_str()) != 0) {
+  // The image's content is untrusted: on the host, no set-uid bit in it
+  // may raise a host process's privileges and no device node in it may
+  // open a host device. (Inside the sandbox gVisor applies its own rules.)
+  if (mount("overlay", target.c_str(), "overlay", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
     return absl::InternalError(
         absl::StrCat("mount overlay on ", target, " (", opts, "): ", strerror(errno)));
   }
