@@ -21,6 +21,7 @@
 #include "capabilities/config.h"
 #include "lifecycle/network/sandbox_network.h"
 #include "lifecycle/runsc/command_runner.h"
+#include "lifecycle/runsc/runsc_id.h"
 #include "live_support.h"
 #include "tcp_listener.h"
 
@@ -186,8 +187,10 @@ TEST_CASE("the network of a sandbox without a record is torn down when the drive
   auto options = osgv::HostNetworkOptionsFromConfig(NetworkConfig(state));
   REQUIRE(options.ok());
   osgv::HostNetwork net(&runner, *options);
-  std::mt19937_64 rng(std::random_device{}());
-  std::string orphan = absl::StrCat("osgv-", absl::Hex(rng(), absl::kZeroPad16));
+  // An id of the form the driver makes: the start-up sweep leaves others alone.
+  auto new_id = osgv::NewRunscId();
+  REQUIRE(new_id.ok());
+  const std::string orphan = *new_id;
   auto attached = net.Setup(orphan, "orphan");
   INFO(attached.status().message());
   REQUIRE(attached.ok());
