@@ -134,7 +134,9 @@ TEST_CASE("condition vocabulary: coming-up phases are transient whatever the sto
   for (const auto& ph : {std::string(phase::kProvisioning), std::string(phase::kDeleting)}) {
     for (const auto& why : kRecordReasons) {
       INFO("phase=" << ph << " reason=" << why);
-      const Condition* ready = FindCondition(SnapshotOf(Record(ph, why)), "Ready");
+      // Kept: FindCondition points into it.
+      const SandboxSnapshot snap = SnapshotOf(Record(ph, why));
+      const Condition* ready = FindCondition(snap, "Ready");
       REQUIRE(ready != nullptr);
       CHECK(ready->status == "False");
       CHECK(IsTransientReason(ready->reason));
@@ -194,7 +196,8 @@ TEST_CASE("exited and failed are terminal with the record's reason", "[status][v
     CHECK_FALSE(s.status.deleting);
 
     // No stored reason: still a terminal one, never an empty reason.
-    const Condition* bare = FindCondition(SnapshotOf(Record(ph, "")), "Ready");
+    const SandboxSnapshot bare_snap = SnapshotOf(Record(ph, ""));  // FindCondition points into it
+    const Condition* bare = FindCondition(bare_snap, "Ready");
     REQUIRE(bare != nullptr);
     CHECK(bare->status == "False");
     CHECK(!bare->reason.empty());

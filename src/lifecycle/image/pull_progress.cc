@@ -29,12 +29,16 @@ absl::StatusOr<std::vector<LayerSize>> ManifestLayers(
   if (!manifest["layers"].is_array()) return absl::InvalidArgumentError("manifest: no layers");
   std::vector<LayerSize> layers;
   for (const json& layer : manifest["layers"]) {
-    if (!layer.is_object() || !layer["digest"].is_string()) {
+    // value(), not operator[]: on a const json, [] with a missing key is
+    // undefined behaviour, and the manifest comes from a registry.
+    if (!layer.is_object() || !layer.value("digest", json()).is_string()) {
       return absl::InvalidArgumentError("manifest: a layer without a digest");
     }
     LayerSize l;
-    l.digest = layer["digest"].get<std::string>();
-    if (layer["size"].is_number_unsigned()) l.size = layer["size"].get<uint64_t>();
+    l.digest = layer.at("digest").get<std::string>();
+    if (json size = layer.value("size", json()); size.is_number_unsigned()) {
+      l.size = size.get<uint64_t>();
+    }
     layers.push_back(std::move(l));
   }
   return layers;
