@@ -120,7 +120,15 @@ absl::StatusOr<ImageReference> ParseOciLayout(const std::string& ref) {
   if (rest.empty() || rest.front() != '/') {
     return Invalid(ref, "the layout path must be absolute (oci:/abs/path[:tag])");
   }
-  std::string normal = std::filesystem::path(rest).lexically_normal().string();
+  // lexically_normal keeps a leading "//" (a root name elsewhere), and a
+  // leading "///" as it is: on Linux both are "/".
+  std::string slashes_collapsed;
+  for (char c : rest) {
+    if (c != '/' || slashes_collapsed.empty() || slashes_collapsed.back() != '/') {
+      slashes_collapsed.push_back(c);
+    }
+  }
+  std::string normal = std::filesystem::path(slashes_collapsed).lexically_normal().string();
   if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
   out.layout_dir = normal;
   return out;

@@ -85,6 +85,8 @@ TEST_CASE("ParseImageReference splits oci:/path[:tag]", "[image][reference]") {
   CHECK(ok("oci:/images/a:b/").layout_dir == "/images/a:b");
   CHECK(ok("oci:/images/a:b/").Canonical() == "oci:/images/a:b/");
   CHECK(ok(ok("oci:/images/a:b/").Canonical()).tag.empty());
+  CHECK(ok("oci:///images//app").layout_dir == "/images/app");
+  CHECK(ok("oci:///").Canonical() == "oci:/");
   CHECK(ok("oci:/images/a:b/app").tag.empty());
   CHECK(ok("oci:/images/a:b/app:latest").tag == "latest");
   CHECK(ok("oci:/images//app/:latest").layout_dir == "/images/app");

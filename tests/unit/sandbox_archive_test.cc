@@ -256,6 +256,8 @@ TEST_CASE("archive manifest: versions and malformed manifests are refused", "[ar
   json other = j;
   other["format"] = "something-else";
   CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(other.dump()).status()));
+  other["format"] = json::object();  // threw out of the parser (fuzzing)
+  CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(other.dump()).status()));
   CHECK(absl::IsInvalidArgument(SandboxManifestFromJson("not json").status()));
 
   json running = j;

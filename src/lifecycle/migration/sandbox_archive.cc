@@ -795,7 +795,9 @@ absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string
     return absl::InvalidArgumentError(
         absl::StrCat(kSandboxArchiveManifestName, " is not a JSON object"));
   }
-  if (j.value("format", "") != kFormatName) {
+  // Checked before the try below; j.value would throw on a non-string.
+  const auto format = j.find("format");
+  if (format == j.end() || !format->is_string() || *format != kFormatName) {
     return absl::InvalidArgumentError(absl::StrCat(
         kSandboxArchiveManifestName, " is not an openshell-driver-gvisor sandbox manifest"));
   }
