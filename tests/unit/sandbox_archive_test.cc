@@ -258,6 +258,9 @@ TEST_CASE("archive manifest: versions and malformed manifests are refused", "[ar
   CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(other.dump()).status()));
   other["format"] = json::object();  // threw out of the parser (fuzzing)
   CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(other.dump()).status()));
+  json huge = j;
+  huge["record"]["created_at_ms"] = 1.7e140;  // an undefined float-to-int cast (fuzzing)
+  CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(huge.dump()).status()));
   CHECK(absl::IsInvalidArgument(SandboxManifestFromJson("not json").status()));
 
   json running = j;
