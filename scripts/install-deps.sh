@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package the driver needs to build, test and run.
+# Installs every Debian package the driver needs to build, test and run
+# (clang-14 and its compiler-rt build the libFuzzer targets, scripts/fuzz.sh).
 # Debian 12 (bookworm) only; runsc comes from bookworm-backports because the
 # stock bookworm build lacks systrap, --net-disconnect-ok and a working
 # sandbox network stack (see the runsc notes in docs/lifecycle.md). The backports suite is added
@@ -61,7 +62,8 @@ apt-get install -y -qq --no-install-recommends \
   libabsl-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 \
   libsqlite3-dev sqlite3 libarchive-dev nlohmann-json3-dev \
   skopeo umoci busybox-static docker-registry \
-  iproute2 nftables util-linux procps python3 python3-yaml >/dev/null
+  iproute2 nftables util-linux procps python3 python3-yaml \
+  clang-14 libclang-rt-14-dev >/dev/null
 
 # `kubectl kustomize` renders the Helm post-renderer in the chart tests. Some
 # machines already carry a kubectl from another package, which Debian's

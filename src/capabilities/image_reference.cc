@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "capabilities/quantity.h"
 
 namespace osgv {
 namespace {
@@ -22,8 +23,11 @@ constexpr char kDockerHub[] = "docker.io";
 constexpr size_t kMaxNameLength = 255;
 constexpr size_t kMaxTagLength = 128;
 
+// The reference is quoted escaped and bounded (QuoteForMessage): it comes
+// from the request and may be 1 MiB of anything.
 absl::Status Invalid(const std::string& ref, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("invalid image reference '", ref, "': ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid image reference ", QuoteForMessage(ref), ": ", why));
 }
 
 bool IsLowerAlnum(char c) { return absl::ascii_islower(c) || absl::ascii_isdigit(c); }
@@ -116,7 +120,15 @@ absl::StatusOr<ImageReference> ParseOciLayout(const std::string& ref) {
   if (rest.empty() || rest.front() != '/') {
     return Invalid(ref, "the layout path must be absolute (oci:/abs/path[:tag])");
   }
-  std::string normal = std::filesystem::path(rest).lexically_normal().string();
+  // lexically_normal keeps a leading "//" (a root name elsewhere), and a
+  // leading "///" as it is: on Linux both are "/".
+  std::string slashes_collapsed;
+  for (char c : rest) {
+    if (c != '/' || slashes_collapsed.empty() || slashes_collapsed.back() != '/') {
+      slashes_collapsed.push_back(c);
+    }
+  }
+  std::string normal = std::filesystem::path(slashes_collapsed).lexically_normal().string();
   if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
   out.layout_dir = normal;
   return out;
@@ -146,7 +158,8 @@ absl::StatusOr<ImageReference> ParseRegistry(const std::string& ref) {
   std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
   if (parts.size() > 1 && LooksLikeRegistry(parts.front())) {
     if (!IsDomain(parts.front())) {
-      return Invalid(ref, absl::StrCat("'", parts.front(), "' is not a registry host[:port]"));
+      return Invalid(ref, absl::StrCat(QuoteForMessage(parts.front()),
+                                       " is not a registry host[:port]"));
     }
     out.registry = std::string(parts.front());
     parts.erase(parts.begin());
@@ -156,8 +169,8 @@ absl::StatusOr<ImageReference> ParseRegistry(const std::string& ref) {
   if (out.registry == "index.docker.io") out.registry = kDockerHub;
   for (absl::string_view part : parts) {
     if (!IsPathComponent(part)) {
-      return Invalid(ref, absl::StrCat("repository component '", part,
-                                       "' must be lowercase letters and digits, separated by "
+      return Invalid(ref, absl::StrCat("repository component ", QuoteForMessage(part),
+                                       " must be lowercase letters and digits, separated by "
                                        "'.', '_', '__' or '-'"));
     }
   }
@@ -176,8 +189,12 @@ absl::StatusOr<ImageReference> ParseRegistry(const std::string& ref) {
 
 std::string ImageReference::Canonical() const {
   if (!is_registry()) {
-    return tag.empty() ? absl::StrCat(kOciTransport, layout_dir)
-                       : absl::StrCat(kOciTransport, layout_dir, ":", tag);
+    if (!tag.empty()) return absl::StrCat(kOciTransport, layout_dir, ":", tag);
+    // "oci:/dir/a:b" would read back as /dir/a with tag b; the trailing
+    // slash keeps a colon in the last component part of the directory.
+    const bool colon_in_last = layout_dir.rfind(':') != std::string::npos &&
+                               layout_dir.rfind(':') > layout_dir.rfind('/');
+    return absl::StrCat(kOciTransport, layout_dir, colon_in_last ? "/" : "");
   }
   std::string name = absl::StrCat(registry, "/", repository);
   return digest.empty() ? absl::StrCat(name, ":", tag) : absl::StrCat(name, "@", digest);

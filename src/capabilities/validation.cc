@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "capabilities/image_reference.h"
@@ -37,6 +38,16 @@ constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxLabelLength = 63;
 constexpr size_t kMaxSubdomainLength = 253;
 
+// What execve accepts, in Linux and in gVisor's sentry alike: each argument
+// and each "KEY=value" at most MAX_ARG_STRLEN (32 pages, NUL included), and
+// all of them together within ARG_MAX (2 MiB), which the variables the
+// driver and the supervisor add share. A request past these would be
+// accepted, recorded, and then fail at boot; a count limit keeps a request
+// of tiny variables from bloating the record instead.
+constexpr size_t kMaxExecString = 128 * 1024 - 1;
+constexpr size_t kMaxExecTotal = 1024 * 1024;
+constexpr size_t kMaxEnvEntries = 4096;
+
 absl::Status Invalid(absl::string_view path, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
 }
@@ -53,6 +64,19 @@ absl::Status WithPath(absl::string_view path, const absl::Status& status) {
 
 std::string Got(absl::string_view value) {
   return absl::StrCat(" (got ", QuoteForMessage(value), ")");
+}
+
+// A JSON value from the request for a message: compact, ASCII only, cut
+// after 64 bytes, like QuoteForMessage (a 1 MiB value must not become a
+// 1 MiB status message or log line).
+std::string JsonForMessage(const nlohmann::json& value) {
+  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true,
+                                nlohmann::json::error_handler_t::replace);
+  text = absl::StrReplaceAll(text, {{"\x7f", "\\u007f"}});
+  constexpr size_t kMaxShown = 64;
+  if (text.size() <= kMaxShown) return text;
+  return absl::StrCat(text.substr(0, kMaxShown), "... (", text.size(),
+                      " bytes)");
 }
 
 // `map["key"]`, with the user's key escaped and bounded.
@@ -99,11 +123,7 @@ bool IsQualifiedName(absl::string_view s) {
 // start with '-' (an option to runsc) or hold a '/'.
 absl::Status CheckId(const std::string& id) {
   if (id.empty()) return Invalid("sandbox.id", "required");
-  bool ok = id.size() <= kMaxIdLength && IsAsciiAlnum(id[0]);
-  for (char c : id) {
-    ok = ok && (IsAsciiAlnum(c) || c == '.' || c == '_' || c == '-');
-  }
-  if (ok) return absl::OkStatus();
+  if (IsSandboxId(id)) return absl::OkStatus();
   return Invalid("sandbox.id",
                  absl::StrCat("must be at most ", kMaxIdLength,
                               " characters of A-Z, a-z, "
@@ -134,6 +154,10 @@ absl::Status CheckOptionalLabel(absl::string_view path,
 
 absl::Status CheckEnvironment(absl::string_view map_path,
                               const std::map<std::string, std::string>& env) {
+  if (env.size() > kMaxEnvEntries) {
+    return Invalid(map_path, absl::StrCat(env.size(), " variables; at most ",
+                                          kMaxEnvEntries));
+  }
   for (const auto& [key, value] : env) {
     if (!IsPosixEnvName(key)) {
       return Invalid(EntryPath(map_path, key),
@@ -142,6 +166,12 @@ absl::Status CheckEnvironment(absl::string_view map_path,
     }
     if (HasNul(value)) {
       return Invalid(EntryPath(map_path, key), "value contains a NUL byte");
+    }
+    if (key.size() + 1 + value.size() > kMaxExecString) {
+      return Invalid(EntryPath(map_path, key),
+                     absl::StrCat("KEY=value is ", key.size() + 1 + value.size(),
+                                  " bytes; at most ", kMaxExecString,
+                                  " (execve's limit for one string)"));
     }
   }
   return absl::OkStatus();
@@ -165,8 +195,27 @@ absl::Status CheckCommand(const std::vector<std::string>& command) {
     if (i == 0 && command[i].empty()) {
       return Invalid(path, "the program must not be empty");
     }
+    if (command[i].size() > kMaxExecString) {
+      return Invalid(path, absl::StrCat(command[i].size(), " bytes; at most ",
+                                        kMaxExecString,
+                                        " (execve's limit for one string)"));
+    }
   }
   return absl::OkStatus();
+}
+
+// All variables and arguments together, as execve counts them.
+absl::Status CheckExecTotal(const SandboxSpec& spec) {
+  size_t total = 0;
+  for (const auto* env : {&spec.environment, &spec.tmpl.environment}) {
+    for (const auto& [key, value] : *env) total += key.size() + value.size() + 2;
+  }
+  for (const std::string& arg : spec.command) total += arg.size() + 1;
+  if (total <= kMaxExecTotal) return absl::OkStatus();
+  return Invalid(kSpec, absl::StrCat("environment and command take ", total,
+                                     " bytes; at most ", kMaxExecTotal,
+                                     " (half of execve's limit, the rest is "
+                                     "for the driver's own variables)"));
 }
 
 absl::Status CheckLogLevel(const std::string& level) {
@@ -307,7 +356,7 @@ absl::StatusOr<uint64_t> JsonPidsLimit(absl::string_view path,
   const bool in_range =
       number == 0 || (number >= kMinPidsLimit && number <= kMaxPidsLimit);
   if (!in_range || std::trunc(number) != number) {
-    return Invalid(path, absl::StrCat(rule, " (got ", value.dump(), ")"));
+    return Invalid(path, absl::StrCat(rule, " (got ", JsonForMessage(value), ")"));
   }
   return static_cast<uint64_t>(number);
 }
@@ -333,7 +382,7 @@ constexpr DriverConfigKey kDriverConfigKeys[] = {
         DriverConfigOptions& options) {
        if (!value.is_string() || (value != "none" && value != "sandbox")) {
          return Invalid(path, absl::StrCat("must be \"none\" or \"sandbox\" (got ",
-                                           value.dump(), ")"));
+                                           JsonForMessage(value), ")"));
        }
        options.network_mode = value.get<std::string>();
        return absl::OkStatus();
@@ -343,7 +392,7 @@ constexpr DriverConfigKey kDriverConfigKeys[] = {
         DriverConfigOptions& options) {
        if (!value.is_string() || !IsPullPolicy(value.get<std::string>())) {
          return Invalid(path, absl::StrCat("must be \"if-not-present\", \"always\" or "
-                                           "\"never\" (got ", value.dump(), ")"));
+                                           "\"never\" (got ", JsonForMessage(value), ")"));
        }
        options.pull_policy = value.get<std::string>();
        return absl::OkStatus();
@@ -381,14 +430,25 @@ absl::Status CheckUnsupportedFeatures(const SandboxSpec& spec) {
       ParseJsonObject(kPlatformConfig, spec.tmpl.platform_config_json);
   if (!platform.ok()) return platform.status();
   if (!platform->empty()) {
+    // Named, escaped and cut short: at most kMaxKeysShown keys of at most
+    // 64 bytes each, whatever the request holds.
+    constexpr size_t kMaxKeysShown = 8;
     std::vector<std::string> keys;
     for (const auto& item : platform->items()) {
-      keys.push_back(absl::CEscape(item.key()));
+      if (keys.size() == kMaxKeysShown) break;
+      const std::string& key = item.key();
+      keys.push_back(key.size() <= 64
+                         ? absl::CEscape(key)
+                         : absl::StrCat(absl::CEscape(key.substr(0, 64)), "..."));
     }
+    const std::string more =
+        platform->size() > keys.size()
+            ? absl::StrCat(" and ", platform->size() - keys.size(), " more")
+            : "";
     return Unsupported(kPlatformConfig,
                        absl::StrCat("not supported by the gvisor driver (got "
                                     "keys: ",
-                                    absl::StrJoin(keys, ", "), ")"));
+                                    absl::StrJoin(keys, ", "), more, ")"));
   }
   return absl::OkStatus();
 }
@@ -402,6 +462,14 @@ bool IsDns1123Label(const std::string& s) {
     if (!IsLowerAlnum(c) && c != '-') return false;
   }
   return true;
+}
+
+bool IsSandboxId(const std::string& id) {
+  bool ok = !id.empty() && id.size() <= kMaxIdLength && IsAsciiAlnum(id[0]);
+  for (char c : id) {
+    ok = ok && (IsAsciiAlnum(c) || c == '.' || c == '_' || c == '-');
+  }
+  return ok;
 }
 
 bool IsPosixEnvName(const std::string& s) {
@@ -476,6 +544,7 @@ absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
                             spec.tmpl.environment),
            CheckLabels(spec.tmpl.labels),
            CheckCommand(spec.command),
+           CheckExecTotal(spec),
            CheckLogLevel(spec.log_level),
        }) {
     if (!status.ok()) return status;

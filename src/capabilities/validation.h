@@ -38,6 +38,9 @@ absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
 
 // Individual rules, exposed for reuse and tests.
 bool IsDns1123Label(const std::string& s);
+// What sandbox.id may be: 1 to 128 of A-Z a-z 0-9 . _ -, starting with a
+// letter or digit (it names directories and runsc containers).
+bool IsSandboxId(const std::string& id);
 bool IsPosixEnvName(const std::string& s);
 absl::Status ValidateLabelKey(const std::string& key);
 absl::Status ValidateLabelValue(const std::string& value);

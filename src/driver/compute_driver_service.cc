@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
+#include "capabilities/quantity.h"
+#include "capabilities/validation.h"
 #include "driver/proto_convert.h"
 #include "driver/watch_reactor.h"
 #include "lifecycle/log_context.h"
@@ -17,9 +21,27 @@ grpc::Status CheckWorkspace(const std::string& workspace) {
   }
   if (!IsDns1123Label(workspace)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("workspace: must be a DNS-1123 label (got '", workspace, "')"));
+                        absl::StrCat("workspace: must be a DNS-1123 label (got ",
+                                     QuoteForMessage(workspace), ")"));
   }
   return grpc::Status::OK;
+}
+
+// A lookup key no CreateSandbox could have accepted names no sandbox: the
+// gateway's "absent" (NOT_FOUND), answered here so that the key is only
+// ever echoed escaped and bounded. The manager looks up by id, else name.
+std::optional<grpc::Status> MalformedLookupKey(const std::string& id, const std::string& name) {
+  if (!id.empty() && !IsSandboxId(id)) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("sandbox_id: no sandbox has the id ", QuoteForMessage(id),
+                                     " (not a valid sandbox id)"));
+  }
+  if (id.empty() && !name.empty() && !IsDns1123Label(name)) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("sandbox_name: no sandbox has the name ",
+                                     QuoteForMessage(name), " (not a DNS-1123 label)"));
+  }
+  return std::nullopt;
 }
 
 // The gateway's trace id for this call (traceparent metadata), for logs.
@@ -84,6 +106,7 @@ grpc::Status ComputeDriverService::GetSandbox(grpc::ServerContext* ctx, const pb
                                               pb::GetSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
   auto snap = manager_->Get(in->sandbox_id(), in->sandbox_name());
   if (!snap.ok()) return ToGrpc(snap.status());
   ToProto(*snap, out->mutable_sandbox());
@@ -112,6 +135,7 @@ grpc::Status ComputeDriverService::StopSandbox(grpc::ServerContext* ctx,
                                                pb::StopSandboxResponse*) {
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
   return ToGrpc(manager_->Stop(in->sandbox_id(), in->sandbox_name()));
 }
 
@@ -120,6 +144,7 @@ grpc::Status ComputeDriverService::StartSandbox(grpc::ServerContext* ctx,
                                                 pb::StartSandboxResponse*) {
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
   return ToGrpc(manager_->Start(in->sandbox_id(), in->sandbox_name()));
 }
 
@@ -128,6 +153,8 @@ grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext* ctx,
                                                  pb::DeleteSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
+  // Nothing can be there: deleted = false, as for any absent sandbox.
+  if (MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return grpc::Status::OK;
   auto deleted = manager_->Delete(in->sandbox_id(), in->sandbox_name());
   if (!deleted.ok()) return ToGrpc(deleted.status());
   out->set_deleted(*deleted);

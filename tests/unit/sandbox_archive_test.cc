@@ -256,6 +256,11 @@ TEST_CASE("archive manifest: versions and malformed manifests are refused", "[ar
   json other = j;
   other["format"] = "something-else";
   CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(other.dump()).status()));
+  other["format"] = json::object();  // threw out of the parser (fuzzing)
+  CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(other.dump()).status()));
+  json huge = j;
+  huge["record"]["created_at_ms"] = 1.7e140;  // an undefined float-to-int cast (fuzzing)
+  CHECK(absl::IsInvalidArgument(SandboxManifestFromJson(huge.dump()).status()));
   CHECK(absl::IsInvalidArgument(SandboxManifestFromJson("not json").status()));
 
   json running = j;

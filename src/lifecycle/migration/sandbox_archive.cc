@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -789,18 +790,46 @@ std::string SandboxManifestToJson(const SandboxArchiveManifest& m) {
   return j.dump(2);
 }
 
+namespace {
+
+// The manifest's integer fields may not hold a float: nlohmann converts one
+// to an integer with a plain cast, undefined for 1e300 (found by fuzzing).
+absl::Status CheckNoFloats(const json& object, std::initializer_list<const char*> keys) {
+  if (!object.is_object()) return absl::OkStatus();  // at() and value() refuse it
+  for (const char* key : keys) {
+    auto it = object.find(key);
+    if (it != object.end() && it->is_number_float()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kSandboxArchiveManifestName, ": ", key, " must be an integer"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string& text) {
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat(kSandboxArchiveManifestName, " is not a JSON object"));
   }
-  if (j.value("format", "") != kFormatName) {
+  // Checked before the try below; j.value would throw on a non-string.
+  const auto format = j.find("format");
+  if (format == j.end() || !format->is_string() || *format != kFormatName) {
     return absl::InvalidArgumentError(absl::StrCat(
         kSandboxArchiveManifestName, " is not an openshell-driver-gvisor sandbox manifest"));
   }
   SandboxArchiveManifest m;
   try {
+    for (const absl::Status& st :
+         {CheckNoFloats(j, {"format_version", "exported_at_ms"}),
+          CheckNoFloats(j.value("record", json()),
+                        {"exit_code", "created_at_ms", "updated_at_ms", "generation"}),
+          CheckNoFloats(j.value("checkpoint", json()),
+                        {"bytes", "created_at_ms", "duration_ms"})}) {
+      if (!st.ok()) return st;
+    }
     m.format_version = j.at("format_version").get<int>();
     if (m.format_version < 1) {
       return absl::InvalidArgumentError(
