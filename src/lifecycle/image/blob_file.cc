@@ -35,6 +35,7 @@ absl::StatusOr<BlobFile> BlobFile::OpenAt(int dir_fd, const std::string& name,
   int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return OpenError(errno, digest, display);
   BlobFile blob(fd, digest, display, size);
+  blob.hash_ = std::make_unique<Sha256Hasher>();
   struct stat st;
   if (::fstat(fd, &st) != 0) return PosixError(errno, "cannot stat", display);
   if (!S_ISREG(st.st_mode)) {
@@ -67,8 +68,10 @@ BlobFile::~BlobFile() {
 }
 
 absl::Status BlobFile::Rewind() {
-  if (::lseek(fd_, 0, SEEK_SET) != 0) return PosixError(errno, "cannot rewind", display_);
+  // A fresh hash even if the seek fails: a pass that then goes on from the
+  // wrong offset cannot match the digest.
   hash_ = std::make_unique<Sha256Hasher>();
+  if (::lseek(fd_, 0, SEEK_SET) != 0) return PosixError(errno, "cannot rewind", display_);
   return absl::OkStatus();
 }
 
