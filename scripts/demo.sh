@@ -88,13 +88,21 @@ osgv_build_busybox_layout() {
 
 # Starts `serve` in the background on $OSGV_TMP/run/gvisor.sock with state in
 # $OSGV_TMP/state, logging to $OSGV_TMP/driver.log, and waits until its
-# health check says SERVING. Extra arguments go to `serve`.
+# health check says SERVING. Extra arguments go to `serve`. Without a
+# --config among them it gets $OSGV_TMP/driver.yaml, whose images.oci_roots
+# admits the layouts osgv_build_busybox_layout makes under $OSGV_TMP/image:
+# requests may name no other oci: layout (docs/configuration.md).
 # shellcheck disable=SC2120  # bench/create_ready.sh passes some
 osgv_start_driver() {
   OSGV_SOCK=$OSGV_TMP/run/gvisor.sock
   OSGV_STATE=$OSGV_TMP/state
   OSGV_LOG=$OSGV_TMP/driver.log
-  "$OSGV_BIN" serve --socket "$OSGV_SOCK" --state-dir "$OSGV_STATE" "$@" \
+  local config=()
+  if [[ " $* " != *" --config "* ]]; then
+    printf 'images:\n  oci_roots: ["%s"]\n' "$OSGV_TMP/image" >"$OSGV_TMP/driver.yaml"
+    config=(--config "$OSGV_TMP/driver.yaml")
+  fi
+  "$OSGV_BIN" serve --socket "$OSGV_SOCK" --state-dir "$OSGV_STATE" "${config[@]}" "$@" \
     </dev/null >>"$OSGV_LOG" 2>&1 &
   OSGV_DRIVER_PID=$!
   local i
@@ -189,11 +197,12 @@ demo_main() {
   echo "image: $image"
 
   osgv_banner "Starting the driver"
-  printf '$ %s serve --socket %s --state-dir %s &   # log: %s\n' \
+  printf '$ %s serve --socket %s --state-dir %s --config %s &   # log: %s\n' \
     "${OSGV_BIN#"$OSGV_ROOT"/}" "$OSGV_TMP/run/gvisor.sock" "$OSGV_TMP/state" \
-    "$OSGV_TMP/driver.log"
+    "$OSGV_TMP/driver.yaml" "$OSGV_TMP/driver.log"
   osgv_start_driver
-  echo "driver pid $OSGV_DRIVER_PID is SERVING on $OSGV_SOCK"
+  echo "driver pid $OSGV_DRIVER_PID is SERVING on $OSGV_SOCK; its config:"
+  sed 's/^/  /' "$OSGV_TMP/driver.yaml"
 
   osgv_banner "Capabilities: what the gateway reads once at its start-up"
   osgv_show_run "$OSGV_BIN" ctl --socket "$OSGV_SOCK" caps

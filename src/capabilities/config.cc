@@ -23,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "capabilities/image_reference.h"
 #include "capabilities/quantity.h"
 #include "yaml-cpp/yaml.h"
 
@@ -410,6 +411,8 @@ const std::vector<Field>& Fields() {
                                [](auto& c) -> auto& { return c.images.pull_timeout; }),
       MakeField<StringCodec>("images.pull_policy",
                              [](auto& c) -> auto& { return c.images.pull_policy; }),
+      MakeField<StringListCodec>("images.oci_roots",
+                                 [](auto& c) -> auto& { return c.images.oci_roots; }),
       MakeField<CountCodec<size_t>>(
           "watch.queue_size",
           [](auto& c) -> auto& { return c.watch.queue_size; }),
@@ -593,6 +596,34 @@ absl::Status CheckGatewayTls(const GatewayConfig& g) {
   return absl::OkStatus();
 }
 
+// Requests' oci: layouts are never read from the driver's own state
+// (CheckOciLayoutDir), so a root or default image there is a mistake.
+absl::Status CheckOciRoots(const Config& c) {
+  std::vector<std::string> own = {c.state_dir};
+  if (!c.checkpoint_dir.empty()) own.push_back(c.checkpoint_dir);
+  for (size_t i = 0; i < c.images.oci_roots.size(); ++i) {
+    const std::string key = absl::StrCat("images.oci_roots[", i, "]");
+    const std::string& root = c.images.oci_roots[i];
+    if (auto s = CheckAbsolutePath(key, root); !s.ok()) return s;
+    for (const std::string& dir : own) {
+      if (PathIsWithin(root, dir)) {
+        return KeyError(key, absl::StrCat("must not be inside state_dir or checkpoint_dir (got ",
+                                          QuoteForMessage(root), ")"));
+      }
+    }
+  }
+  absl::StatusOr<ImageReference> image = ParseImageReference(c.default_image);
+  if (!c.default_image.empty() && image.ok() && !image->is_registry()) {
+    for (const std::string& dir : own) {
+      if (PathIsWithin(image->layout_dir, dir)) {
+        return KeyError("default_image",
+                        "an oci: layout must not be inside state_dir or checkpoint_dir");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Rules about single keys, which hold for a file before CLI overrides too.
 absl::Status CheckValues(const Config& c) {
   return FirstError({
@@ -631,6 +662,7 @@ absl::Status CheckValues(const Config& c) {
           : KeyError("images.pull_timeout", "must be greater than zero"),
       CheckOneOf("images.pull_policy", c.images.pull_policy,
                  {"if-not-present", "always", "never"}),
+      CheckOciRoots(c),
       c.network.mode.empty() ? absl::OkStatus()
                              : CheckOneOf("network.mode", c.network.mode, {"none", "sandbox"}),
       CheckOneOf("network.egress", c.network.egress, {"allow", "deny"}),

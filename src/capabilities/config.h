@@ -101,6 +101,9 @@ struct ImagesConfig {
   std::vector<std::string> insecure_registries;  // host[:port]: plain HTTP or unverified TLS
   std::chrono::milliseconds pull_timeout{600000};  // one `skopeo copy`
   std::string pull_policy = "if-not-present";     // | always | never
+  // Absolute directories under which a request's oci: layout may lie; empty
+  // = requests may name none (run and probe add the layout they are given).
+  std::vector<std::string> oci_roots;
 };
 
 // The pull policies, in the spelling of Kubernetes' imagePullPolicy.

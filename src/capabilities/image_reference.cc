@@ -200,6 +200,38 @@ std::string ImageReference::Canonical() const {
   return digest.empty() ? absl::StrCat(name, ":", tag) : absl::StrCat(name, "@", digest);
 }
 
+bool PathIsWithin(const std::string& path, const std::string& dir) {
+  auto normal = [](const std::string& p) {
+    std::string n = std::filesystem::path(p).lexically_normal().string();
+    if (n.size() > 1 && n.back() == '/') n.pop_back();
+    return n;
+  };
+  const std::string p = normal(path);
+  const std::string d = normal(dir);
+  if (p.empty() || d.empty() || p.front() != '/' || d.front() != '/') return false;
+  if (d == "/") return true;
+  return p == d || (absl::StartsWith(p, d) && p[d.size()] == '/');
+}
+
+absl::Status CheckOciLayoutDir(const std::string& layout_dir, const OciLayoutPolicy& policy) {
+  for (const std::string& dir : policy.forbidden) {
+    if (PathIsWithin(layout_dir, dir)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "OCI layout ", layout_dir,
+          " is inside the driver's own state (state_dir or checkpoint_dir); images are never "
+          "read from there, whatever images.oci_roots allows"));
+    }
+  }
+  for (const std::string& root : policy.roots) {
+    if (PathIsWithin(layout_dir, root)) return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "OCI layout ", layout_dir, " is not under any directory in images.oci_roots",
+      policy.roots.empty() ? " (none configured)" : "",
+      "; the operator allows it by adding a directory that holds it to images.oci_roots in the "
+      "driver's config"));
+}
+
 absl::StatusOr<ImageReference> ParseImageReference(const std::string& ref) {
   if (absl::StartsWith(ref, kOciTransport)) return ParseOciLayout(ref);
   if (ref.empty()) return Invalid(ref, "empty");

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -39,5 +40,26 @@ struct ImageReference {
 // "localhost" (and all lowercase) is a Docker Hub repository, and a
 // single-component Docker Hub name is under "library/".
 absl::StatusOr<ImageReference> ParseImageReference(const std::string& ref);
+
+// Where the driver reads oci: layouts that a request names. The driver runs
+// as root, so without this a tenant could make it read any host directory,
+// including its own writable layer under state_dir.
+struct OciLayoutPolicy {
+  // images.oci_roots (and the directory of an oci: default_image).
+  std::vector<std::string> roots;
+  // state_dir and checkpoint_dir: refused even when a root covers them.
+  std::vector<std::string> forbidden;
+};
+
+// True when `path` is `dir` or below it, comparing whole components of the
+// lexically normalized absolute paths: /srv/img holds /srv/img/a, not
+// /srv/images2.
+bool PathIsWithin(const std::string& path, const std::string& dir);
+
+// OK when `layout_dir` is under a root and under no forbidden directory;
+// otherwise FAILED_PRECONDITION saying which, and naming images.oci_roots.
+// Pure: compares strings only, so the caller decides whether they are the
+// request's paths or what the filesystem resolved them to.
+absl::Status CheckOciLayoutDir(const std::string& layout_dir, const OciLayoutPolicy& policy);
 
 }  // namespace osgv

@@ -254,6 +254,12 @@ absl::Status CheckImage(const std::string& image, const Config& config) {
     return Invalid(path, absl::StrCat(ref.status().message(),
                                       defaulted ? " (from default_image)" : ""));
   }
+  // Only the lexical rule here (validation does no I/O); the image store
+  // checks what the path resolves to when it opens the layout.
+  if (!ref->is_registry()) {
+    absl::Status allowed = CheckOciLayoutDir(ref->layout_dir, OciLayoutPolicyFor(config));
+    if (!allowed.ok()) return WithPath(path, allowed);
+  }
   return absl::OkStatus();
 }
 
@@ -454,6 +460,16 @@ absl::Status CheckUnsupportedFeatures(const SandboxSpec& spec) {
 }
 
 }  // namespace
+
+OciLayoutPolicy OciLayoutPolicyFor(const Config& config) {
+  OciLayoutPolicy policy;
+  policy.roots = config.images.oci_roots;
+  absl::StatusOr<ImageReference> fallback = ParseImageReference(config.default_image);
+  if (fallback.ok() && !fallback->is_registry()) policy.roots.push_back(fallback->layout_dir);
+  policy.forbidden.push_back(config.state_dir);
+  if (!config.checkpoint_dir.empty()) policy.forbidden.push_back(config.checkpoint_dir);
+  return policy;
+}
 
 bool IsDns1123Label(const std::string& s) {
   if (s.empty() || s.size() > kMaxLabelLength) return false;

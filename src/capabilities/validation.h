@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "capabilities/config.h"
+#include "capabilities/image_reference.h"
 #include "openshell_gvisor/sandbox.h"
 
 namespace osgv {
@@ -35,6 +36,11 @@ struct ValidatedSandbox {
 
 absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
     const SandboxRequest& request, const Config& config);
+
+// Where requests' oci: layouts may come from: images.oci_roots plus the
+// directory of an oci: default_image (the operator chose it), never
+// state_dir or checkpoint_dir. The image store re-applies it at use.
+OciLayoutPolicy OciLayoutPolicyFor(const Config& config);
 
 // Individual rules, exposed for reuse and tests.
 bool IsDns1123Label(const std::string& s);

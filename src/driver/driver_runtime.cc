@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "absl/strings/str_cat.h"
+#include "capabilities/validation.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/runsc/tool_paths.h"
 
@@ -92,7 +93,7 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& g
   rt->features = *features;
 
   rt->skopeo = std::make_unique<Skopeo>(&rt->runner, SkopeoOptionsFromConfig(config.images));
-  rt->images = std::make_unique<ImageStore>(L.images(), rt->skopeo.get());
+  rt->images = std::make_unique<ImageStore>(L.images(), rt->skopeo.get(), OciLayoutPolicyFor(config));
   rt->launcher = std::make_unique<ProcessMonitorLauncher>(SelfExe(), config.runsc.timeout);
   // A failure here only costs the first Launch the monitor's load time.
   if (auto st = rt->launcher->Prime(); !st.ok()) spdlog::warn("warm monitor: {}", st.ToString());

@@ -122,6 +122,20 @@ TEST_CASE("invalid creates are rejected naming the field and leave nothing behin
   CHECK(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(st.error_message().find("template.image") != std::string::npos);
 
+  // A request may not make the driver read host paths as an image: only
+  // under images.oci_roots (/tmp here), and never its own state.
+  auto host_dir = NewSandbox("host-dir");
+  host_dir.mutable_spec()->mutable_template_()->set_image("oci:/etc");
+  st = Create(d.stub.get(), host_dir);
+  CHECK(st.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(st.error_message().find("images.oci_roots") != std::string::npos);
+  auto own_state = NewSandbox("own-state");
+  own_state.mutable_spec()->mutable_template_()->set_image("oci:" + d.process.state_dir() +
+                                                          "/sandboxes/x/upper:v1");
+  st = Create(d.stub.get(), own_state);
+  CHECK(st.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(st.error_message().find("inside the driver's own state") != std::string::npos);
+
   grpc::ClientContext ctx;
   pb::ListSandboxesResponse list;
   REQUIRE(d.stub->ListSandboxes(&ctx, {}, &list).ok());

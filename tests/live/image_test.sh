@@ -55,7 +55,10 @@ got=$(timeout 120 "$binary" run --state-dir "$work/run-state" --image "oci:$work
 [[ $got == "$want" ]] || fail "run --image: the image's driver says '$got', the host's says '$want'"
 echo "ok: run --image oci:…:test prints the driver's version: $got"
 
-"$binary" serve --socket "$sock" --state-dir "$state" >"$work/driver.log" 2>&1 &
+# Requests (ctl create here) may name oci: layouts only under images.oci_roots.
+printf 'images:\n  oci_roots: ["%s"]\n' "$work/layout" >"$work/driver.yaml"
+"$binary" serve --socket "$sock" --state-dir "$state" --config "$work/driver.yaml" \
+  >"$work/driver.log" 2>&1 &
 driver_pid=$!
 for _ in $(seq 100); do
   "$binary" ctl --socket "$sock" --timeout 2s health >/dev/null 2>&1 && break

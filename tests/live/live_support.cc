@@ -98,16 +98,33 @@ const std::string& BusyboxImage() {
   return ref;
 }
 
+namespace {
+
+// Requests may name oci: layouts only under images.oci_roots. Every layout
+// the tests make is under /tmp (MakeTempDir); the driver's state dir there
+// stays refused all the same. Merged into a test's own `images:` section
+// when it has one (a YAML key may not appear twice).
+std::string WithOciRoots(std::string yaml) {
+  const std::string roots = "  oci_roots: [\"/tmp\"]\n";
+  size_t section = yaml.rfind("images:\n", 0) == 0 ? 0 : yaml.find("\nimages:\n");
+  if (section == std::string::npos) {
+    if (!yaml.empty() && yaml.back() != '\n') yaml += '\n';
+    return yaml + "images:\n" + roots;
+  }
+  size_t body = yaml.find('\n', section == 0 ? 0 : section + 1) + 1;
+  return yaml.insert(body, roots);
+}
+
+}  // namespace
+
 DriverProcess::DriverProcess(std::string state_dir, std::string config_yaml) {
   dir_ = MakeTempDir("driver");
   owns_state_ = state_dir.empty();
   state_dir_ = owns_state_ ? dir_ + "/state" : state_dir;
   socket_ = dir_ + "/run/gvisor.sock";
   log_path_ = dir_ + "/driver.log";
-  if (!config_yaml.empty()) {
-    config_path_ = dir_ + "/driver.yaml";
-    std::ofstream(config_path_) << config_yaml;
-  }
+  config_path_ = dir_ + "/driver.yaml";
+  std::ofstream(config_path_) << WithOciRoots(std::move(config_yaml));
 }
 
 DriverProcess::~DriverProcess() {

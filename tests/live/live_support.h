@@ -40,7 +40,8 @@ const std::string& BusyboxImage();
 
 class DriverProcess {
  public:
-  // Starts `serve` with a fresh state dir and socket unless given.
+  // Starts `serve` with a fresh state dir and socket unless given. The
+  // config gets images.oci_roots ["/tmp"] added, where the tests' layouts are.
   explicit DriverProcess(std::string state_dir = "", std::string config_yaml = "");
   ~DriverProcess();
 

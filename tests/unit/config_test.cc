@@ -52,6 +52,8 @@ sandbox:
   cpu_limit: 500m
   pids_limit: 8192
   console_log_max: 1Mi
+images:
+  oci_roots: [/srv/images, /opt/layouts]
 watch:
   queue_size: 128
 )";
@@ -75,6 +77,7 @@ TEST_CASE("an empty config file means every default", "[config]") {
     CHECK(config.sandbox.pids_limit == 2048);
     CHECK(config.sandbox.console_log_max_bytes == 16ULL << 20);
     CHECK(config.watch.queue_size == 4096);
+    CHECK(config.images.oci_roots.empty());
   }
 }
 
@@ -99,6 +102,7 @@ TEST_CASE("every key is parsed", "[config]") {
   CHECK(config.sandbox.pids_limit == 8192);
   CHECK(config.sandbox.console_log_max_bytes == 1ULL << 20);
   CHECK(config.watch.queue_size == 128);
+  CHECK(config.images.oci_roots == std::vector<std::string>{"/srv/images", "/opt/layouts"});
   CHECK(ValidateConfig(config).ok());
 }
 
@@ -335,6 +339,14 @@ TEST_CASE("ValidateConfig checks the effective config", "[config]") {
       {[](Config& c) { c.sandbox.pids_limit = 10; }, "sandbox.pids_limit:"},
       {[](Config& c) { c.supervisor.binary = "/usr/libexec/openshell-sandbox"; },
        "gateway.endpoint: required when supervisor.binary is set"},
+      {[](Config& c) { c.images.oci_roots = {"/srv/images", "images"}; },
+       "images.oci_roots[1]: must be an absolute path (got 'images')"},
+      {[](Config& c) { c.images.oci_roots = {"/var/lib/openshell-driver-gvisor/sandboxes"}; },
+       "images.oci_roots[0]: must not be inside state_dir or checkpoint_dir"},
+      {[](Config& c) { c.checkpoint_dir = "/ckpt"; c.images.oci_roots = {"/ckpt"}; },
+       "images.oci_roots[0]: must not be inside state_dir or checkpoint_dir"},
+      {[](Config& c) { c.default_image = "oci:/var/lib/openshell-driver-gvisor/x:v1"; },
+       "default_image: an oci: layout must not be inside state_dir"},
   };
   for (const Case& c : cases) {
     Config changed = config;
@@ -370,6 +382,8 @@ TEST_CASE("RenderConfig round-trips through ParseConfig", "[config]") {
     CHECK(back.sandbox.memory_limit_bytes == config.sandbox.memory_limit_bytes);
     CHECK(back.sandbox.cpu_limit_millis == config.sandbox.cpu_limit_millis);
     CHECK(back.runsc.timeout == config.runsc.timeout);
+    CHECK(back.images.oci_roots == config.images.oci_roots);
+    CHECK_THAT(rendered, Catch::Contains("oci_roots: [\"/srv/images\", \"/opt/layouts\"]"));
   }
   SECTION("values YAML would otherwise reinterpret") {
     Config config;

@@ -284,3 +284,88 @@ TEST_CASE("CleanStaging empties tmp/", "[image][store]") {
 
 }  // namespace
 }  // namespace osgv
+
+namespace osgv {
+namespace {
+
+using namespace osgv::testing;  // NOLINT
+using json = nlohmann::json;
+
+// A one-layer image in a new layout at `dir`.
+std::string BuildImage(const std::string& dir, const std::string& marker) {
+  OciLayoutBuilder layout(dir);
+  json manifest = layout.AddImage({layout.AddLayer({File("marker", marker)})});
+  layout.WriteIndex({manifest});
+  return manifest["digest"];
+}
+
+TEST_CASE("Prepare re-checks where an oci: layout really is, symlinks resolved",
+          "[image][store][oci_roots]") {
+  TempDir tmp;
+  const std::string roots = tmp.Dir("roots");
+  const std::string state = tmp.Dir("state");
+  BuildImage(roots + "/good", "good");
+  const std::string in_state = BuildImage(state + "/sandboxes/x/upper", "tenant-made");
+  BuildImage(tmp.path() + "/elsewhere/layout", "elsewhere");
+  REQUIRE(::symlink((state + "/sandboxes/x/upper").c_str(), (roots + "/to-state").c_str()) == 0);
+  REQUIRE(::symlink((tmp.path() + "/elsewhere/layout").c_str(), (roots + "/to-else").c_str()) ==
+          0);
+  REQUIRE(::symlink((tmp.path() + "/elsewhere").c_str(), (roots + "/dir-link").c_str()) == 0);
+  OciLayoutPolicy policy{{roots}, {state}};
+  ImageStore store(tmp.path() + "/cache", nullptr, policy);
+
+  CHECK(store.Prepare("oci:" + roots + "/good").ok());
+
+  absl::Status to_state = store.Prepare("oci:" + roots + "/to-state").status();
+  CHECK(to_state.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(Message(to_state), Catch::Contains("resolves to " + state + "/sandboxes/x/upper") &&
+                                    Catch::Contains("inside the driver's own state"));
+  CHECK_FALSE(fs::exists(tmp.path() + "/cache/rootfs/" + in_state.substr(7)));
+
+  for (const std::string& ref : {"oci:" + roots + "/to-else", "oci:" + roots + "/dir-link/layout"}) {
+    absl::Status outside = store.Prepare(ref).status();
+    CAPTURE(ref);
+    CHECK(outside.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_THAT(Message(outside), Catch::Contains("not under any directory in images.oci_roots"));
+  }
+
+  // The operator's own `images pull` passes no policy and follows the link.
+  ImageStore local(tmp.path() + "/cache");
+  CHECK(local.Prepare("oci:" + roots + "/to-else").ok());
+}
+
+TEST_CASE("Prepare follows no symlink inside a layout", "[image][store][security]") {
+  StoreFixture f;
+  json layer = f.layout.AddLayer({File("a", "a")});
+  json manifest = f.layout.AddImage({layer});
+  f.layout.WriteIndex({manifest});
+  const std::string outside = f.tmp.Dir("outside");
+
+  SECTION("a symlinked blob") {
+    std::string blob = f.layout.BlobPath(layer["digest"]);
+    fs::rename(blob, outside + "/blob");
+    REQUIRE(::symlink((outside + "/blob").c_str(), blob.c_str()) == 0);
+    absl::Status s = f.store.Prepare(f.Ref()).status();
+    CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_THAT(Message(s), Catch::Contains("is a symlink"));
+  }
+  SECTION("a symlinked blobs/ directory") {
+    fs::rename(f.layout.dir() + "/blobs", outside + "/blobs");
+    REQUIRE(::symlink((outside + "/blobs").c_str(), (f.layout.dir() + "/blobs").c_str()) == 0);
+    absl::Status s = f.store.Prepare(f.Ref()).status();
+    CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_THAT(Message(s), Catch::Contains("blobs/sha256 is not a directory"));
+  }
+  SECTION("a symlinked index.json") {
+    fs::rename(f.layout.dir() + "/index.json", outside + "/index.json");
+    REQUIRE(::symlink((outside + "/index.json").c_str(),
+                      (f.layout.dir() + "/index.json").c_str()) == 0);
+    absl::Status s = f.store.Prepare(f.Ref()).status();
+    CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_THAT(Message(s), Catch::Contains("is a symlink"));
+  }
+  CHECK(f.CacheEntriesFor(manifest["digest"]).empty());
+}
+
+}  // namespace
+}  // namespace osgv

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -22,7 +24,13 @@ class LayerFixture {
                      Compression compression = Compression::kNone) {
     std::string layer = tmp_.path() + "/layer" + std::to_string(count_++) + ".tar";
     WriteTar(layer, entries, compression);
-    return ApplyLayer(layer, root_);
+    return ApplyPath(layer);
+  }
+  // The layer file as the image store hands it over: opened once, verified.
+  absl::Status ApplyPath(const std::string& layer) {
+    absl::StatusOr<BlobFile> blob = BlobFile::Open(layer, Sha256File(layer).value());
+    if (!blob.ok()) return blob.status();
+    return ApplyLayer(*blob, root_);
   }
   std::string Root(const std::string& rel) const { return root_ + "/" + rel; }
   // A directory beside the root that no layer may touch.
@@ -247,9 +255,66 @@ TEST_CASE("ApplyLayer rejects a file that is not a tarball", "[image][layer]") {
   TempDir tmp;
   std::string bogus = tmp.path() + "/bogus";
   WriteAll(bogus, std::string(4096, 'x'));
-  absl::Status s = ApplyLayer(bogus, tmp.Dir("root"));
+  absl::StatusOr<BlobFile> blob = BlobFile::Open(bogus, Sha256File(bogus).value());
+  REQUIRE(blob.ok());
+  absl::Status s = ApplyLayer(*blob, tmp.Dir("root"));
   CHECK_FALSE(s.ok());
   CHECK_THAT(std::string(s.message()), Catch::Contains(bogus));
+}
+
+TEST_CASE("ApplyLayer reads the descriptor it was given, not what the path names later",
+          "[image][layer][security]") {
+  TempDir tmp;
+  std::string path = tmp.path() + "/layer.tar";
+  WriteTar(path, {File("who", "verified")});
+  absl::StatusOr<BlobFile> blob = BlobFile::Open(path, Sha256File(path).value());
+  REQUIRE(blob.ok());
+  REQUIRE(blob->Verify().ok());
+  // Swapped after the hash, the way an attacker racing the unpack would.
+  std::string swap = tmp.path() + "/swap.tar";
+  WriteTar(swap, {File("who", "swapped!"), File("extra", "x")});
+  REQUIRE(std::rename(swap.c_str(), path.c_str()) == 0);
+
+  std::string root = tmp.Dir("root");
+  REQUIRE(ApplyLayer(*blob, root).ok());
+  CHECK(ReadAll(root + "/who") == "verified");
+  CHECK_FALSE(Exists(root + "/extra"));
+}
+
+TEST_CASE("ApplyLayer refuses a layer rewritten in place after it was verified",
+          "[image][layer][security]") {
+  TempDir tmp;
+  std::string path = tmp.path() + "/layer.tar";
+  WriteTar(path, {File("who", "verified")});
+  std::string other = tmp.path() + "/other.tar";
+  WriteTar(other, {File("who", "tampered")});  // same length, so the same size
+  std::string bytes = ReadAll(other);
+  REQUIRE(bytes.size() == ReadAll(path).size());
+  absl::StatusOr<BlobFile> blob = BlobFile::Open(path, Sha256File(path).value());
+  REQUIRE(blob.ok());
+  REQUIRE(blob->Verify().ok());
+  {
+    std::ofstream same_inode(path, std::ios::binary | std::ios::in | std::ios::out);
+    same_inode.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+
+  absl::Status s = ApplyLayer(*blob, tmp.Dir("root"));
+  CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(s.message()), Catch::Contains("does not match its digest"));
+}
+
+TEST_CASE("BlobFile refuses a symlink and a non-regular file", "[image][layer][security]") {
+  TempDir tmp;
+  std::string real = tmp.path() + "/real.tar";
+  WriteTar(real, {File("a", "a")});
+  std::string link = tmp.path() + "/link.tar";
+  REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+  absl::StatusOr<BlobFile> linked = BlobFile::Open(link, Sha256File(real).value());
+  CHECK(linked.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(linked.status().message()), Catch::Contains("is a symlink"));
+  absl::StatusOr<BlobFile> dir = BlobFile::Open(tmp.Dir("d"), Sha256File(real).value());
+  CHECK(dir.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(dir.status().message()), Catch::Contains("not a regular file"));
 }
 
 TEST_CASE("ApplyLayer keeps setuid only when it can own the file", "[image][layer]") {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "capabilities/validation.h"
+#include "lifecycle/image/busybox_image.h"
 #include "temp_dir.h"
 
 namespace osgv {
@@ -144,6 +146,31 @@ TEST_CASE("an ephemeral request carries limits env mounts and the keep-alive but
   CHECK(r.spec.host_mounts[0].read_only);
   CHECK(r.spec.sandbox_token.empty());
   CHECK_FALSE(EphemeralRequest(RunOptions{}, "n", "i", {}).spec.tmpl.resources.has_value());
+}
+
+TEST_CASE("run config lets the sandbox use the image the operator named", "[run][oci_roots]") {
+  testing::TempDir dir;
+  std::string file = dir / "c.yaml";
+  { std::ofstream(file) << "images:\n  oci_roots: [/srv/images]\n"; }
+  RunOptions o;
+  o.config_file = file;
+  o.image = "oci:/home/me/layouts/app/:v1";
+  auto c = RunConfig(o, "/var/tmp/x");
+  REQUIRE(c.ok());
+  CHECK(c->images.oci_roots == Args{"/srv/images", "/home/me/layouts/app"});
+
+  o.image = "";  // the busybox image, built in the default cache
+  CHECK(RunConfig(o, "/var/tmp/x")->images.oci_roots == Args{"/srv/images", kDefaultImageCacheDir});
+  o.image = "docker.io/library/busybox:1.36";
+  CHECK(RunConfig(o, "/var/tmp/x")->images.oci_roots == Args{"/srv/images"});
+
+  // What `run` then validates its own request with accepts that layout.
+  RunOptions bare;
+  bare.image = "oci:/home/me/layouts/app:v1";
+  Config config = RunConfig(bare, "/var/tmp/x").value();
+  CHECK(ValidateSandboxRequest(EphemeralRequest(bare, "run-abc", bare.image, {"/bin/sleep", "9"}),
+                               config)
+            .ok());
 }
 
 TEST_CASE("run config sets the network mode and never the supervisor", "[run]") {

@@ -96,6 +96,7 @@ struct Fixture {
                                Dir("bin"), File("bin/sh", "#!", 0755)});
     oci.WriteIndex({oci.AddImage({layer}, {{"Cmd", {"/bin/sh"}}})});
     image_ref = "oci:" + oci.dir();
+    config.images.oci_roots = {tmp.path()};  // the state dir inside stays refused
 
     log = std::make_unique<EventLog>(&bus, store.get());
   }

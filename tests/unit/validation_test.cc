@@ -380,6 +380,71 @@ TEST_CASE("image must be present and plain text", "[validation]") {
                   config);
 }
 
+TEST_CASE("an oci: layout must lie under images.oci_roots, never in the driver's state",
+          "[validation][oci_roots]") {
+  Config config = GoodConfig();
+  config.state_dir = "/srv/state";
+  config.checkpoint_dir = "/srv/checkpoints";
+  auto accepts = [&](const std::string& image) {
+    SandboxRequest request = GoodRequest();
+    request.spec.tmpl.image = image;
+    absl::StatusOr<ValidatedSandbox> result = ValidateSandboxRequest(request, config);
+    CAPTURE(image, result.status().ToString());
+    return result.ok();
+  };
+  auto image = [](std::string ref) {
+    return [ref](SandboxRequest& r) { r.spec.tmpl.image = ref; };
+  };
+  const std::string kNotUnder = "sandbox.spec.template.image: OCI layout ";
+
+  SECTION("no roots: every layout is refused, naming the setting") {
+    CheckRejections({{"/etc", image("oci:/etc"), Code::kFailedPrecondition,
+                      kNotUnder + "/etc is not under any directory in images.oci_roots (none "
+                                  "configured); the operator allows it by adding"}},
+                    config);
+    CHECK(accepts("docker.io/library/busybox:1.36"));
+  }
+  config.images.oci_roots = {"/srv/img"};
+  SECTION("under a root, on whole components only") {
+    CHECK(accepts("oci:/srv/img"));
+    CHECK(accepts("oci:/srv/img/base:v1"));
+    CHECK(accepts("oci:/srv/img/./a/../base/"));
+    CheckRejections(
+        {
+            {"sibling prefix", image("oci:/srv/images2:v1"), Code::kFailedPrecondition,
+             kNotUnder + "/srv/images2 is not under any directory in images.oci_roots; "},
+            {"'..' out of the root", image("oci:/srv/img/../../etc"),
+             Code::kFailedPrecondition, kNotUnder + "/etc is not under"},
+            {"the root's parent", image("oci:/srv"), Code::kFailedPrecondition,
+             kNotUnder + "/srv is not under"},
+        },
+        config);
+  }
+  SECTION("the state and checkpoint dirs stay refused when a root covers them") {
+    config.images.oci_roots = {"/srv"};
+    CHECK(accepts("oci:/srv/img/base"));
+    CheckRejections(
+        {
+            {"writable layer", image("oci:/srv/state/sandboxes/abc/upper:v1"),
+             Code::kFailedPrecondition,
+             kNotUnder + "/srv/state/sandboxes/abc/upper is inside the driver's own state"},
+            {"state dir itself", image("oci:/srv/state"), Code::kFailedPrecondition,
+             kNotUnder + "/srv/state is inside the driver's own state"},
+            {"checkpoint dir", image("oci:/srv/checkpoints/x"), Code::kFailedPrecondition,
+             kNotUnder + "/srv/checkpoints/x is inside the driver's own state"},
+            {"'..' into the state dir", image("oci:/srv/img/../state/x"),
+             Code::kFailedPrecondition, kNotUnder + "/srv/state/x is inside"},
+        },
+        config);
+  }
+  SECTION("an oci: default_image is the operator's choice") {
+    config.default_image = "oci:/opt/base:v1";
+    CHECK(accepts(""));
+    CHECK(accepts("oci:/opt/base:v2"));  // the same directory, another tag
+    CHECK_FALSE(accepts("oci:/opt/other"));
+  }
+}
+
 TEST_CASE("features the driver cannot serve", "[validation]") {
   CheckRejections({
       {"gpu", [](SandboxRequest& r) { r.spec.gpu_requested = true; },

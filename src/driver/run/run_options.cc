@@ -2,8 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "capabilities/image_reference.h"
 #include "driver/cli_args.h"
 #include "lifecycle/bundle/host_mounts.h"
+#include "lifecycle/image/busybox_image.h"
 
 namespace osgv {
 namespace {
@@ -105,6 +107,15 @@ absl::StatusOr<Config> RunConfig(const RunOptions& options, const std::string& s
   }
   config.state_dir = state_dir;
   config.network.mode = options.network;
+  // The operator named this image on the command line: let the sandbox
+  // (validated like any request) use it, in memory only. Without --image
+  // it is the busybox image built under the default image cache.
+  auto image = ParseImageReference(options.image);
+  if (options.image.empty()) {
+    config.images.oci_roots.push_back(kDefaultImageCacheDir);
+  } else if (image.ok() && !image->is_registry()) {
+    config.images.oci_roots.push_back(image->layout_dir);
+  }
   // An ephemeral sandbox runs the user's command, never the supervisor.
   config.supervisor.binary.clear();
   return config;

@@ -35,7 +35,9 @@ absl::StatusOr<HostMount> ParseMountSpec(const std::string& spec);
 absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args);
 absl::StatusOr<RunOptions> ParseProbeArgs(const std::vector<std::string>& args);
 
-// The config file (if any) with the network mode and state dir applied.
+// The config file (if any) with the network mode and state dir applied,
+// and the layout of an oci: --image (or, without one, the busybox image's
+// cache) added to images.oci_roots: the operator chose it.
 absl::StatusOr<Config> RunConfig(const RunOptions& options, const std::string& state_dir);
 
 // A request for one ephemeral sandbox: `name` (a DNS label), no token, the

@@ -21,45 +21,36 @@ constexpr char kPrefix[] = "sha256:";
 constexpr size_t kPrefixLen = sizeof(kPrefix) - 1;
 constexpr size_t kHexLen = 64;
 
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
-// Incremental SHA-256; only allocation failure inside OpenSSL can fail it.
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    ok_ = ctx_ && EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) == 1;
-  }
-  void Update(const void* data, size_t len) {
-    ok_ = ok_ && EVP_DigestUpdate(ctx_.get(), data, len) == 1;
-  }
-  absl::StatusOr<std::string> Finish() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    ok_ = ok_ && EVP_DigestFinal_ex(ctx_.get(), md, &md_len) == 1;
-    if (!ok_) return absl::InternalError("OpenSSL SHA-256 failed");
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = kPrefix;
-    for (unsigned int i = 0; i < md_len; ++i) {
-      out.push_back(kHex[md[i] >> 4]);
-      out.push_back(kHex[md[i] & 0xf]);
-    }
-    return out;
-  }
-
- private:
-  MdCtx ctx_;
-  bool ok_ = false;
-};
-
 }  // namespace
+
+void Sha256Hasher::CtxFree::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+
+Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+  ok_ = ctx_ && EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) == 1;
+}
+
+void Sha256Hasher::Update(const void* data, size_t len) {
+  ok_ = ok_ && EVP_DigestUpdate(ctx_.get(), data, len) == 1;
+}
+
+absl::StatusOr<std::string> Sha256Hasher::Finish() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  ok_ = ok_ && EVP_DigestFinal_ex(ctx_.get(), md, &md_len) == 1;
+  if (!ok_) return absl::InternalError("OpenSSL SHA-256 failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = kPrefix;
+  for (unsigned int i = 0; i < md_len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
+  }
+  return out;
+}
 
 absl::StatusOr<std::string> Sha256File(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PosixError(errno, "cannot open", path);
-  Sha256 hash;
+  Sha256Hasher hash;
   // Not zero-filled: a fresh 1 MiB vector cost more (memset and page
   // faults) than hashing a small checkpoint image.
   constexpr size_t kChunk = 256 << 10;
@@ -81,7 +72,7 @@ absl::StatusOr<std::string> Sha256File(const std::string& path) {
 }
 
 std::string Sha256String(const std::string& data) {
-  Sha256 hash;
+  Sha256Hasher hash;
   hash.Update(data.data(), data.size());
   // Hashing a buffer already in memory fails only if OpenSSL cannot allocate
   // its context; an empty string then never equals a real digest.

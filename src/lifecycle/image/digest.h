@@ -1,11 +1,31 @@
 // SHA-256 digests of files and strings (OpenSSL EVP), in OCI form.
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
 namespace osgv {
+
+// Incremental SHA-256, for bytes that are hashed as they are read.
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  void Update(const void* data, size_t len);
+  // "sha256:<64 lowercase hex>"; only allocation failure in OpenSSL fails.
+  absl::StatusOr<std::string> Finish();
+
+ private:
+  struct CtxFree {
+    void operator()(evp_md_ctx_st* ctx) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, CtxFree> ctx_;
+  bool ok_ = false;
+};
 
 // "sha256:<64 lowercase hex>" of the file's bytes.
 absl::StatusOr<std::string> Sha256File(const std::string& path);

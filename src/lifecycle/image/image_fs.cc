@@ -8,8 +8,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/image/status_util.h"
@@ -32,18 +30,46 @@ absl::Status WithFd(const std::string& path, int extra_flags, int (*sync)(int),
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadFileLimited(const std::string& path, int64_t max_bytes) {
+absl::StatusOr<std::string> ReadFileAt(int dir_fd, const std::string& name, int64_t max_bytes,
+                                       const std::string& display) {
+  int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(display, " is a symlink, which is not followed"));
+    }
+    return PosixError(errno, "cannot open", display);
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return PosixError(errno, "cannot stat", path);
+  if (::fstat(fd, &st) != 0) return PosixError(errno, "cannot stat", display);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(display, " is not a regular file"));
+  }
   if (st.st_size > max_bytes) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path, " is ", st.st_size, " bytes; the limit is ", max_bytes));
+        absl::StrCat(display, " is ", st.st_size, " bytes; the limit is ", max_bytes));
   }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  if (!in) return absl::InternalError(absl::StrCat("cannot read ", path));
-  return buf.str();
+  std::string bytes;
+  char buf[64 << 10];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError(errno, "cannot read", display);
+    if (n == 0) return bytes;
+    bytes.append(buf, static_cast<size_t>(n));
+    if (static_cast<int64_t>(bytes.size()) > max_bytes) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(display, " grew past ", max_bytes, " bytes while it was read"));
+    }
+  }
+}
+
+absl::StatusOr<std::string> ReadFileLimited(const std::string& path, int64_t max_bytes) {
+  return ReadFileAt(AT_FDCWD, path, max_bytes, path);
 }
 
 absl::Status WriteFileSynced(const std::string& path, const std::string& bytes) {

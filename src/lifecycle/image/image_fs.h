@@ -16,7 +16,14 @@ inline constexpr int64_t kMaxMetadataBytes = 16 << 20;
 
 // The whole file, refused (FAILED_PRECONDITION) when larger than
 // `max_bytes` so a hostile layout cannot make us slurp a huge file.
+// The final component is not followed (a symlink is FAILED_PRECONDITION),
+// and it must be a regular file.
 absl::StatusOr<std::string> ReadFileLimited(const std::string& path, int64_t max_bytes);
+
+// The same for `name` inside the directory `dir_fd` (openat); `display`
+// names the file in messages.
+absl::StatusOr<std::string> ReadFileAt(int dir_fd, const std::string& name, int64_t max_bytes,
+                                       const std::string& display);
 
 // Writes `bytes` to a new file at `path` and fsyncs it.
 absl::Status WriteFileSynced(const std::string& path, const std::string& bytes);

@@ -125,11 +125,12 @@ absl::StatusOr<ImageConfig> Unpack(const OciLayout& layout, const ResolvedManife
   for (const Descriptor& layer : manifest.layers) {
     std::string what = absl::StrCat("layer ", done.layers_done + 1, "/", done.layers_total, " (",
                                     layer.digest, ")");
-    // Verify the whole blob before libarchive sees a byte of it.
-    if (absl::Status s = layout.VerifyBlobFile(layer); !s.ok()) return Prefixed(what, s);
-    if (absl::Status s = ApplyLayer(layout.BlobPath(layer.digest), staged_rootfs); !s.ok()) {
-      return Prefixed(what, s);
-    }
+    // Opened once: verified in full before libarchive sees a byte of it,
+    // then extracted from the same descriptor (and hashed again on the way).
+    absl::StatusOr<BlobFile> blob = layout.OpenBlob(layer);
+    if (!blob.ok()) return Prefixed(what, blob.status());
+    if (absl::Status s = blob->Verify(); !s.ok()) return Prefixed(what, s);
+    if (absl::Status s = ApplyLayer(*blob, staged_rootfs); !s.ok()) return Prefixed(what, s);
     done.layers_done++;
     done.bytes_done += std::max<int64_t>(layer.size, 0);
     if (progress) progress(done);
@@ -151,13 +152,16 @@ void MarkUsed(const CachePaths& p) { ::utimensat(AT_FDCWD, p.config_json.c_str()
 
 }  // namespace
 
+// The layout stays open from Resolve to the unpack, so what is unpacked is
+// read from the directory that was checked.
 struct ImageStore::Located {
-  std::string layout_dir;
+  OciLayout layout;
   ResolvedManifest manifest;
 };
 
-ImageStore::ImageStore(std::string cache_dir, ImagePuller* puller)
-    : cache_dir_(std::move(cache_dir)), puller_(puller) {}
+ImageStore::ImageStore(std::string cache_dir, ImagePuller* puller,
+                       std::optional<OciLayoutPolicy> oci_policy)
+    : cache_dir_(std::move(cache_dir)), puller_(puller), oci_policy_(std::move(oci_policy)) {}
 
 absl::StatusOr<PreparedImage> ImageStore::Prepare(const std::string& reference,
                                                   const ImageProgressFn& progress,
@@ -200,9 +204,13 @@ absl::StatusOr<ImageStore::Located> ImageStore::Locate(const ImageReference& ref
                                                        const ImageProgressFn& progress) {
   if (ref.is_registry()) return LocateInRegistryLayout(ref, policy, progress);
   OciLayout layout(ref.layout_dir);
+  // Validation checked the path as written; this checks where it leads.
+  if (oci_policy_) {
+    if (absl::Status s = layout.CheckPlace(*oci_policy_); !s.ok()) return s;
+  }
   absl::StatusOr<ResolvedManifest> manifest = layout.Resolve(ref.tag);
   if (!manifest.ok()) return manifest.status();
-  return Located{ref.layout_dir, *std::move(manifest)};
+  return Located{std::move(layout), *std::move(manifest)};
 }
 
 std::shared_ptr<ImageStore::PullSlot> ImageStore::SlotFor(const std::string& name) {
@@ -215,9 +223,10 @@ std::shared_ptr<ImageStore::PullSlot> ImageStore::SlotFor(const std::string& nam
 absl::StatusOr<ImageStore::Located> ImageStore::FindPulled(const std::string& name) {
   absl::StatusOr<image_fs::FileLock> lock = image_fs::FileLock::Acquire(blobs_lock(), false);
   if (!lock.ok()) return lock.status();
-  absl::StatusOr<ResolvedManifest> manifest = OciLayout(blobs_layout()).Resolve(name);
+  OciLayout layout(blobs_layout());
+  absl::StatusOr<ResolvedManifest> manifest = layout.Resolve(name);
   if (!manifest.ok()) return manifest.status();
-  return Located{blobs_layout(), *std::move(manifest)};
+  return Located{std::move(layout), *std::move(manifest)};
 }
 
 absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
@@ -285,7 +294,7 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
   slot->pulls++;
   if (!pulled.ok()) return pulled;  // names the image and the cause
   if (!manifest.ok()) return Prefixed(context, manifest.status());
-  return Located{blobs_layout(), *std::move(manifest)};
+  return Located{OciLayout(blobs_layout()), *std::move(manifest)};
 }
 
 absl::StatusOr<PreparedImage> ImageStore::Materialize(const std::string& reference,
@@ -293,7 +302,7 @@ absl::StatusOr<PreparedImage> ImageStore::Materialize(const std::string& referen
                                                       const ImageProgressFn& progress) {
   std::string context = absl::StrCat("image '", reference, "'");
   const ResolvedManifest& manifest = located.manifest;
-  OciLayout layout(located.layout_dir);
+  const OciLayout& layout = located.layout;
   CachePaths paths(cache_dir_, manifest.manifest.digest.substr(sizeof("sha256:") - 1));
   // Single flight: whoever finds the digest neither cached nor in flight
   // unpacks it; everyone else waits and then finds it cached. If that

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -77,8 +78,12 @@ struct PrepareOptions {
 class ImageStore {
  public:
   // `puller` may be null: then only oci: references (and images already in
-  // the blob store) can be prepared.
-  explicit ImageStore(std::string cache_dir, ImagePuller* puller = nullptr);
+  // the blob store) can be prepared. `oci_policy` is where oci: layouts may
+  // really be (OciLayoutPolicyFor(config)), checked on the opened directory
+  // with symlinks resolved; nullopt (the operator's own `images pull`)
+  // reads any layout it is given.
+  explicit ImageStore(std::string cache_dir, ImagePuller* puller = nullptr,
+                      std::optional<OciLayoutPolicy> oci_policy = std::nullopt);
 
   // Resolves (pulling when needed), verifies and (once) unpacks the image.
   // Safe to call from many threads; concurrent calls for one reference
@@ -117,6 +122,7 @@ class ImageStore {
 
   std::string cache_dir_;
   ImagePuller* puller_;
+  std::optional<OciLayoutPolicy> oci_policy_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::string> in_flight_;  // manifest digests being unpacked

@@ -44,16 +44,36 @@ std::string ArchiveError(archive* a) {
   return msg ? msg : "unknown libarchive error";
 }
 
+// Feeds libarchive from the blob's one descriptor; every byte is hashed on
+// the way (BlobFile), so a pass over changed bytes is refused at its end.
+struct PassReader {
+  static constexpr size_t kReadBlock = 1 << 16;
+  BlobFile* blob;
+  std::unique_ptr<char[]> buf{new char[kReadBlock]};
+
+  static la_ssize_t Read(archive* a, void* self, const void** out) {
+    auto* r = static_cast<PassReader*>(self);
+    ssize_t n = r->blob->Read(r->buf.get(), kReadBlock);
+    if (n < 0) {
+      archive_set_error(a, errno, "cannot read the layer");
+      return -1;
+    }
+    *out = r->buf.get();
+    return n;
+  }
+};
+
 // Tar in any compression libarchive knows (gzip, zstd, ...). Only tar:
 // an OCI layer is a tarball, and accepting zip or cpio would just widen the
 // parser surface fed with untrusted bytes.
-absl::StatusOr<ReadArchive> OpenLayer(const std::string& layer_path) {
+absl::StatusOr<ReadArchive> OpenLayer(PassReader& reader) {
+  if (absl::Status s = reader.blob->Rewind(); !s.ok()) return s;
   ReadArchive a(archive_read_new());
   if (!a) return absl::InternalError("archive_read_new failed");
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
   archive_read_support_format_empty(a.get());
-  if (archive_read_open_filename(a.get(), layer_path.c_str(), 1 << 16) != ARCHIVE_OK) {
+  if (archive_read_open(a.get(), &reader, nullptr, &PassReader::Read, nullptr) != ARCHIVE_OK) {
     return absl::FailedPreconditionError(ArchiveError(a.get()));
   }
   return a;
@@ -62,17 +82,14 @@ absl::StatusOr<ReadArchive> OpenLayer(const std::string& layer_path) {
 using EntryFn = std::function<absl::Status(archive* in, archive_entry* entry,
                                            const std::string& name, const Comps& comps)>;
 
-// Runs `fn` on every entry of the layer, with its name already validated.
-absl::Status ForEachEntry(const std::string& layer_path, const EntryFn& fn) {
-  absl::StatusOr<ReadArchive> in = OpenLayer(layer_path);
-  if (!in.ok()) return in.status();
+absl::Status WalkEntries(archive* in, const EntryFn& fn) {
   for (;;) {
     archive_entry* entry = nullptr;
-    int r = archive_read_next_header(in->get(), &entry);
+    int r = archive_read_next_header(in, &entry);
     if (r == ARCHIVE_EOF) return absl::OkStatus();
     // ARCHIVE_WARN still yields a usable entry (e.g. an odd pax keyword).
     if (r < ARCHIVE_WARN) {
-      return absl::FailedPreconditionError(ArchiveError(in->get()));
+      return absl::FailedPreconditionError(ArchiveError(in));
     }
     const char* raw = archive_entry_pathname(entry);
     if (raw == nullptr) {
@@ -81,8 +98,22 @@ absl::Status ForEachEntry(const std::string& layer_path, const EntryFn& fn) {
     std::string name = raw;
     absl::StatusOr<Comps> comps = layer::SplitEntryName(name);
     if (!comps.ok()) return comps.status();
-    if (absl::Status s = fn(in->get(), entry, name, *comps); !s.ok()) return s;
+    if (absl::Status s = fn(in, entry, name, *comps); !s.ok()) return s;
   }
+}
+
+// Runs `fn` on every entry of the layer, with its name already validated;
+// one pass over the blob. Bytes that no longer hash to the digest win over
+// whatever else went wrong: they are the real cause.
+absl::Status ForEachEntry(BlobFile& layer, const EntryFn& fn) {
+  PassReader reader{&layer};
+  absl::Status walked;
+  {
+    absl::StatusOr<ReadArchive> in = OpenLayer(reader);
+    walked = in.ok() ? WalkEntries(in->get(), fn) : in.status();
+  }
+  absl::Status hashed = layer.FinishPass();
+  return hashed.ok() ? walked : hashed;
 }
 
 layer::Whiteout WhiteoutOf(const Comps& comps) {
@@ -105,10 +136,10 @@ struct Deletions {
   std::vector<Comps> opaque_dirs;  // directories holding ".wh..wh..opq"
 };
 
-absl::StatusOr<Deletions> CollectDeletions(const std::string& layer_path) {
+absl::StatusOr<Deletions> CollectDeletions(BlobFile& layer) {
   Deletions del;
   absl::Status s = ForEachEntry(
-      layer_path, [&](archive*, archive_entry*, const std::string&, const Comps& comps) {
+      layer, [&](archive*, archive_entry*, const std::string&, const Comps& comps) {
         layer::Whiteout kind = WhiteoutOf(comps);
         if (kind != layer::Whiteout::kFile && kind != layer::Whiteout::kOpaque) {
           return absl::OkStatus();
@@ -308,7 +339,7 @@ class Extractor {
   WriteArchive out_;
 };
 
-absl::Status ApplyLayerUnprefixed(const std::string& layer_path, const std::string& target_dir) {
+absl::Status ApplyLayerUnprefixed(BlobFile& layer, const std::string& target_dir) {
   std::error_code ec;
   // Canonical, so no symlink in the target's own path trips
   // ARCHIVE_EXTRACT_SECURE_SYMLINKS.
@@ -321,7 +352,7 @@ absl::Status ApplyLayerUnprefixed(const std::string& layer_path, const std::stri
   // Onto an empty target (an image's first layer) whiteouts hide nothing:
   // the first pass, a whole decompression, would only find that out.
   if (!fs::is_empty(target, ec)) {
-    absl::StatusOr<Deletions> del = CollectDeletions(layer_path);
+    absl::StatusOr<Deletions> del = CollectDeletions(layer);
     if (!del.ok()) return del.status();
     if (absl::Status s = ApplyDeletions(target, *del); !s.ok()) return s;
   }
@@ -329,7 +360,7 @@ absl::Status ApplyLayerUnprefixed(const std::string& layer_path, const std::stri
   Extractor extractor(target);
   if (absl::Status s = extractor.Open(); !s.ok()) return s;
   absl::Status extracted = ForEachEntry(
-      layer_path, [&](archive* in, archive_entry* entry, const std::string& name,
+      layer, [&](archive* in, archive_entry* entry, const std::string& name,
                       const Comps& comps) { return extractor.Extract(in, entry, name, comps); });
   absl::Status closed = extractor.Close();
   return extracted.ok() ? closed : extracted;
@@ -337,8 +368,8 @@ absl::Status ApplyLayerUnprefixed(const std::string& layer_path, const std::stri
 
 }  // namespace
 
-absl::Status ApplyLayer(const std::string& layer_path, const std::string& target_dir) {
-  return Prefixed(absl::StrCat("layer ", layer_path), ApplyLayerUnprefixed(layer_path, target_dir));
+absl::Status ApplyLayer(BlobFile& layer, const std::string& target_dir) {
+  return Prefixed(absl::StrCat("layer ", layer.display()), ApplyLayerUnprefixed(layer, target_dir));
 }
 
 }  // namespace osgv

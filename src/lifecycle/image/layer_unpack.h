@@ -11,9 +11,13 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "lifecycle/image/blob_file.h"
 
 namespace osgv {
 
-absl::Status ApplyLayer(const std::string& layer_path, const std::string& target_dir);
+// Reads the layer only through `layer`'s descriptor, hashing every pass
+// (BlobFile::FinishPass): bytes that changed since the caller verified
+// them fail the apply, and the caller discards the target.
+absl::Status ApplyLayer(BlobFile& layer, const std::string& target_dir);
 
 }  // namespace osgv

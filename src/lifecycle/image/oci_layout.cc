@@ -1,8 +1,14 @@
 #include "lifecycle/image/oci_layout.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -188,6 +194,26 @@ absl::StatusOr<ResolvedManifest> ParseManifest(const Descriptor& self, const jso
   return out;
 }
 
+constexpr int kSubdirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+struct UniqueFd {
+  explicit UniqueFd(int fd) : fd(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int fd;
+};
+
+// realpath(3); nullopt when the path does not resolve (a missing root
+// holds nothing).
+std::optional<std::string> RealPath(const std::string& path) {
+  std::unique_ptr<char, decltype(&std::free)> real(::realpath(path.c_str(), nullptr), &std::free);
+  if (!real) return std::nullopt;
+  return std::string(real.get());
+}
+
 }  // namespace
 
 const char* HostArchitecture() {
@@ -206,53 +232,86 @@ const char* HostArchitecture() {
 #endif
 }
 
-std::string OciLayout::BlobPath(const std::string& digest) const {
-  return absl::StrCat(dir_, "/blobs/sha256/", digest.substr(sizeof("sha256:") - 1));
+struct OciLayout::DirFd {
+  int fd = -1;
+  absl::Status status;  // why the directory could not be opened
+  ~DirFd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+OciLayout::OciLayout(std::string dir) : dir_(std::move(dir)) {
+  auto d = std::make_shared<DirFd>();
+  d->fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d->fd < 0) {
+    int err = errno;
+    d->status = err == ENOENT || err == ENOTDIR
+                    ? absl::NotFoundError(absl::StrCat("OCI layout ", dir_, " does not exist"))
+                    : PosixError(err, "cannot open OCI layout", dir_);
+  }
+  dir_fd_ = std::move(d);
 }
 
-absl::StatusOr<std::string> OciLayout::CheckedBlobPath(const Descriptor& d) const {
-  std::string path = BlobPath(d.digest);
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("blob ", d.digest, " is missing from OCI layout ", dir_));
+int OciLayout::fd() const { return dir_fd_->fd; }
+
+absl::StatusOr<std::string> OciLayout::ReadMetadataFile(const char* name) const {
+  return image_fs::ReadFileAt(fd(), name, image_fs::kMaxMetadataBytes,
+                              absl::StrCat(dir_, "/", name));
+}
+
+absl::StatusOr<BlobFile> OciLayout::OpenBlob(const Descriptor& d) const {
+  if (!dir_fd_->status.ok()) return dir_fd_->status;
+  std::string display = absl::StrCat(dir_, "/blobs/sha256/", d.digest.substr(sizeof("sha256:") - 1));
+  // blobs/ and blobs/sha256/ one component at a time, neither a symlink.
+  UniqueFd blobs(::openat(fd(), "blobs", kSubdirFlags));
+  UniqueFd sha256(blobs.fd >= 0 ? ::openat(blobs.fd, "sha256", kSubdirFlags) : -1);
+  if (sha256.fd < 0) {
+    if (errno == ENOENT) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("blob ", d.digest, " is missing from OCI layout ", dir_));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "OCI layout ", dir_, ": blobs/sha256 is not a directory (symlinks are not followed)"));
   }
-  if (d.size >= 0 && st.st_size != d.size) {
-    return absl::FailedPreconditionError(absl::StrCat("blob ", d.digest, " is ", st.st_size,
-                                                      " bytes but its descriptor says ", d.size));
-  }
-  return path;
+  return BlobFile::OpenAt(sha256.fd, d.digest.substr(sizeof("sha256:") - 1), d.digest, d.size,
+                          display);
 }
 
 absl::StatusOr<std::string> OciLayout::ReadBlob(const Descriptor& d) const {
-  absl::StatusOr<std::string> path = CheckedBlobPath(d);
-  if (!path.ok()) return path.status();
-  absl::StatusOr<std::string> bytes = image_fs::ReadFileLimited(*path, image_fs::kMaxMetadataBytes);
-  if (!bytes.ok()) return bytes.status();
-  if (std::string actual = Sha256String(*bytes); actual != d.digest) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "blob ", d.digest, " does not match its digest (content hashes to ", actual, ")"));
-  }
-  return bytes;
+  absl::StatusOr<BlobFile> blob = OpenBlob(d);
+  if (!blob.ok()) return blob.status();
+  return blob->ReadVerified(image_fs::kMaxMetadataBytes);
 }
 
-absl::Status OciLayout::VerifyBlobFile(const Descriptor& d) const {
-  absl::StatusOr<std::string> path = CheckedBlobPath(d);
-  if (!path.ok()) return path.status();
-  return Prefixed(absl::StrCat("blob ", d.digest), VerifyFileDigest(*path, d.digest));
+absl::Status OciLayout::CheckPlace(const OciLayoutPolicy& policy) const {
+  if (!dir_fd_->status.ok()) return dir_fd_->status;
+  // Where the descriptor we read through really is, not what the path
+  // names now: no rename or symlink swap after the open changes it.
+  std::optional<std::string> real = RealPath(absl::StrCat("/proc/self/fd/", fd()));
+  if (!real) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot tell where OCI layout ", dir_, " is (is /proc mounted?)"));
+  }
+  OciLayoutPolicy resolved;
+  for (const std::string& root : policy.roots) {
+    if (std::optional<std::string> r = RealPath(root)) resolved.roots.push_back(*r);
+  }
+  for (const std::string& dir : policy.forbidden) {
+    resolved.forbidden.push_back(RealPath(dir).value_or(dir));
+  }
+  absl::Status allowed = CheckOciLayoutDir(*real, resolved);
+  if (allowed.ok() || *real == dir_) return allowed;
+  return Prefixed(absl::StrCat("OCI layout ", dir_, " resolves to ", *real), allowed);
 }
 
 absl::StatusOr<ResolvedManifest> OciLayout::Resolve(const std::string& tag) const {
+  if (!dir_fd_->status.ok()) return dir_fd_->status;
   struct stat st;
-  if (::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::NotFoundError(absl::StrCat("OCI layout ", dir_, " does not exist"));
-  }
-  if (::stat((dir_ + "/oci-layout").c_str(), &st) != 0) {
+  if (::fstatat(fd(), "oci-layout", &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat(dir_, " is not an OCI image layout (no oci-layout file)"));
   }
-  absl::StatusOr<std::string> index_bytes =
-      image_fs::ReadFileLimited(dir_ + "/index.json", image_fs::kMaxMetadataBytes);
+  absl::StatusOr<std::string> index_bytes = ReadMetadataFile("index.json");
   if (!index_bytes.ok()) return index_bytes.status();
   absl::StatusOr<json> index = ParseJson(*index_bytes, dir_ + "/index.json");
   if (!index.ok()) return index.status();
