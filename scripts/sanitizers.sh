@@ -46,7 +46,7 @@ run_one() {  # <name> <sanitize value>
   local wrap=()
   if [[ $name == tsan ]] && command -v setarch >/dev/null; then wrap=(setarch "$(uname -m)" -R); fi
   # shellcheck disable=SC2086
-  (cd "$dir" && "${wrap[@]}" ctest -R '^unit: ' -j"$jobs" --output-on-failure --timeout 600 \
+  (cd "$dir" && "${wrap[@]}" ctest -R '^unit:' -j"$jobs" --output-on-failure --timeout 600 \
      ${OSGV_CTEST_ARGS:-})
   t2=$(date +%s)
   echo "== $name: passed (build $((t1 - t0)) s, tests $((t2 - t1)) s)"
