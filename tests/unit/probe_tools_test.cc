@@ -114,7 +114,8 @@ TEST_CASE("a probe needing an applet the brought busybox lacks cannot run", "[pr
 TEST_CASE("the image's tools are looked up with its shell", "[probe][probe_tools]") {
   auto tools = ProbeTools::FromImage("/bin/busybox: No such file or directory");
   CHECK(tools.Mounts().empty());
-  CHECK(tools.Argv({"uname", "-r"}) == std::vector<std::string>{"uname", "-r"});
+  CHECK(tools.Argv({"uname", "-r"}) ==
+        std::vector<std::string>{"/bin/sh", "-c", "exec \"$@\"", "sh", "uname", "-r"});
   CHECK(tools.ShArgv("echo hi") == std::vector<std::string>{"/bin/sh", "-c", "echo hi"});
   CHECK(tools.KeepAlive() == kKeepAlive);
   auto list = tools.ListArgv({"cat", "uname", "x;reboot"});

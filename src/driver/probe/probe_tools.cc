@@ -112,8 +112,11 @@ std::vector<HostMount> ProbeTools::Mounts() const {
 }
 
 std::vector<std::string> ProbeTools::Argv(const std::vector<std::string>& argv) const {
-  if (!brought()) return argv;
-  std::vector<std::string> out = {kProbeBusyboxPath};
+  // Through the image's shell, so a tool runs exactly when the `command -v`
+  // of ListArgv found it (a busybox shell finds applets that have no link,
+  // which runsc exec would not).
+  std::vector<std::string> out = {"/bin/sh", "-c", "exec \"$@\"", "sh"};
+  if (brought()) out = {kProbeBusyboxPath};
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
 }

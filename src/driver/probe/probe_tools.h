@@ -53,7 +53,8 @@ class ProbeTools {
 
   // The read-only bind mount of the busybox, or none.
   std::vector<HostMount> Mounts() const;
-  // {"cat", "/x"} -> {kProbeBusyboxPath, "cat", "/x"} when brought.
+  // {"cat", "/x"} -> {kProbeBusyboxPath, "cat", "/x"} when brought, else
+  // {"/bin/sh", "-c", "exec \"$@\"", "sh", "cat", "/x"}.
   std::vector<std::string> Argv(const std::vector<std::string>& argv) const;
   std::vector<std::string> ShArgv(const std::string& script) const;
   // The sandbox's main process: sleeps until the sandbox is deleted.
