@@ -1,7 +1,8 @@
 // `openshell-driver-gvisor probe [--image REF] [--json] [--network MODE]`:
 // boots sandboxes the way `run` does and tries the boundary from inside,
 // checking each attempt from the host (driver/probe/). Exit 0 only when
-// every probe passes.
+// every probe passes. The probes run the host's busybox-static, brought in
+// read-only (driver/probe/probe_tools.h), so they work on any image.
 //
 // `--mount HOST:SANDBOX[:ro]` weakens every probe sandbox on purpose (with
 // `--fixtures-dir DIR` the sentinel goes into a directory the caller knows,
@@ -19,6 +20,7 @@
 #include "driver/commands.h"
 #include "driver/probe/probe.h"
 #include "driver/probe/probe_report.h"
+#include "driver/probe/probe_tools.h"
 #include "driver/run/ephemeral_session.h"
 #include "driver/run/interrupts.h"
 
@@ -36,6 +38,7 @@ absl::Status BootSandboxes(ProbeWorld& world, EphemeralSession& s, const std::st
   auto primary = world.Boot("probe");
   if (!primary.ok()) return primary.status();
   world.primary = *primary;
+  world.LearnTools(AllProbeTools());
   auto other = world.Boot("probe-other");
   if (!other.ok()) return other.status();
   world.other = *other;
@@ -50,8 +53,7 @@ std::vector<ProbeRow> RunProbes(ProbeWorld& world, const EphemeralSession& s) {
   std::vector<ProbeRow> rows;
   for (const auto& p : BoundaryProbes()) {
     if (s.interrupted()) break;
-    ProbeResult r = p.run(world);
-    rows.push_back({p.name, p.expectation, r.pass, r.evidence});
+    rows.push_back(RunProbe(p, world));
   }
   return rows;
 }
@@ -65,13 +67,11 @@ std::string Weakenings(const RunOptions& o) {
   return absl::StrJoin(parts, " ");
 }
 
-// On stderr, so --json stays a plain array: which rows failed, and that the
-// configuration was weakened on purpose when it was.
+// On stderr, so --json stays a plain array: which rows failed or could not
+// run, and that the configuration was weakened on purpose when it was.
 void ReportFailures(const std::vector<ProbeRow>& rows, const std::string& weakened) {
-  std::vector<std::string> failed;
-  for (const auto& r : rows) {
-    if (!r.pass) failed.push_back(r.probe);
-  }
+  std::vector<std::string> failed = ProbesWith(rows, ProbeOutcome::kFail);
+  std::vector<std::string> skipped = ProbesWith(rows, ProbeOutcome::kCouldNotRun);
   if (!weakened.empty()) {
     std::cerr << "probe: WEAKENED configuration (" << weakened
               << "): the results describe that configuration, not the driver's default\n";
@@ -79,6 +79,11 @@ void ReportFailures(const std::vector<ProbeRow>& rows, const std::string& weaken
   if (!failed.empty()) {
     std::cerr << "probe: " << failed.size() << " of " << rows.size()
               << " probes FAILED: " << absl::StrJoin(failed, ", ") << "\n";
+  }
+  if (!skipped.empty()) {
+    std::cerr << "probe: " << skipped.size() << " of " << rows.size()
+              << " probes could not run (SKIP, neither passed nor failed): "
+              << absl::StrJoin(skipped, ", ") << "\n";
   }
 }
 
@@ -88,14 +93,25 @@ constexpr char kProbeUsage[] =
     "usage: probe [--image REF] [--json] [--network none|sandbox] [--mount HOST:SANDBOX[:ro]]... "
     "[--fixtures-dir DIR] [--state-dir DIR] [--config FILE]";
 
+constexpr char kProbeHelp[] =
+    "Each probe row is PASS (the boundary held), FAIL (it was crossed; the evidence says how)\n"
+    "or SKIP (the probe could not run, e.g. a tool it needs is missing; the evidence says why).\n"
+    "Inside, the probes run the host's static busybox (/bin/busybox, bind-mounted read-only at\n"
+    "/.osgv-probe/busybox), or the image's own tools when the host has none.\n"
+    "exit status: 0 every probe passed; 1 a probe failed; 3 none failed but some could not run;\n"
+    "2 usage; 125 could not boot the probe sandboxes; 128+N interrupted by signal N\n";
+
 int ProbeCommand(const std::vector<std::string>& argv) {
   if (AsksForHelp(argv)) {
-    std::cout << kProbeUsage << "\n";
+    std::cout << kProbeUsage << "\n" << kProbeHelp;
     return 0;
   }
   auto options = ParseProbeArgs(argv);
   if (!options.ok()) {
     return Refuse(absl::StrCat(options.status().message(), "\n", kProbeUsage), 2);
+  }
+  if (auto st = CheckMountsLeaveProbeTools(options->mounts); !st.ok()) {
+    return Refuse(absl::StrCat(st.message(), "\n", kProbeUsage), 2);
   }
   if (geteuid() != 0) return Refuse("probe must run as root: runsc needs it to create sandboxes");
   spdlog::set_level(spdlog::level::warn);
@@ -115,7 +131,8 @@ int ProbeCommand(const std::vector<std::string>& argv) {
   auto image = s.ResolveImage();
   if (!image.ok()) return Refuse(std::string(image.status().message()));
 
-  ProbeWorld world(&s, host->get(), *options, *image);
+  ProbeTools tools = ProbeTools::ForHost(kBusyboxBinary);
+  ProbeWorld world(&s, host->get(), *options, *image, tools);
   auto booted = BootSandboxes(world, s, *image);
   std::vector<ProbeRow> rows;
   if (booted.ok()) rows = RunProbes(world, s);
@@ -130,7 +147,7 @@ int ProbeCommand(const std::vector<std::string>& argv) {
     auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - t0).count() / 1000.0;
     std::cout << FormatProbeTable(rows) << "network mode " << options->network << ", image "
-              << *image << ", " << secs << " s"
+              << *image << ", " << tools.Describe() << ", " << secs << " s"
               << (weakened.empty() ? "" : absl::StrCat(", WEAKENED: ", weakened)) << "\n";
   }
   std::cout.flush();

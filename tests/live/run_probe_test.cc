@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "live_support.h"
@@ -92,6 +93,29 @@ BackgroundRun StartRun(const std::vector<std::string>& argv) {
   }
   FAIL("run did not start a sandbox within 60s");
   return r;
+}
+
+// An image with no program at all, only /etc/passwd and /etc/group: no
+// shell, no uname, no sleep, no /tmp. Whatever runs in it was brought in.
+std::string BareImage() {
+  std::string dir = MakeTempDir("probe-bare");
+  fs::create_directories(dir + "/src/etc");
+  // Last in the layer: this umoci ends the tar stream without padding the
+  // last file's data, which libarchive refuses; after a directory it is fine.
+  fs::create_directories(dir + "/src/var/empty");
+  { std::ofstream(dir + "/src/etc/passwd") << "root:x:0:0:root:/:/nonexistent\n"; }
+  { std::ofstream(dir + "/src/etc/group") << "root:x:0:\n"; }
+  const std::string layout = dir + "/layout";
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {"umoci", "init", "--layout", layout},
+           {"umoci", "new", "--image", layout + ":base"},
+           {"umoci", "insert", "--image", layout + ":base", dir + "/src", "/"},
+           {"umoci", "config", "--image", layout + ":base", "--tag", "v1", "--config.cmd", "/none"}}) {
+    auto r = RunCommand(argv);
+    INFO(argv[1] << ": " << r.out);
+    REQUIRE(r.exit_code == 0);
+  }
+  return "oci:" + layout + ":v1";
 }
 
 int WaitExit(pid_t pid) {
@@ -238,4 +262,47 @@ TEST_CASE("probe fails and names the rows when the sentinel dir is mounted in", 
   CHECK_FALSE(fs::exists(fixtures + "/sentinel"));
   fs::remove_all(fixtures);
   fs::remove_all(out_dir);
+}
+
+// Issue 14: on an image without uname the probe reported kernel_is_gvisor
+// FAIL ("error finding executable uname"), a leak it never saw. The probes
+// now run the host's busybox-static, brought in read-only, so an image with
+// no program at all gets a full, passing run.
+TEST_CASE("probe runs every probe on an image with no tools, with the busybox it brings",
+          "[live][probe]") {
+  auto r = RunCommand({OSGV_DRIVER_BINARY, "probe", "--image", BareImage()});
+  INFO(r.out);
+  std::map<std::string, std::string> result;  // probe -> RESULT column
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string probe, word;
+    words >> probe;
+    while (words >> word) {
+      if (word == "PASS" || word == "FAIL" || word == "SKIP") {
+        result[probe] = word;
+        break;
+      }
+    }
+  }
+  CHECK(result.size() >= 20);
+  for (const auto& [probe, outcome] : result) {
+    INFO(probe);
+    CHECK(outcome == "PASS");
+  }
+  CHECK(result["kernel_is_gvisor"] == "PASS");
+  CHECK(result["passwd_is_images"] == "PASS");  // the image's own file, not busybox's
+  CHECK(r.out.find("FAIL") == std::string::npos);
+  CHECK(r.out.find("could not run") == std::string::npos);
+  CHECK(r.out.find("tools from host /usr/bin/busybox at /.osgv-probe/busybox") != std::string::npos);
+  CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("probe refuses a --mount onto its tools dir", "[live][probe]") {
+  std::string dir = MakeTempDir("probe-tools-mount");
+  auto r = RunCommand({OSGV_DRIVER_BINARY, "probe", "--mount", dir + ":/.osgv-probe/busybox:ro"});
+  INFO(r.out);
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.find("is reserved for probe's own tools") != std::string::npos);
+  fs::remove_all(dir);
 }

@@ -15,13 +15,15 @@
 
 #include "absl/status/statusor.h"
 #include "driver/probe/host_fixtures.h"
+#include "driver/probe/probe_report.h"
+#include "driver/probe/probe_tools.h"
 #include "driver/run/ephemeral_session.h"
 #include "lifecycle/runsc/command_runner.h"
 
 namespace osgv {
 
 struct ProbeResult {
-  bool pass = false;
+  ProbeOutcome outcome = ProbeOutcome::kFail;
   std::string evidence;
 };
 
@@ -33,26 +35,34 @@ struct ProbeSandbox {
 
 class ProbeWorld {
  public:
-  ProbeWorld(EphemeralSession* session, HostFixtures* host, RunOptions options, std::string image)
-      : session_(session), host_(host), options_(std::move(options)), image_(std::move(image)) {}
+  ProbeWorld(EphemeralSession* session, HostFixtures* host, RunOptions options, std::string image,
+             ProbeTools tools)
+      : session_(session),
+        host_(host),
+        options_(std::move(options)),
+        image_(std::move(image)),
+        tools_(std::move(tools)) {}
 
-  // Boots a sandbox from the probe image; `memory` is a quantity or "",
-  // `pids_limit` 0 for the driver default.
+  // Boots a sandbox from the probe image, with the probe's tools in it;
+  // `memory` is a quantity or "", `pids_limit` 0 for the driver default.
   absl::StatusOr<ProbeSandbox> Boot(const std::string& prefix, const std::string& memory = "",
                                     uint64_t pids_limit = 0);
   void Discard(const ProbeSandbox& sandbox);
   // A sandbox that is still running (not killed by a limit probe).
   bool Running(const ProbeSandbox& sandbox);
 
-  // Runs argv in a sandbox; a failure to run at all is exit code 125 with
-  // the reason on stderr, so probes only look at one type.
+  // Runs a tool (argv[0] a bare name: "cat", "uname") in a sandbox, from
+  // the probe's tools; a failure to run at all is exit code 125 with the
+  // reason on stderr, so probes only look at one type.
   CommandResult Exec(const ProbeSandbox& sandbox, const std::vector<std::string>& argv,
                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
   CommandResult Sh(const ProbeSandbox& sandbox, const std::string& script,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    return Exec(sandbox, {"/bin/sh", "-c", script}, timeout);
-  }
+                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
   CommandResult Sh(const std::string& script) { return Sh(primary, script); }
+
+  // Finds out which tools the primary sandbox has (call once it booted).
+  void LearnTools(const std::vector<std::string>& needed);
+  const ProbeTools& tools() const { return tools_; }
 
   HostFixtures& host() { return *host_; }
   const std::string& state_dir() const { return session_->state_dir(); }
@@ -68,20 +78,35 @@ class ProbeWorld {
   HostFixtures* host_;
   RunOptions options_;
   std::string image_;
+  ProbeTools tools_;
+  CommandResult RunIn(const ProbeSandbox& sandbox, const std::vector<std::string>& argv,
+                      std::chrono::milliseconds timeout);
 };
 
 struct ProbeSpec {
   const char* name;
   const char* expectation;
   ProbeResult (*run)(ProbeWorld& world);
+  // Every tool it runs inside ("sh" for a script, and each command in it):
+  // without one of them the probe cannot run, and says so.
+  std::vector<std::string> tools;
 };
 
 // Every probe, in the order they run (destructive limit probes last).
 const std::vector<ProbeSpec>& BoundaryProbes();
+// The union of their tools, plus what every probe sandbox runs.
+std::vector<std::string> AllProbeTools();
+
+// Runs `probe` unless its tools are missing; then a could-not-run row.
+ProbeRow RunProbe(const ProbeSpec& probe, ProbeWorld& world);
 
 // Helpers shared by the probe files.
 ProbeResult Pass(std::string evidence);
+// The boundary was crossed: the evidence shows how.
 ProbeResult Fail(std::string evidence);
+// The probe could not look (a host-side fact it compares with is missing,
+// or the command inside did not run): neither a pass nor a failure.
+ProbeResult CouldNotRun(std::string why);
 // "exit 1: <first line of output>" for evidence columns.
 std::string Brief(const CommandResult& r, size_t max_chars = 80);
 // Host file contents ("" when unreadable).

@@ -16,7 +16,24 @@ std::string Pad(const std::string& s, size_t width) {
   return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
 }
 
+size_t Count(const std::vector<ProbeRow>& rows, ProbeOutcome outcome) {
+  return std::count_if(rows.begin(), rows.end(),
+                       [outcome](const ProbeRow& r) { return r.outcome == outcome; });
+}
+
 }  // namespace
+
+const char* OutcomeWord(ProbeOutcome outcome) {
+  switch (outcome) {
+    case ProbeOutcome::kPass:
+      return "PASS";
+    case ProbeOutcome::kFail:
+      return "FAIL";
+    case ProbeOutcome::kCouldNotRun:
+      return "SKIP";
+  }
+  return "FAIL";
+}
 
 std::string FormatProbeTable(const std::vector<ProbeRow>& rows) {
   size_t w_probe = 5, w_expect = 11;
@@ -26,14 +43,15 @@ std::string FormatProbeTable(const std::vector<ProbeRow>& rows) {
   }
   std::string out = absl::StrCat(Pad("PROBE", w_probe), "  ", Pad("EXPECTATION", w_expect),
                                  "  RESULT  EVIDENCE\n");
-  size_t passed = 0;
   for (const auto& r : rows) {
-    passed += r.pass ? 1 : 0;
     absl::StrAppend(&out, Pad(r.probe, w_probe), "  ", Pad(r.expectation, w_expect), "  ",
-                    r.pass ? "PASS  " : "FAIL  ", "  ", OneLine(r.evidence), "\n");
+                    Pad(OutcomeWord(r.outcome), 6), "  ", OneLine(r.evidence), "\n");
   }
-  absl::StrAppend(&out, passed, "/", rows.size(), " probes passed\n");
-  return out;
+  absl::StrAppend(&out, Count(rows, ProbeOutcome::kPass), "/", rows.size(), " probes passed");
+  if (size_t skipped = Count(rows, ProbeOutcome::kCouldNotRun); skipped > 0) {
+    absl::StrAppend(&out, ", ", skipped, " could not run");
+  }
+  return out + "\n";
 }
 
 nlohmann::json ProbeRowsToJson(const std::vector<ProbeRow>& rows) {
@@ -41,16 +59,25 @@ nlohmann::json ProbeRowsToJson(const std::vector<ProbeRow>& rows) {
   for (const auto& r : rows) {
     out.push_back({{"probe", r.probe},
                    {"expectation", r.expectation},
-                   {"pass", r.pass},
+                   {"pass", r.outcome == ProbeOutcome::kPass},
+                   {"result", OutcomeWord(r.outcome)},
                    {"evidence", r.evidence}});
   }
   return out;
 }
 
 int ProbeExitCode(const std::vector<ProbeRow>& rows) {
-  if (rows.empty()) return 1;
-  bool all = std::all_of(rows.begin(), rows.end(), [](const ProbeRow& r) { return r.pass; });
-  return all ? 0 : 1;
+  if (rows.empty() || Count(rows, ProbeOutcome::kFail) > 0) return kProbeExitFailed;
+  if (Count(rows, ProbeOutcome::kCouldNotRun) > 0) return kProbeExitCouldNotRun;
+  return kProbeExitAllPassed;
+}
+
+std::vector<std::string> ProbesWith(const std::vector<ProbeRow>& rows, ProbeOutcome outcome) {
+  std::vector<std::string> names;
+  for (const auto& r : rows) {
+    if (r.outcome == outcome) names.push_back(r.probe);
+  }
+  return names;
 }
 
 }  // namespace osgv

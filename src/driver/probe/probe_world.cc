@@ -1,6 +1,7 @@
 #include "driver/probe/probe.h"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -16,13 +17,18 @@ absl::StatusOr<ProbeSandbox> ProbeWorld::Boot(const std::string& prefix, const s
   o.memory = memory;
   auto name = EphemeralName(prefix);
   if (!name.ok()) return name.status();
-  SandboxRequest request = EphemeralRequest(o, *name, image_, kKeepAlive);
+  SandboxRequest request = EphemeralRequest(o, *name, image_, tools_.KeepAlive());
+  for (const auto& m : tools_.Mounts()) request.spec.host_mounts.push_back(m);
   if (pids_limit != 0) {
     request.spec.tmpl.driver_config_json = absl::StrCat("{\"pids_limit\":", pids_limit, "}");
   }
   auto record = session_->Boot(request);
   if (!record.ok()) return record.status();
-  return ProbeSandbox{record->id, record->runsc_id, static_cast<int>(record->monitor_pid)};
+  ProbeSandbox sandbox{record->id, record->runsc_id, static_cast<int>(record->monitor_pid)};
+  // Several probes write scratch files to /tmp, which a minimal image may
+  // lack; in the sandbox's own upper layer, so the image stays untouched.
+  Exec(sandbox, {"mkdir", "-p", "/tmp"});
+  return sandbox;
 }
 
 void ProbeWorld::Discard(const ProbeSandbox& s) { session_->Delete(s.id).IgnoreError(); }
@@ -34,6 +40,16 @@ bool ProbeWorld::Running(const ProbeSandbox& s) {
 
 CommandResult ProbeWorld::Exec(const ProbeSandbox& s, const std::vector<std::string>& argv,
                                std::chrono::milliseconds timeout) {
+  return RunIn(s, tools_.Argv(argv), timeout);
+}
+
+CommandResult ProbeWorld::Sh(const ProbeSandbox& s, const std::string& script,
+                             std::chrono::milliseconds timeout) {
+  return RunIn(s, tools_.ShArgv(script), timeout);
+}
+
+CommandResult ProbeWorld::RunIn(const ProbeSandbox& s, const std::vector<std::string>& argv,
+                                std::chrono::milliseconds timeout) {
   auto r = session_->Exec(s.runsc_id, argv, timeout);
   if (r.ok()) return *r;
   CommandResult failed;
@@ -42,8 +58,19 @@ CommandResult ProbeWorld::Exec(const ProbeSandbox& s, const std::vector<std::str
   return failed;
 }
 
-ProbeResult Pass(std::string evidence) { return {true, std::move(evidence)}; }
-ProbeResult Fail(std::string evidence) { return {false, std::move(evidence)}; }
+void ProbeWorld::LearnTools(const std::vector<std::string>& needed) {
+  tools_.Learn(RunIn(primary, tools_.ListArgv(needed), std::chrono::seconds(20)));
+}
+
+ProbeResult Pass(std::string evidence) { return {ProbeOutcome::kPass, std::move(evidence)}; }
+ProbeResult Fail(std::string evidence) { return {ProbeOutcome::kFail, std::move(evidence)}; }
+ProbeResult CouldNotRun(std::string why) { return {ProbeOutcome::kCouldNotRun, std::move(why)}; }
+
+ProbeRow RunProbe(const ProbeSpec& probe, ProbeWorld& world) {
+  std::string missing = world.tools().Missing(probe.tools);
+  ProbeResult r = missing.empty() ? probe.run(world) : CouldNotRun(missing);
+  return {probe.name, probe.expectation, r.outcome, r.evidence};
+}
 
 std::string Brief(const CommandResult& r, size_t max_chars) {
   std::string text = r.stdout_text + r.stderr_text;
@@ -77,6 +104,12 @@ const std::vector<ProbeSpec>& BoundaryProbes() {
     return v;
   }();
   return all;
+}
+
+std::vector<std::string> AllProbeTools() {
+  std::set<std::string> all = {"mkdir", "sleep"};  // ProbeWorld::Boot's
+  for (const auto& p : BoundaryProbes()) all.insert(p.tools.begin(), p.tools.end());
+  return {all.begin(), all.end()};
 }
 
 }  // namespace osgv

@@ -15,7 +15,7 @@ namespace {
 // nothing), and nothing the sandbox printed may contain it.
 ProbeResult SecretStaysOut(ProbeWorld& w, const CommandResult& inside) {
   if (!Contains(HostRead(w.host().sentinel), w.host().secret)) {
-    return Fail("host sentinel unreadable on the host itself; probe is void");
+    return CouldNotRun("host sentinel unreadable on the host itself; nothing to compare with");
   }
   if (Contains(inside.stdout_text + inside.stderr_text, w.host().secret)) {
     return Fail(absl::StrCat("secret read inside: ", Brief(inside)));
@@ -50,7 +50,7 @@ ProbeResult HostFileViaProcFds(ProbeWorld& w) {
       "for f in /proc/[0-9]*/fd/* /proc/[0-9]*/cwd /proc/[0-9]*/root; do "
       "readlink \"$f\"; [ -f \"$f\" ] && head -c 65536 \"$f\"; done 2>/dev/null; echo scanned");
   if (Contains(r.stdout_text, w.host().dir)) return Fail("a sandbox fd points into the host dir");
-  if (!Contains(r.stdout_text, "scanned")) return Fail(absl::StrCat("scan did not run: ", Brief(r)));
+  if (!Contains(r.stdout_text, "scanned")) return CouldNotRun(absl::StrCat("scan did not run: ", Brief(r)));
   return SecretStaysOut(w, r);
 }
 
@@ -58,7 +58,7 @@ ProbeResult PasswdIsImages(ProbeWorld& w) {
   auto r = w.Exec(w.primary, {"cat", "/etc/passwd"});
   std::string image = HostRead(w.image_rootfs + "/etc/passwd");
   std::string host = HostRead("/etc/passwd");
-  if (image.empty()) return Fail("image has no /etc/passwd to compare with");
+  if (image.empty()) return CouldNotRun("image has no /etc/passwd to compare with");
   if (r.stdout_text != image) return Fail(absl::StrCat("differs from the image's: ", Brief(r)));
   if (r.stdout_text == host) return Fail("identical to the host's /etc/passwd");
   return Pass(absl::StrCat("image's ", image.size(), " bytes; host's ", host.size(), " bytes differ"));
@@ -73,13 +73,14 @@ ProbeResult ImageCacheUnchanged(ProbeWorld& w) {
   auto r = w.Sh("echo osgv-probe-write >> /etc/passwd && rm -f /bin/true && touch /osgv-new && "
                 "grep -c osgv-probe-write /etc/passwd");
   auto after = Sha256File(cached);
-  if (!before.ok() || !after.ok()) return Fail("cannot hash the cached image file");
+  if (!before.ok()) return CouldNotRun("cannot hash the cached image's /etc/passwd");
+  if (!after.ok()) return Fail("cached image /etc/passwd gone after the write");
   if (*before != *after) return Fail("cached image /etc/passwd changed");
   if (had_true != std::filesystem::exists(w.image_rootfs + "/bin/true") ||
       std::filesystem::exists(w.image_rootfs + "/osgv-new")) {
     return Fail("cached image tree changed");
   }
-  if (r.exit_code != 0) return Fail(absl::StrCat("the write inside failed, probe is void: ", Brief(r)));
+  if (r.exit_code != 0) return CouldNotRun(absl::StrCat("the write inside failed: ", Brief(r)));
   return Pass(absl::StrCat("write took inside; cache ", before->substr(7, 12), " unchanged"));
 }
 
@@ -90,7 +91,9 @@ ProbeResult OtherSandboxIsolated(ProbeWorld& w) {
   const std::string token = *random;
   auto wrote = w.Sh(absl::StrCat("echo ", token, " > /tmp/cross && cat /tmp/cross"));
   auto seen = w.Sh(w.other, "cat /tmp/cross /etc/passwd; ls /osgv-new");
-  if (!Contains(wrote.stdout_text, token)) return Fail("write in the first sandbox failed");
+  if (!Contains(wrote.stdout_text, token)) {
+    return CouldNotRun(absl::StrCat("write in the first sandbox failed: ", Brief(wrote)));
+  }
   if (Contains(seen.stdout_text, token) || Contains(seen.stdout_text, "osgv-probe-write") ||
       seen.exit_code == 0) {
     return Fail(absl::StrCat("second sandbox sees it: ", Brief(seen)));
@@ -117,7 +120,7 @@ ProbeResult MountStaysInside(ProbeWorld& w) {
 ProbeResult HostMountsInvisible(ProbeWorld& w) {
   auto r = w.Exec(w.primary, {"cat", "/proc/self/mountinfo"});
   if (!Contains(HostRead("/proc/self/mountinfo"), w.state_dir())) {
-    return Fail("host mount table does not show the sandbox rootfs; probe is void");
+    return CouldNotRun("host mount table does not show the sandbox rootfs; nothing to compare with");
   }
   if (Contains(r.stdout_text, w.state_dir()) || Contains(r.stdout_text, "/var/lib") ||
       Contains(r.stdout_text, w.host().dir)) {
@@ -131,16 +134,19 @@ ProbeResult HostMountsInvisible(ProbeWorld& w) {
 
 std::vector<ProbeSpec> FilesystemProbes() {
   return {
-      {"host_file_by_path", "host sentinel unreadable by its path", HostFileByPath},
-      {"host_file_via_proc1_root", "not via /proc/1/root", HostFileViaProc1Root},
-      {"host_file_via_symlink", "not via symlinks", HostFileViaSymlink},
-      {"host_file_via_dotdot", "not via .. walks", HostFileViaDotDot},
-      {"host_file_via_proc_fds", "no fd/cwd/root leads out", HostFileViaProcFds},
-      {"passwd_is_images", "/etc/passwd is the image's", PasswdIsImages},
-      {"image_cache_unchanged", "writes never reach the cache", ImageCacheUnchanged},
-      {"other_sandbox_isolated", "writes invisible to a 2nd sandbox", OtherSandboxIsolated},
-      {"mount_stays_inside", "mount fails or stays inside", MountStaysInside},
-      {"host_mounts_invisible", "no host path in mountinfo", HostMountsInvisible},
+      {"host_file_by_path", "host sentinel unreadable by its path", HostFileByPath, {"cat"}},
+      {"host_file_via_proc1_root", "not via /proc/1/root", HostFileViaProc1Root, {"cat"}},
+      {"host_file_via_symlink", "not via symlinks", HostFileViaSymlink, {"sh", "ln", "cat"}},
+      {"host_file_via_dotdot", "not via .. walks", HostFileViaDotDot, {"sh", "cat"}},
+      {"host_file_via_proc_fds", "no fd/cwd/root leads out", HostFileViaProcFds,
+       {"sh", "readlink", "head"}},
+      {"passwd_is_images", "/etc/passwd is the image's", PasswdIsImages, {"cat"}},
+      {"image_cache_unchanged", "writes never reach the cache", ImageCacheUnchanged,
+       {"sh", "rm", "touch", "grep"}},
+      {"other_sandbox_isolated", "writes invisible to a 2nd sandbox", OtherSandboxIsolated,
+       {"sh", "cat", "ls"}},
+      {"mount_stays_inside", "mount fails or stays inside", MountStaysInside, {"sh", "mkdir", "mount"}},
+      {"host_mounts_invisible", "no host path in mountinfo", HostMountsInvisible, {"cat"}},
   };
 }
 

@@ -20,7 +20,7 @@ ProbeResult KernelIsGvisor(ProbeWorld& w) {
   uname(&u);
   auto r = w.Exec(w.primary, {"uname", "-r"});
   std::string inside = FirstLine(r.stdout_text);
-  if (inside.empty()) return Fail(absl::StrCat("uname failed: ", Brief(r)));
+  if (inside.empty()) return CouldNotRun(absl::StrCat("uname failed: ", Brief(r)));
   if (inside == u.release) return Fail(absl::StrCat("host kernel release inside: ", inside));
   return Pass(absl::StrCat("'", inside, "' vs host '", u.release, "'"));
 }
@@ -30,7 +30,7 @@ ProbeResult ProcVersionIsGvisor(ProbeWorld& w) {
   uname(&u);
   auto r = w.Exec(w.primary, {"cat", "/proc/version"});
   std::string host = HostRead("/proc/version");
-  if (r.stdout_text.empty()) return Fail(absl::StrCat("cannot read: ", Brief(r)));
+  if (r.stdout_text.empty()) return CouldNotRun(absl::StrCat("cannot read: ", Brief(r)));
   if (r.stdout_text == host || Contains(r.stdout_text, u.release) || Contains(r.stdout_text, u.version)) {
     return Fail("host /proc/version inside");
   }
@@ -45,7 +45,7 @@ ProbeResult NoHostBlockDevices(ProbeWorld& w) {
     host_blocks += e.is_block_file(ec) ? 1 : 0;
   }
   auto r = w.Sh("find /dev -type b; echo end");
-  if (!Contains(r.stdout_text, "end")) return Fail(absl::StrCat("find failed: ", Brief(r)));
+  if (!Contains(r.stdout_text, "end")) return CouldNotRun(absl::StrCat("find failed: ", Brief(r)));
   if (r.stdout_text != "end\n") return Fail(absl::StrCat("block devices inside: ", Brief(r)));
   return Pass(absl::StrCat("none inside; host has ", host_blocks));
 }
@@ -63,7 +63,7 @@ std::set<std::string> ModuleNames(const std::string& proc_modules) {
 ProbeResult HostModulesInvisible(ProbeWorld& w) {
   auto host = ModuleNames(HostRead("/proc/modules"));
   auto r = w.Sh("cat /proc/modules; echo end");
-  if (!Contains(r.stdout_text, "end")) return Fail(absl::StrCat("cannot read: ", Brief(r)));
+  if (!Contains(r.stdout_text, "end")) return CouldNotRun(absl::StrCat("cannot read: ", Brief(r)));
   auto inside = ModuleNames(r.stdout_text);
   inside.erase("end");
   if (!inside.empty()) return Fail(absl::StrCat("modules listed inside: ", *inside.begin()));
@@ -109,14 +109,14 @@ ProbeResult SysWrite(ProbeWorld& w) {
 
 std::vector<ProbeSpec> KernelProbes() {
   return {
-      {"kernel_is_gvisor", "uname -r is not the host's", KernelIsGvisor},
-      {"proc_version_is_gvisor", "/proc/version is not the host's", ProcVersionIsGvisor},
-      {"no_host_block_devices", "/dev has no block devices", NoHostBlockDevices},
-      {"host_modules_invisible", "host modules not listed", HostModulesInvisible},
-      {"module_load_fails", "insmod fails, host list unchanged", ModuleLoadFails},
-      {"proc_sys_hostname_write", "host hostname unchanged", ProcSysHostnameWrite},
-      {"proc_sys_vm_write", "host vm sysctl unchanged", ProcSysVmWrite},
-      {"sys_write", "host /sys value unchanged", SysWrite},
+      {"kernel_is_gvisor", "uname -r is not the host's", KernelIsGvisor, {"uname"}},
+      {"proc_version_is_gvisor", "/proc/version is not the host's", ProcVersionIsGvisor, {"cat"}},
+      {"no_host_block_devices", "/dev has no block devices", NoHostBlockDevices, {"sh", "find"}},
+      {"host_modules_invisible", "host modules not listed", HostModulesInvisible, {"sh", "cat"}},
+      {"module_load_fails", "insmod fails, host list unchanged", ModuleLoadFails, {"sh", "insmod"}},
+      {"proc_sys_hostname_write", "host hostname unchanged", ProcSysHostnameWrite, {"sh", "cat"}},
+      {"proc_sys_vm_write", "host vm sysctl unchanged", ProcSysVmWrite, {"sh", "cat"}},
+      {"sys_write", "host /sys value unchanged", SysWrite, {"sh", "cat"}},
   };
 }
 

@@ -51,7 +51,7 @@ ProbeResult HostLoopbackUnreachable(ProbeWorld& w) {
 // Neither a host interface's MAC nor any host IPv4 address shows up inside.
 ProbeResult HostInterfacesInvisible(ProbeWorld& w) {
   auto r = w.Sh("ip addr; cat /proc/net/dev; echo end");
-  if (!Contains(r.stdout_text, "end")) return Fail(absl::StrCat("cannot list: ", Brief(r)));
+  if (!Contains(r.stdout_text, "end")) return CouldNotRun(absl::StrCat("cannot list: ", Brief(r)));
   std::vector<std::string> host_addresses;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/sys/class/net", ec)) {
@@ -70,7 +70,7 @@ ProbeResult HostInterfacesInvisible(ProbeWorld& w) {
 // pings it: the sandbox's raw socket fails, or its packets stay in gVisor.
 ProbeResult RawSocketContained(ProbeWorld& w) {
   int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
-  if (fd < 0) return Fail("host raw socket unavailable; probe is void");
+  if (fd < 0) return CouldNotRun("host raw socket unavailable; nothing to watch with");
   auto r = w.Sh("ping -c 2 -W 1 127.0.0.1; echo rc=$?");
   int seen = 0;
   char buf[2048];
@@ -90,9 +90,11 @@ ProbeResult RawSocketContained(ProbeWorld& w) {
 
 std::vector<ProbeSpec> NetworkProbes() {
   return {
-      {"host_loopback_unreachable", "host 127.0.0.1 listener unreached", HostLoopbackUnreachable},
-      {"host_interfaces_invisible", "no host MAC or IP inside", HostInterfacesInvisible},
-      {"raw_socket_contained", "raw ICMP never reaches the host", RawSocketContained},
+      {"host_loopback_unreachable", "host 127.0.0.1 listener unreached", HostLoopbackUnreachable,
+       {"sh", "nc"}},
+      {"host_interfaces_invisible", "no host MAC or IP inside", HostInterfacesInvisible,
+       {"sh", "ip", "cat"}},
+      {"raw_socket_contained", "raw ICMP never reaches the host", RawSocketContained, {"sh", "ping"}},
   };
 }
 

@@ -11,11 +11,13 @@ namespace {
 ProbeResult HostProcessInvisible(ProbeWorld& w) {
   const auto& h = w.host();
   if (!Contains(HostRead(absl::StrCat("/proc/", h.marker_pid, "/cmdline")), h.marker_token)) {
-    return Fail("marker process not visible on the host; probe is void");
+    return CouldNotRun("marker process not visible on the host; nothing to compare with");
   }
   auto r = w.Sh("cat /proc/[0-9]*/cmdline | tr '\\0' ' '; echo; ps -o pid,args");
   if (Contains(r.stdout_text, h.marker_token)) return Fail("host marker process listed inside");
-  if (!Contains(r.stdout_text, "sleep")) return Fail(absl::StrCat("cannot list processes: ", Brief(r)));
+  if (!Contains(r.stdout_text, "sleep")) {
+    return CouldNotRun(absl::StrCat("cannot list processes: ", Brief(r)));
+  }
   return Pass(absl::StrCat("host pid ", h.marker_pid, " ", h.marker_token, " not among sandbox processes"));
 }
 
@@ -33,7 +35,7 @@ ProbeResult HostEnvInvisible(ProbeWorld& w) {
   const auto& h = w.host();
   std::string monitor_env = HostRead(absl::StrCat("/proc/", w.primary.monitor_pid, "/environ"));
   if (!Contains(monitor_env, h.env_token)) {
-    return Fail("token not in the sandbox monitor's environment; probe is void");
+    return CouldNotRun("token not in the sandbox monitor's environment; nothing to compare with");
   }
   auto r = w.Sh("cat /proc/[0-9]*/environ | tr '\\0' '\\n'; env");
   if (Contains(r.stdout_text, h.env_token)) return Fail("host environment visible inside");
@@ -54,10 +56,12 @@ ProbeResult HostnameIsSandboxes(ProbeWorld& w) {
 
 std::vector<ProbeSpec> ProcessProbes() {
   return {
-      {"host_process_invisible", "host processes not listed", HostProcessInvisible},
-      {"host_pid_unkillable", "kill of a host pid has no effect", HostPidUnkillable},
-      {"host_env_invisible", "host environment not inherited", HostEnvInvisible},
-      {"hostname_is_sandboxes", "hostname is the sandbox's", HostnameIsSandboxes},
+      {"host_process_invisible", "host processes not listed", HostProcessInvisible,
+       {"sh", "cat", "tr", "ps"}},
+      {"host_pid_unkillable", "kill of a host pid has no effect", HostPidUnkillable, {"sh", "kill"}},
+      {"host_env_invisible", "host environment not inherited", HostEnvInvisible,
+       {"sh", "cat", "tr", "env"}},
+      {"hostname_is_sandboxes", "hostname is the sandbox's", HostnameIsSandboxes, {"hostname"}},
   };
 }
 
