@@ -57,7 +57,7 @@ add_backports
 apt-get update -qq
 
 apt-get install -y -qq --no-install-recommends \
-  build-essential cmake pkg-config \
+  build-essential cmake pkg-config ccache \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 \
   libsqlite3-dev sqlite3 libarchive-dev nlohmann-json3-dev \
