@@ -378,6 +378,7 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
       sin.image = &image.config;
       sin.token_file = HasTokenFile(sdir) ? TokenFilePath(sdir) : "";
       sin.telemetry_enabled = DriverTelemetryEnabled();
+      sin.rootfs_dir = image.rootfs_dir;  // fail at create if it lacks bash, ip or nsenter
       auto sup = BuildSupervisorSpec(sin);
       if (!sup.ok()) return sup.status();
       in.supervisor = std::move(sup->process);
