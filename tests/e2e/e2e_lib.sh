@@ -65,7 +65,7 @@ socket:
 state_dir: $E2E_TMP/state
 default_image: "$default_image"
 log:
-  level: debug
+  level: info
 supervisor:
   binary: $OPENSHELL_E2E_BIN_DIR/openshell-sandbox
 gateway:
@@ -141,7 +141,7 @@ e2e_start_gateway() {
   local g=$E2E_TMP/gateway
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$g/home" \
     XDG_CONFIG_HOME="$g/config" XDG_STATE_HOME="$g/state" XDG_DATA_HOME="$g/state" \
-    OPENSHELL_TELEMETRY_ENABLED=false RUST_BACKTRACE=1 \
+    OPENSHELL_TELEMETRY_ENABLED=false RUST_BACKTRACE=1 NO_COLOR=1 \
     "$OPENSHELL_E2E_BIN_DIR/openshell-gateway" --config "$g/gateway.toml" --disable-tls \
     --bind-address 127.0.0.1 --port "$E2E_PORT" \
     --drivers gvisor --compute-driver-socket "$E2E_TMP/run/gvisor.sock" \
@@ -265,7 +265,11 @@ e2e_now_ms() { date +%s%3N; }
 e2e_cleanup() {
   local rc=$?
   set +e
-  local name
+  local name f
+  # Each sandbox's console (the supervisor's own log) before delete removes it.
+  for f in "$E2E_TMP"/state/sandboxes/*/console.log; do
+    [[ -e $f ]] && cp "$f" "$E2E_TMP/console-$(basename "$(dirname "$f")").log"
+  done
   if [[ -n $E2E_GATEWAY_PID ]]; then
     for name in $(e2e_cli sandbox list --names 2>/dev/null); do
       e2e_cli sandbox delete "$name" >/dev/null 2>&1
