@@ -76,6 +76,10 @@ network:
 images:
   insecure_registries: ["127.0.0.1:$E2E_REGISTRY_PORT"]
 YAML
+  # Extra top-level YAML from the caller, e.g. "runsc:\n  debug_log_dir: /tmp/x".
+  if [[ -n ${OPENSHELL_E2E_DRIVER_YAML:-} ]]; then
+    printf '%b\n' "$OPENSHELL_E2E_DRIVER_YAML" >>"$E2E_TMP/driver.yaml"
+  fi
   if "$E2E_DRIVER" serve --check-config --config /dev/null 2>/dev/null | grep -q oci_roots; then
     printf '  oci_roots: ["%s", "%s"]\n' "$image_dir" "$E2E_TMP/images" >>"$E2E_TMP/driver.yaml"
   fi
@@ -193,11 +197,19 @@ YAML
 
 # ---- the CLI ---------------------------------------------------------------
 
-e2e_cli() {
-  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$E2E_TMP/cli/home" \
+e2e_cli() { "$E2E_TMP/cli/run" "$@"; }
+
+# The CLI with its own environment, as a script so `timeout` can run it.
+e2e_write_cli() {
+  cat >"$E2E_TMP/cli/run" <<SH
+#!/bin/sh
+exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$E2E_TMP/cli/home" \
     XDG_CONFIG_HOME="$E2E_TMP/cli/config" XDG_STATE_HOME="$E2E_TMP/cli/home" \
     OPENSHELL_GATEWAY_ENDPOINT="http://127.0.0.1:$E2E_PORT" OPENSHELL_TELEMETRY_ENABLED=false \
-    NO_COLOR=1 "$OPENSHELL_E2E_BIN_DIR/openshell" "$@"
+    OPENSHELL_PROVISION_TIMEOUT="\${OPENSHELL_PROVISION_TIMEOUT:-300}" \
+    NO_COLOR=1 "$OPENSHELL_E2E_BIN_DIR/openshell" "\$@"
+SH
+  chmod 0700 "$E2E_TMP/cli/run"
 }
 
 # The phase the gateway reports for sandbox $1 ("" when it has none).
@@ -218,11 +230,12 @@ e2e_wait_phase() {
   return 1
 }
 
-# `sandbox exec` without a terminal; stdout only.
+# `sandbox exec` without a terminal; stdout only. A session that hangs
+# fails after 60 s instead of stopping the suite.
 e2e_exec() {
   local name=$1
   shift
-  e2e_cli sandbox exec --name "$name" --no-tty -- "$@"
+  timeout "${E2E_EXEC_TIMEOUT:-60}" "$E2E_TMP/cli/run" sandbox exec --name "$name" --no-tty -- "$@"
 }
 
 # The runsc containers of our driver.

@@ -108,8 +108,18 @@ scenario_stop_start() {
   e2e_check "Ready after the second start" e2e_wait_phase e2e-mem Ready 120
   t2=$(e2e_now_ms)
   FIGURES+=("second start -> Ready: $((t2 - t1)) ms")
-  out=$(e2e_exec e2e-mem cat /sandbox/file) || true
-  e2e_check "exec works after the second start" [ "$out" = kept-across-stop ]
+  # Intermittently the first exec after a second restore hangs in the SSH
+  # handshake inside the sandbox (docs/e2e.md, "Known problems"): the first
+  # try is its own check, and two more tell a hang from a dead sandbox.
+  local try first=""
+  for try in 1 2 3; do
+    out=$(E2E_EXEC_TIMEOUT=20 e2e_exec e2e-mem cat /sandbox/file) || true
+    [[ -z $first ]] && first=${out:-none}
+    [[ $out == kept-across-stop ]] && break
+    e2e_log "  exec after the second start, try $try: '$out'"
+  done
+  e2e_check "exec answers at once after the second start" [ "$first" = kept-across-stop ]
+  e2e_check "exec works after the second start (within 3 tries)" [ "$out" = kept-across-stop ]
 }
 
 # The gateway restarts while sandboxes run: they stay Ready, exec works.
@@ -296,6 +306,7 @@ main() {
   e2e_log "sandbox image (cached in $cache)"
   E2E_IMAGE=$("$here/../../scripts/build-sandbox-image.sh" "$cache")
   E2E_PORT=$(e2e_pick_port)
+  e2e_write_cli
   E2E_REGISTRY_PORT=$(e2e_pick_port)
   e2e_start_registry
   e2e_write_driver_config "$cache" "$E2E_IMAGE"
