@@ -220,10 +220,11 @@ e2e_phase() {
 
 # Waits up to $3 s (default 120) for sandbox $1 to reach phase $2.
 e2e_wait_phase() {
-  local name=$1 want=$2 limit=${3:-120} i phase=""
-  for ((i = 0; i < limit * 4; i++)); do
+  local name=$1 want=$2 limit=${3:-120} phase="" end=$((SECONDS + ${3:-120}))
+  while ((SECONDS < end)); do
     phase=$(e2e_phase "$name")
     [[ $phase == "$want" ]] && return 0
+    [[ $phase == Error ]] && break  # permanent (gateway-contract.md §0.1)
     sleep 0.25
   done
   e2e_log "sandbox $name: phase '$phase' after ${limit}s, wanted $want"
