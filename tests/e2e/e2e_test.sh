@@ -88,7 +88,7 @@ scenario_stop_start() {
   FIGURES+=("stop (checkpoint, CLI wall time): $((t1 - t0)) ms")
   e2e_check "the gateway shows it Stopped" e2e_wait_phase e2e-mem Stopped 30
   t1=$(e2e_now_ms)
-  e2e_check "sandbox start" e2e_cli sandbox start e2e-mem
+  e2e_check "sandbox start" env OPENSHELL_PROVISION_TIMEOUT=90 "$E2E_TMP/cli/run" sandbox start e2e-mem
   e2e_check "Ready again" e2e_wait_phase e2e-mem Ready 120
   t2=$(e2e_now_ms)
   FIGURES+=("start -> Ready (restore + supervisor reconnect): $((t2 - t1)) ms")
@@ -104,7 +104,7 @@ scenario_stop_start() {
   # A second cycle: the supervisor's reconnect backoff is never reset upstream.
   e2e_check "second stop" e2e_cli sandbox stop e2e-mem
   t1=$(e2e_now_ms)
-  e2e_check "second start" e2e_cli sandbox start e2e-mem
+  e2e_check "second start" env OPENSHELL_PROVISION_TIMEOUT=90 "$E2E_TMP/cli/run" sandbox start e2e-mem
   e2e_check "Ready after the second start" e2e_wait_phase e2e-mem Ready 120
   t2=$(e2e_now_ms)
   FIGURES+=("second start -> Ready: $((t2 - t1)) ms")
@@ -125,14 +125,15 @@ scenario_stop_start() {
 # The gateway restarts while sandboxes run: they stay Ready, exec works.
 scenario_gateway_restart() {
   local before after out
-  e2e_wait_phase e2e-mem Ready 5 || create e2e-mem "$E2E_IMAGE" -- /bin/bash -c "$COUNTER"
-  before=$(counter e2e-mem)
+  e2e_check "create a counter sandbox" create e2e-gw "$E2E_IMAGE" -- /bin/bash -c "$COUNTER"
+  sleep 1
+  before=$(counter e2e-gw)
   e2e_stop_gateway TERM
   e2e_start_gateway
-  e2e_check "Ready after the gateway's restart" e2e_wait_phase e2e-mem Ready 90
-  out=$(e2e_exec e2e-mem echo after-gateway-restart) || true
+  e2e_check "Ready after the gateway's restart" e2e_wait_phase e2e-gw Ready 90
+  out=$(e2e_exec e2e-gw echo after-gateway-restart) || true
   e2e_check "exec works after the gateway's restart" [ "$out" = after-gateway-restart ]
-  after=$(counter e2e-mem)
+  after=$(counter e2e-gw)
   e2e_check "the sandbox kept running ($before -> $after)" [ "${after:-0}" -gt "${before:-0}" ]
 }
 
@@ -140,23 +141,24 @@ scenario_gateway_restart() {
 # nothing is lost.
 scenario_driver_kill() {
   local before after out names_before names_after
-  e2e_wait_phase e2e-mem Ready 5 || create e2e-mem "$E2E_IMAGE" -- /bin/bash -c "$COUNTER"
+  e2e_check "create a counter sandbox" create e2e-kill "$E2E_IMAGE" -- /bin/bash -c "$COUNTER"
+  sleep 1
   names_before=$(e2e_cli sandbox list --names | sort | tr '\n' ' ')
-  before=$(counter e2e-mem)
+  before=$(counter e2e-kill)
   e2e_stop_driver KILL
   e2e_start_driver
-  e2e_check "Ready after the driver's restart" e2e_wait_phase e2e-mem Ready 90
-  out=$(e2e_exec e2e-mem echo after-driver-kill) || true
+  e2e_check "Ready after the driver's restart" e2e_wait_phase e2e-kill Ready 90
+  out=$(e2e_exec e2e-kill echo after-driver-kill) || true
   e2e_check "exec works after the driver's restart" [ "$out" = after-driver-kill ]
-  after=$(counter e2e-mem)
+  after=$(counter e2e-kill)
   e2e_check "the sandbox kept running ($before -> $after)" [ "${after:-0}" -gt "${before:-0}" ]
   names_after=$(e2e_cli sandbox list --names | sort | tr '\n' ' ')
   e2e_check "the gateway lists the same sandboxes ($names_after)" [ "$names_before" = "$names_after" ]
   # A Stop/Start after the crash still restores memory.
-  e2e_check "stop after the driver's restart" e2e_cli sandbox stop e2e-mem
-  e2e_check "start after the driver's restart" e2e_cli sandbox start e2e-mem
-  e2e_check "Ready" e2e_wait_phase e2e-mem Ready 120
-  after=$(counter e2e-mem)
+  e2e_check "stop after the driver's restart" e2e_cli sandbox stop e2e-kill
+  e2e_check "start after the driver's restart" env OPENSHELL_PROVISION_TIMEOUT=90 "$E2E_TMP/cli/run" sandbox start e2e-kill
+  e2e_check "Ready" e2e_wait_phase e2e-kill Ready 120
+  after=$(counter e2e-kill)
   e2e_check "memory kept across the driver crash and a stop/start ($before -> $after)" \
     [ "${after:-0}" -ge "${before:-1}" ]
 }
