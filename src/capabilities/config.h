@@ -118,7 +118,10 @@ struct Config {
   SocketConfig socket;
   std::string state_dir = "/var/lib/openshell-driver-gvisor";
   std::string driver_name = "gvisor";
-  std::string default_image;
+  // Upstream's default for every driver (openshell-core image.rs): built for
+  // the supervisor (bash, iproute2, a non-root user), so `openshell sandbox
+  // create` without --from works as it does with upstream's drivers.
+  std::string default_image = "ghcr.io/nvidia/openshell-community/sandboxes/base:latest";
   LogConfig log;
   RunscConfig runsc;
   SandboxDefaults sandbox;

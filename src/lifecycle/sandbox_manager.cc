@@ -3,9 +3,11 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -371,6 +373,7 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
       sin.image = &image.config;
       sin.token_file = HasTokenFile(sdir) ? TokenFilePath(sdir) : "";
       sin.telemetry_enabled = DriverTelemetryEnabled();
+      sin.rootfs_dir = image.rootfs_dir;  // fail at create if it lacks bash, ip or nsenter
       auto sup = BuildSupervisorSpec(sin);
       if (!sup.ok()) return sup.status();
       in.supervisor = std::move(sup->process);
@@ -410,6 +413,16 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
     // processes; the sandbox dir above it stays private to root.
     chmod(L.bundle(rid).c_str(), 0711);
     chmod(L.rootfs(rid).c_str(), 0755);
+    // overlayfs gives the merged root the upper dir's mode and owner. With
+    // MakeDirs' 0700 a non-root image USER (which the supervisor requires)
+    // could not even reach /bin: the image's root decides, as in any runtime.
+    if (struct stat root; stat(image.rootfs_dir.c_str(), &root) == 0) {
+      if (chown(L.upper(rid).c_str(), root.st_uid, root.st_gid) != 0 ||
+          chmod(L.upper(rid).c_str(), root.st_mode & 07777) != 0) {
+        return absl::InternalError(absl::StrCat("sandbox root '", L.upper(rid), "': ",
+                                                std::strerror(errno)));
+      }
+    }
     auto st = WriteFileReplace(L.bundle(rid) + "/config.json", spec->dump(2), 0600);
     if (!st.ok()) return st;
   }

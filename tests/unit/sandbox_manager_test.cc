@@ -1909,5 +1909,18 @@ TEST_CASE("A Start that cannot read the stored request leaves the sandbox stoppe
   CHECK(f.M().Stop("sb-1", "").ok());  // a stopped sandbox: OK no-op
 }
 
+TEST_CASE("Create: the sandbox's root has the image root's mode, not the upper dir's 0700",
+          "[manager]") {
+  // overlayfs takes the merged root's mode from the upper dir; a 0700 root
+  // locks a non-root image USER (the supervisor's sandbox user) out of /.
+  Fixture f;
+  auto& m = f.M();
+  REQUIRE(m.Create(f.Req("sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  struct stat upper;
+  REQUIRE(stat(f.layout.upper(f.Rec("sb-1").runsc_id).c_str(), &upper) == 0);
+  CHECK((upper.st_mode & 07777) == 0755);
+}
+
 }  // namespace
 }  // namespace osgv

@@ -247,7 +247,7 @@ TEST_CASE("supervisor: the env is the supervisor-mode environment", "[supervisor
 
 // ---- host files -------------------------------------------------------------
 
-TEST_CASE("supervisor: host files are checked without being read", "[supervisor]") {
+TEST_CASE("supervisor: host files are checked", "[supervisor]") {
   TempDir dir;
   Config config;
   CHECK(CheckSupervisorHostFiles(config).ok());  // no supervisor: nothing to check

@@ -27,6 +27,7 @@ SandboxRequest GoodRequest() {
 Config GoodConfig() {
   Config config;
   config.socket.path = "/run/gvisor.sock";
+  config.default_image = "";  // requests name their image; the cases below set it
   return config;
 }
 

@@ -2,10 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "capabilities/quantity.h"
 #include "lifecycle/bundle/reserved_paths.h"
 #include "lifecycle/bundle/sandbox_env.h"
+#include "lifecycle/bundle/supervisor_needs.h"
 
 namespace osgv {
 namespace {
@@ -51,6 +54,37 @@ absl::Status CheckRegularFile(const std::string& key, const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     return Precondition(key, absl::StrCat(QuoteForMessage(path), " is not a regular file"));
+  }
+  return absl::OkStatus();
+}
+
+// A dynamically linked supervisor fails inside the sandbox with a bare
+// "no such file or directory" (the image has no such loader) or, worse,
+// runs against whatever libraries the image carries. Upstream ships it
+// static for that reason.
+// A "#!" script: a stand-in for the supervisor (the live tests use one).
+// It runs on the image's interpreter, which is the operator's choice, and
+// needs none of the upstream supervisor's tools.
+bool IsScript(const std::string& binary) {
+  char head[2] = {0, 0};
+  std::ifstream in(binary, std::ios::binary);
+  return in.read(head, 2) && head[0] == '#' && head[1] == '!';
+}
+
+// Anything else that is not ELF cannot run.
+absl::Status CheckStatic(const std::string& binary) {
+  if (IsScript(binary)) return absl::OkStatus();
+  auto interp = ElfInterpreter(binary);
+  if (!interp.ok()) {
+    return Precondition("supervisor.binary", std::string(interp.status().message()));
+  }
+  if (!interp->empty()) {
+    return Precondition("supervisor.binary",
+                        absl::StrCat(QuoteForMessage(binary), " is dynamically linked (program "
+                                     "interpreter ", QuoteForMessage(*interp), "); it runs "
+                                     "inside arbitrary images, so it must be a static "
+                                     "executable (upstream builds it for musl, or glibc with "
+                                     "+crt-static)"));
   }
   return absl::OkStatus();
 }
@@ -112,6 +146,15 @@ absl::StatusOr<SupervisorSpec> BuildSupervisorSpec(const SupervisorInputs& in) {
   env_in.telemetry_enabled = in.telemetry_enabled;
   auto env = BuildSandboxEnvironment(env_in);
   if (!env.ok()) return env.status();
+  if (!in.rootfs_dir.empty() && !IsScript(config.supervisor.binary)) {
+    auto command = MainProcessArgs(*in.request, *in.image);
+    if (!command.ok()) return command.status();
+    if (auto st = CheckImageForSupervisor(in.rootfs_dir, in.request->spec.tmpl.image,
+                                          command->empty() ? "" : command->front());
+        !st.ok()) {
+      return st;
+    }
+  }
 
   SupervisorSpec out;
   out.process.args = SupervisorArgs(config.supervisor);
@@ -136,6 +179,7 @@ absl::Status CheckSupervisorHostFiles(const Config& config) {
   if (auto st = CheckRegularFile("supervisor.binary", config.supervisor.binary); !st.ok()) {
     return st;
   }
+  if (auto st = CheckStatic(config.supervisor.binary); !st.ok()) return st;
   const GatewayConfig& g = config.gateway;
   for (const auto& [key, path] : {std::pair<const char*, const std::string*>{"gateway.tls_ca",
                                                                              &g.tls_ca},

@@ -28,6 +28,10 @@ struct SupervisorInputs {
   // "" = no token: no mount and no OPENSHELL_SANDBOX_TOKEN_FILE.
   std::string token_file;
   std::string telemetry_enabled = "true";  // DriverTelemetryEnabled()
+  // The unpacked image, checked for what the supervisor runs
+  // (CheckImageForSupervisor); "" skips the check, and so does a "#!"
+  // stand-in for the supervisor, which needs none of its tools.
+  std::string rootfs_dir;
 };
 
 struct SupervisorSpec {
@@ -49,13 +53,17 @@ std::vector<std::string> SupervisorArgs(const SupervisorConfig& supervisor);
 // FAILED_PRECONDITION naming the key for configuration that cannot start a
 // supervisor: no binary, no gateway.endpoint, a partial TLS trio, a workdir
 // that overlaps a reserved path, or a bare "--" in extra_args (everything
-// after it would be positional).
+// after it would be positional). FAILED_PRECONDITION naming
+// sandbox.spec.template.image for an image that lacks the main program, ip
+// or nsenter (supervisor_needs.h).
 absl::StatusOr<SupervisorSpec> BuildSupervisorSpec(const SupervisorInputs& in);
 
 // Stats supervisor.binary and the TLS files on the host: FAILED_PRECONDITION
-// naming the key when one is missing or not a regular file. Never reads a
-// file. For start-up checks and before writing a bundle, so a typo is not
-// reported as an obscure runsc error.
+// naming the key when one is missing or not a regular file, or when the
+// binary is not a static executable (it runs from arbitrary images, whose
+// loader and libraries it cannot count on). Reads only the binary's ELF
+// headers. For start-up checks and before writing a bundle, so a typo is
+// not reported as an obscure runsc error.
 absl::Status CheckSupervisorHostFiles(const Config& config);
 
 }  // namespace osgv

@@ -1,0 +1,175 @@
+#include "lifecycle/bundle/supervisor_needs.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace osgv {
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+bool ReadAt(int fd, void* buf, size_t n, off_t off) {
+  return pread(fd, buf, n, off) == static_cast<ssize_t>(n);
+}
+
+template <typename Ehdr, typename Phdr>
+absl::StatusOr<std::string> Interpreter(int fd, const std::string& path) {
+  Ehdr eh;
+  if (!ReadAt(fd, &eh, sizeof eh, 0) || eh.e_phentsize != sizeof(Phdr)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': truncated ELF header"));
+  }
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Phdr ph;
+    if (!ReadAt(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph))) {
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "': truncated program headers"));
+    }
+    if (ph.p_type != PT_INTERP) continue;
+    if (ph.p_filesz == 0 || ph.p_filesz > 4096) {
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "': bad PT_INTERP"));
+    }
+    std::string interp(ph.p_filesz, '\0');
+    if (!ReadAt(fd, interp.data(), interp.size(), static_cast<off_t>(ph.p_offset))) {
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "': truncated PT_INTERP"));
+    }
+    interp.resize(strnlen(interp.c_str(), interp.size()));
+    return interp;
+  }
+  return std::string();
+}
+
+// Opens `path` inside `root` the way the sandbox will see it: absolute
+// symlinks and ".." resolve against the image's root, never the host's
+// (the image is untrusted). -1 when it does not resolve.
+int OpenInRoot(int root_fd, const std::string& path, int flags) {
+  struct open_how how;
+  std::memset(&how, 0, sizeof how);
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how));
+}
+
+bool IsExecutableFile(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
+}
+
+// BusyBox's `ip` is the busybox binary itself (a symlink or hard link to
+// it), which carries its banner. Reads at most 16 MiB.
+bool IsBusybox(int fd) {
+  constexpr std::string_view kBanner = "BusyBox v";
+  constexpr size_t kLimit = 16u << 20;
+  std::string buf(1u << 16, '\0');
+  std::string carry;
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf.data(), buf.size());
+    if (n <= 0) return false;
+    std::string window = carry + buf.substr(0, static_cast<size_t>(n));
+    if (window.find(kBanner) != std::string::npos) return true;
+    carry = window.substr(window.size() > kBanner.size() ? window.size() - kBanner.size() : 0);
+    total += static_cast<size_t>(n);
+    if (total >= kLimit) return false;
+  }
+}
+
+absl::Status Missing(const std::string& image, const std::string& what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("sandbox.spec.template.image: image '", image, "' ", what));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ElfInterpreter(const std::string& path) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    return absl::NotFoundError(absl::StrCat("'", path, "': ", std::strerror(errno)));
+  }
+  unsigned char ident[EI_NIDENT];
+  if (!ReadAt(fd.get(), ident, sizeof ident, 0) || std::memcmp(ident, ELFMAG, SELFMAG) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not an ELF executable"));
+  }
+  if (ident[EI_CLASS] == ELFCLASS64) return Interpreter<Elf64_Ehdr, Elf64_Phdr>(fd.get(), path);
+  if (ident[EI_CLASS] == ELFCLASS32) return Interpreter<Elf32_Ehdr, Elf32_Phdr>(fd.get(), path);
+  return absl::InvalidArgumentError(absl::StrCat("'", path, "': unknown ELF class"));
+}
+
+const std::vector<std::string>& SupervisorIpPaths() {
+  static const std::vector<std::string> paths = {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip",
+                                                 "/bin/ip"};
+  return paths;
+}
+
+const std::vector<std::string>& SupervisorNsenterPaths() {
+  static const std::vector<std::string> paths = {"/usr/bin/nsenter", "/bin/nsenter",
+                                                 "/usr/sbin/nsenter", "/sbin/nsenter"};
+  return paths;
+}
+
+absl::Status CheckImageForSupervisor(const std::string& rootfs_dir, const std::string& image,
+                                     const std::string& main_program) {
+  Fd root(open(rootfs_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (root.get() < 0) {
+    return absl::InternalError(absl::StrCat("image root '", rootfs_dir, "': ", std::strerror(errno)));
+  }
+  if (!main_program.empty() && main_program[0] == '/') {
+    Fd f(OpenInRoot(root.get(), main_program, O_PATH));
+    if (f.get() < 0 || !IsExecutableFile(f.get())) {
+      return Missing(image, absl::StrCat(
+                                "has no executable ", main_program,
+                                ", the sandbox's main process (sandbox.spec.command[0]; the "
+                                "OpenShell CLI runs /bin/bash -l unless given a command)"));
+    }
+  }
+  bool found_ip = false;
+  for (const auto& path : SupervisorIpPaths()) {
+    // O_NONBLOCK: an image's FIFO at this path must not block the open.
+    Fd f(OpenInRoot(root.get(), path, O_RDONLY | O_NONBLOCK));
+    if (f.get() < 0 || !IsExecutableFile(f.get())) continue;
+    if (IsBusybox(f.get())) {
+      return Missing(image, absl::StrCat(
+                                "has BusyBox's ip at ", path,
+                                ", which lacks `ip netns`; the OpenShell supervisor needs "
+                                "iproute2's ip (Debian package iproute2)"));
+    }
+    found_ip = true;
+    break;
+  }
+  if (!found_ip) {
+    return Missing(image, absl::StrCat("has no ip (iproute2) at any of ",
+                                       absl::StrJoin(SupervisorIpPaths(), ", "),
+                                       "; the OpenShell supervisor needs it for the workload's "
+                                       "network namespace"));
+  }
+  for (const auto& path : SupervisorNsenterPaths()) {
+    Fd f(OpenInRoot(root.get(), path, O_PATH));
+    if (f.get() >= 0 && IsExecutableFile(f.get())) return absl::OkStatus();
+  }
+  return Missing(image, absl::StrCat("has no nsenter (util-linux) at any of ",
+                                     absl::StrJoin(SupervisorNsenterPaths(), ", "),
+                                     "; the OpenShell supervisor needs it for the workload's "
+                                     "network namespace"));
+}
+
+}  // namespace osgv
