@@ -49,12 +49,12 @@ class Tamper {
 
   // The exported archive rewritten by `edit` with `extra` entries added.
   std::string Tampered(const EntryEdit& edit,
-                       const std::map<std::string, std::vector<TarEntry>>& extra = {}) {
+                       const std::map<std::string, std::vector<AddedEntry>>& extra = {}) {
     std::string out = dir_ / ("tampered-" + std::to_string(++n_) + ".tar.zst");
     Repack(file, out, edit, extra);
     return out;
   }
-  std::string WithEntries(const std::string& after, const std::vector<TarEntry>& extra) {
+  std::string WithEntries(const std::string& after, const std::vector<AddedEntry>& extra) {
     return Tampered([](const std::string&, std::string*) { return true; }, {{after, extra}});
   }
   // The manifest edited by `fn`.
@@ -173,29 +173,29 @@ TEST_CASE_METHOD(Tamper, "import: an archived config.json with a prestart hook i
 
 TEST_CASE_METHOD(Tamper, "import refuses a character device other than a whiteout in upper/",
                  "[archive][tamper]") {
-  TarEntry mem{"upper/dev-mem", AE_IFCHR, 0666};
+  AddedEntry mem{"upper/dev-mem", AE_IFCHR, 0666};
   mem.rdev = makedev(1, 1);
   Refused(WithEntries("upper", {mem}), kInvalid, "upper/dev-mem");
   Refused(WithEntries("upper", {mem}), kInvalid, "character device 1:1");
 }
 
 TEST_CASE_METHOD(Tamper, "import refuses a block device in upper/", "[archive][tamper]") {
-  TarEntry disk{"upper/sda", AE_IFBLK, 0660};
+  AddedEntry disk{"upper/sda", AE_IFBLK, 0660};
   disk.rdev = makedev(8, 0);
   Refused(WithEntries("upper", {disk}), kInvalid, "'upper/sda' is a block device");
 }
 
 TEST_CASE_METHOD(Tamper, "import refuses a FIFO in upper/", "[archive][tamper]") {
-  TarEntry pipe{"upper/pipe", AE_IFIFO, 0600};
+  AddedEntry pipe{"upper/pipe", AE_IFIFO, 0600};
   Refused(WithEntries("upper", {pipe}), kInvalid,
           "'upper/pipe' is a FIFO");
 }
 
 TEST_CASE_METHOD(Tamper, "import strips setuid and setgid bits from upper/ and says so",
                  "[archive][tamper]") {
-  TarEntry suid{"upper/root/sudo", AE_IFREG, 04755};
+  AddedEntry suid{"upper/root/sudo", AE_IFREG, 04755};
   suid.data = "#!/bin/sh\nexec /bin/sh\n";
-  TarEntry sgid{"upper/root/wall", AE_IFREG, 02755};
+  AddedEntry sgid{"upper/root/wall", AE_IFREG, 02755};
   sgid.gid = 5;
   sgid.data = "x";
   auto r = Imported(WithEntries("upper", {suid, sgid}));
@@ -213,7 +213,7 @@ TEST_CASE_METHOD(Tamper, "import strips setuid and setgid bits from upper/ and s
 TEST_CASE_METHOD(Tamper, "import drops every xattr but trusted.overlay.opaque, and ACLs",
                  "[archive][tamper]") {
   if (geteuid() != 0) return;  // restoring trusted.* and security.* xattrs needs root
-  TarEntry cap{"upper/root/ping", AE_IFREG, 0755};
+  AddedEntry cap{"upper/root/ping", AE_IFREG, 0755};
   cap.data = "binary";
   // A file capability: cap_sys_admin, effective.
   cap.xattrs = {{"security.capability", std::string("\x01\x00\x00\x02\x00\x00\x20\x00"
@@ -221,7 +221,7 @@ TEST_CASE_METHOD(Tamper, "import drops every xattr but trusted.overlay.opaque, a
                                                     "\x00\x00\x00\x00",
                                                     20)},
                 {"user.note", "hi"}};
-  TarEntry opaque{"upper/opaque", AE_IFDIR, 0755};
+  AddedEntry opaque{"upper/opaque", AE_IFDIR, 0755};
   opaque.xattrs = {{"trusted.overlay.opaque", "y"}, {"trusted.overlay.redirect", "/etc"}};
   auto r = Imported(WithEntries("upper", {cap, opaque}));
   std::string upper = b.upper(r.record.runsc_id);
@@ -236,7 +236,7 @@ TEST_CASE_METHOD(Tamper, "import drops every xattr but trusted.overlay.opaque, a
 }
 
 TEST_CASE_METHOD(Tamper, "import drops ACLs from upper/", "[archive][tamper]") {
-  TarEntry shared{"upper/root/shared", AE_IFREG, 0640};
+  AddedEntry shared{"upper/root/shared", AE_IFREG, 0640};
   shared.data = "x";
   shared.acl = "user::rw-\nuser:4242:rwx\ngroup::r--\nmask::rwx\nother::---\n";
   auto r = Imported(WithEntries("upper", {shared}));
@@ -249,27 +249,27 @@ TEST_CASE_METHOD(Tamper, "import drops ACLs from upper/", "[archive][tamper]") {
 }
 
 TEST_CASE_METHOD(Tamper, "import refuses a hard link that leaves upper/", "[archive][tamper]") {
-  TarEntry passwd{"upper/passwd"};
+  AddedEntry passwd{"upper/passwd"};
   passwd.hardlink = "/etc/passwd";
   Refused(WithEntries("upper", {passwd}), kInvalid, "'upper/passwd' is a hard link outside upper/");
-  TarEntry jwt{"upper/jwt"};
+  AddedEntry jwt{"upper/jwt"};
   jwt.hardlink = "files/auth/sandbox.jwt";
   Refused(WithEntries("upper", {jwt}), kInvalid, "'upper/jwt' is a hard link outside upper/");
 }
 
 TEST_CASE_METHOD(Tamper, "import refuses entry names that climb out or are absolute",
                  "[archive][tamper]") {
-  Refused(WithEntries("upper", {TarEntry{"upper/../../../../tmp/osgv-escape"}}), kInvalid,
+  Refused(WithEntries("upper", {AddedEntry{"upper/../../../../tmp/osgv-escape"}}), kInvalid,
           "has a bad name");
-  Refused(WithEntries("upper", {TarEntry{"/upper/abs"}}), kInvalid,
+  Refused(WithEntries("upper", {AddedEntry{"/upper/abs"}}), kInvalid,
           "'/upper/abs' has an absolute name");
-  Refused(WithEntries("upper", {TarEntry{"/etc/osgv-evil"}}), kInvalid, "/etc/osgv-evil");
+  Refused(WithEntries("upper", {AddedEntry{"/etc/osgv-evil"}}), kInvalid, "/etc/osgv-evil");
   CHECK_FALSE(fs::exists("/tmp/osgv-escape"));
   CHECK_FALSE(fs::exists("/etc/osgv-evil"));
 }
 
 TEST_CASE_METHOD(Tamper, "import refuses a second manifest", "[archive][tamper]") {
-  TarEntry second{kSandboxArchiveManifestName, AE_IFREG, 0600};
+  AddedEntry second{kSandboxArchiveManifestName, AE_IFREG, 0600};
   second.data = ReadEntry(file, kSandboxArchiveManifestName);
   Refused(WithEntries(kSandboxArchiveManifestName, {second}), kInvalid,
           "second osgv-sandbox.json");
@@ -279,7 +279,7 @@ TEST_CASE_METHOD(Tamper, "import refuses a second manifest", "[archive][tamper]"
 
 TEST_CASE_METHOD(Tamper, "import carries only the sandbox token file", "[archive][tamper]") {
   SECTION("another carried file") {
-    TarEntry evil{"files/etc/cron.d", AE_IFREG, 0644};
+    AddedEntry evil{"files/etc/cron.d", AE_IFREG, 0644};
     evil.data = "* * * * * root sh\n";
     std::string archive = Tampered(
         [](const std::string& name, std::string* data) {
@@ -294,7 +294,7 @@ TEST_CASE_METHOD(Tamper, "import carries only the sandbox token file", "[archive
     Refused(archive, kInvalid, "files: 'etc/cron.d'");
   }
   SECTION("the token as a symlink") {
-    TarEntry link{"files/auth/sandbox.jwt", AE_IFLNK, 0777};
+    AddedEntry link{"files/auth/sandbox.jwt", AE_IFLNK, 0777};
     link.symlink = "/etc/shadow";
     std::string archive = Tampered(
         [](const std::string& name, std::string*) { return name != "files/auth/sandbox.jwt"; },
@@ -303,7 +303,7 @@ TEST_CASE_METHOD(Tamper, "import carries only the sandbox token file", "[archive
   }
   SECTION("the token setuid") {
     std::string token = ReadEntry(file, "files/auth/sandbox.jwt");
-    TarEntry suid{"files/auth/sandbox.jwt", AE_IFREG, 04755};
+    AddedEntry suid{"files/auth/sandbox.jwt", AE_IFREG, 04755};
     suid.data = token;
     std::string archive = Tampered(
         [](const std::string& name, std::string*) { return name != "files/auth/sandbox.jwt"; },
@@ -312,7 +312,7 @@ TEST_CASE_METHOD(Tamper, "import carries only the sandbox token file", "[archive
   }
   SECTION("the token twice") {
     std::string token = ReadEntry(file, "files/auth/sandbox.jwt");
-    TarEntry again{"files/auth/sandbox.jwt", AE_IFREG, 0600};
+    AddedEntry again{"files/auth/sandbox.jwt", AE_IFREG, 0600};
     again.data = token;
     Refused(WithEntries("files/auth/sandbox.jwt", {again}), kInvalid,
             "'files/auth/sandbox.jwt' is not a single regular file");

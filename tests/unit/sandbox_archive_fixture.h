@@ -161,8 +161,8 @@ inline SandboxRecord MakeStoppedSandbox(StateStore* store, const StateLayout& la
 }
 
 // An entry an attacker adds to an archive.
-struct TarEntry {
-  explicit TarEntry(std::string n, mode_t t = AE_IFREG, int p = 0644)
+struct AddedEntry {
+  explicit AddedEntry(std::string n, mode_t t = AE_IFREG, int p = 0644)
       : name(std::move(n)), type(t), perm(p) {}
   std::string name;
   mode_t type;
@@ -177,7 +177,7 @@ struct TarEntry {
   std::string acl;  // POSIX access ACL, in getfacl's text form
 };
 
-inline void WriteEntry(archive* out, const TarEntry& t) {
+inline void WriteEntry(archive* out, const AddedEntry& t) {
   archive_entry* e = archive_entry_new();
   archive_entry_set_pathname(e, t.name.c_str());
   archive_entry_set_filetype(e, t.type);
@@ -203,7 +203,7 @@ inline void WriteEntry(archive* out, const TarEntry& t) {
 // after the entry of that name (a directory's without its trailing slash).
 using EntryEdit = std::function<bool(const std::string& name, std::string* data)>;
 inline void Repack(const std::string& from, const std::string& to, const EntryEdit& edit,
-                   const std::map<std::string, std::vector<TarEntry>>& after = {}) {
+                   const std::map<std::string, std::vector<AddedEntry>>& after = {}) {
   archive* in = archive_read_new();
   archive_read_support_filter_all(in);
   archive_read_support_format_tar(in);
