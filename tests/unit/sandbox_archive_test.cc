@@ -426,3 +426,26 @@ TEST_CASE("import of a damaged or foreign archive fails and leaves the state dir
 }
 
 }  // namespace osgv
+
+namespace osgv {
+
+TEST_CASE("export never writes through a temp file or symlink that was already there",
+          "[archive]") {
+  TempDir dir;
+  StateLayout a{dir / "a"};
+  auto store = OpenStore(a);
+  SandboxRecord orig = MakeStoppedSandbox(store.get(), a, "sb-h", false);
+  std::string file = dir / "sb.tar.zst";
+  std::string victim = dir / "victim";
+  Write(victim, "keep me");
+  fs::create_symlink(victim, file + ".tmp");
+  auto st = ExportSandbox(store.get(), a, orig.id, file).status();
+  INFO(st.ToString());
+  CHECK(absl::IsAlreadyExists(st));
+  CHECK(st.message().find(file + ".tmp") != std::string::npos);
+  CHECK(Read(victim) == "keep me");
+  CHECK(fs::is_symlink(file + ".tmp"));  // not ours to remove
+  CHECK_FALSE(fs::exists(file));
+}
+
+}  // namespace osgv
