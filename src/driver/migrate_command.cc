@@ -107,7 +107,7 @@ int ImportCommand(const std::vector<std::string>& argv) {
   } unlock{*lock};
   auto store = StateStore::Open(layout.database());
   if (!store.ok()) return Failed("import", store.status());
-  auto result = ImportSandbox(store->get(), layout, config->checkpoint_dir, file);
+  auto result = ImportSandbox(store->get(), layout, *config, file);
   if (!result.ok()) return Failed("import", result.status());
   for (const auto& w : result->warnings) std::cerr << "import: warning: " << w << "\n";
   const auto& r = result->record;

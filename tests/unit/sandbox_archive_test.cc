@@ -1,6 +1,7 @@
 // The sandbox archive (export/import) without runsc: a record in a temp
 // store, a made-up writable layer, bundle and checkpoint image.
 #include "temp_dir.h"
+#include "sandbox_archive_fixture.h"
 #include "lifecycle/migration/sandbox_archive.h"
 
 #include <archive.h>
@@ -31,158 +32,8 @@ namespace osgv {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
+using namespace testing;  // TempDir and the archive fixture
 using json = nlohmann::json;
-
-void RequireOk(const absl::Status& st) {
-  INFO(st.ToString());
-  REQUIRE(st.ok());
-}
-
-void Write(const std::string& path, const std::string& content) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::unique_ptr<StateStore> OpenStore(const StateLayout& layout) {
-  fs::create_directories(layout.root);
-  auto store = StateStore::Open(layout.database());
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  return std::move(*store);
-}
-
-SandboxRecord StoppedRecord(const std::string& id, const std::string& rid) {
-  SandboxRecord r;
-  r.id = id;
-  r.name = "name-" + id;
-  r.namespace_name = "ns";
-  r.workspace = "ws";
-  r.runsc_id = rid;
-  r.image_ref = "oci:/nonexistent/layout:v1";
-  r.image_digest = "sha256:" + std::string(64, 'c');
-  r.phase = phase::kStopped;
-  r.reason = reason::kCheckpointed;
-  r.message = "Memory checkpointed";
-  r.spec_json = R"({"id":")" + id + R"(","spec":{"template":{"image":"x"}}})";
-  r.created_at_ms = 1'700'000'000'000;
-  r.updated_at_ms = 1'700'000'000'500;
-  r.monitor_pid = 0;
-  r.generation = 7;
-  return r;
-}
-
-// A stopped sandbox on disk in `layout`: upper/ with a bit of everything,
-// a bundle config, and (with_memory) a sealed checkpoint image.
-SandboxRecord MakeStoppedSandbox(StateStore* store, const StateLayout& layout,
-                                 const std::string& id, bool with_memory) {
-  std::string rid = "osgv-" + std::string(32, id.back());
-  SandboxRecord r = StoppedRecord(id, rid);
-  std::string upper = layout.upper(rid);
-  fs::create_directories(upper + "/root/deep/er");
-  fs::create_directories(layout.rootfs(rid));
-  fs::create_directories(layout.work(rid));
-  Write(upper + "/root/marker", "before-stop\n");
-  Write(upper + "/root/deep/er/file", std::string(100000, 'x'));
-  chmod((upper + "/root/deep/er/file").c_str(), 0640);
-  fs::create_symlink("/etc/passwd", upper + "/root/link");
-  fs::create_hard_link(upper + "/root/marker", upper + "/root/hardlink");
-  {
-    // A sparse file: 8 MiB hole, then data.
-    std::ofstream f(upper + "/root/sparse", std::ios::binary);
-    f.seekp(8 << 20);
-    f << "tail";
-  }
-  struct timespec times[2] = {{1'600'000'000, 123456789}, {1'600'000'000, 123456789}};
-  REQUIRE(utimensat(AT_FDCWD, (upper + "/root/marker").c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
-  // A token file bind-mounted from the sandbox dir (it travels), and a
-  // per-sandbox host path outside it (it does not).
-  Write(layout.sandbox_dir(rid) + "/auth/sandbox.jwt", "secret-token\n");
-  chmod((layout.sandbox_dir(rid) + "/auth").c_str(), 0700);
-  chmod((layout.sandbox_dir(rid) + "/auth/sandbox.jwt").c_str(), 0600);
-  json spec = {
-      {"ociVersion", "1.0.2"},
-      {"root", {{"path", "rootfs"}}},
-      {"mounts",
-       {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
-        {{"destination", "/etc/openshell/auth/sandbox.jwt"},
-         {"type", "bind"},
-         {"source", layout.sandbox_dir(rid) + "/auth/sandbox.jwt"},
-         {"options", {"rbind", "ro"}}},
-        {{"destination", "/etc/hosts"},
-         {"type", "bind"},
-         {"source", "/run/osgv-test-net/" + rid + "/hosts"},
-         {"options", {"rbind", "ro"}}}}},
-      {"linux",
-       {{"cgroupsPath", "/openshell-gvisor/" + rid},
-        {"namespaces", {{{"type", "network"}, {"path", "/var/run/netns/" + rid}}}}}}};
-  Write(layout.bundle(rid) + "/config.json", spec.dump(2));
-  if (with_memory) {
-    std::string root = layout.root + "/checkpoints/" + rid;
-    fs::create_directories(root + "/tmp-1");
-    Write(root + "/tmp-1/checkpoint.img", std::string(3 << 20, 'm') + "memory");
-    Write(root + "/tmp-1/pages.img", "pages");
-    CheckpointImage image;
-    image.compression = "flate";
-    image.created_at_ms = 1'700'000'000'400;
-    image.duration_ms = 42;
-    auto sealed = SealCheckpoint(root + "/tmp-1", root + "/image", image);
-    RequireOk(sealed.status());
-    r.checkpoint_json = CheckpointToJson(*sealed);
-  } else {
-    r.reason = reason::kStoppedWithoutMemory;
-  }
-  RequireOk(store->Insert(r));
-  return r;
-}
-
-// Copies an archive entry by entry, letting `edit` change a file's bytes.
-void Repack(const std::string& from, const std::string& to,
-            const std::function<void(const std::string& name, std::string* data)>& edit) {
-  archive* in = archive_read_new();
-  archive_read_support_filter_all(in);
-  archive_read_support_format_tar(in);
-  REQUIRE(archive_read_open_filename(in, from.c_str(), 1 << 16) == ARCHIVE_OK);
-  archive* out = archive_write_new();
-  archive_write_set_format_pax_restricted(out);
-  archive_write_add_filter_zstd(out);
-  REQUIRE(archive_write_open_filename(out, to.c_str()) == ARCHIVE_OK);
-  archive_entry* entry = nullptr;
-  while (archive_read_next_header(in, &entry) == ARCHIVE_OK) {
-    std::string name = archive_entry_pathname(entry);
-    std::string data;
-    char buf[65536];
-    la_ssize_t n;
-    while ((n = archive_read_data(in, buf, sizeof buf)) > 0) data.append(buf, n);
-    if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr) {
-      edit(name, &data);
-      archive_entry_set_size(entry, static_cast<la_int64_t>(data.size()));
-      archive_entry_sparse_clear(entry);
-    }
-    REQUIRE(archive_write_header(out, entry) == ARCHIVE_OK);
-    if (!data.empty()) archive_write_data(out, data.data(), data.size());
-  }
-  archive_write_close(out);
-  archive_write_free(out);
-  archive_read_free(in);
-}
-
-std::set<std::string> Listing(const std::string& dir) {
-  std::set<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
-       ++it) {
-    out.insert(it->path().string());
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -356,7 +207,7 @@ TEST_CASE("export then import moves a stopped sandbox with its memory to another
 
   StateLayout b{dir / "b"};
   auto store_b = OpenStore(b);
-  auto imported = ImportSandbox(store_b.get(), b, "", file);
+  auto imported = ImportSandbox(store_b.get(), b, ImportConfig(), file);
   RequireOk(imported.status());
   const SandboxRecord& r = imported->record;
   CHECK(r.id == orig.id);
@@ -419,23 +270,19 @@ TEST_CASE("export then import moves a stopped sandbox with its memory to another
     CHECK(st.st_gid == 4343);
   }
 
-  // Bundle: the cgroup follows the new runsc id; empty work and rootfs dirs.
-  auto config = json::parse(Read(b.bundle(r.runsc_id) + "/config.json"));
-  CHECK(config["linux"]["cgroupsPath"] == "/openshell-gvisor/" + r.runsc_id);
-  CHECK(config["linux"]["namespaces"][0]["path"] == "/var/run/netns/" + r.runsc_id);
-  CHECK(config.dump().find(orig.runsc_id) == std::string::npos);
-  CHECK(config.dump().find("OSGV_") == std::string::npos);
-  // The bind-mounted token came along and the mount follows it.
+  // Bundle: none yet (Start writes it from the request); empty bundle,
+  // work and rootfs dirs.
+  CHECK_FALSE(fs::exists(b.bundle(r.runsc_id) + "/config.json"));
+  CHECK((fs::status(b.bundle(r.runsc_id)).permissions() & fs::perms::all) ==
+        (fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec));
+  // The token came along, private to root.
   std::string token = b.sandbox_dir(r.runsc_id) + "/auth/sandbox.jwt";
-  CHECK(config["mounts"][1]["source"] == token);
-  CHECK(config["mounts"][2]["source"] == "/run/osgv-test-net/" + r.runsc_id + "/hosts");
   CHECK(Read(token) == "secret-token\n");
   CHECK((fs::status(token).permissions() & fs::perms::all) ==
         (fs::perms::owner_read | fs::perms::owner_write));
   CHECK((fs::status(b.sandbox_dir(r.runsc_id) + "/auth").permissions() & fs::perms::all) ==
         fs::perms::owner_all);
   CHECK(manifest->carried_files == std::vector<std::string>{"auth/sandbox.jwt"});
-  CHECK(config["root"]["path"] == "rootfs");
   CHECK(fs::is_directory(b.rootfs(r.runsc_id)));
   CHECK(fs::is_empty(b.rootfs(r.runsc_id)));
   CHECK(fs::is_directory(b.work(r.runsc_id)));
@@ -443,7 +290,7 @@ TEST_CASE("export then import moves a stopped sandbox with its memory to another
   // Nothing staged is left; importing again is refused and changes nothing.
   for (const auto& p : Listing(b.root)) CHECK(p.find(".import-") == std::string::npos);
   auto before = Listing(b.root);
-  auto again = ImportSandbox(store_b.get(), b, "", file);
+  auto again = ImportSandbox(store_b.get(), b, ImportConfig(), file);
   INFO(again.status().ToString());
   CHECK(absl::IsAlreadyExists(again.status()));
   CHECK(again.status().message().find(orig.id) != std::string::npos);
@@ -457,7 +304,7 @@ TEST_CASE("export then import moves a stopped sandbox with its memory to another
   clash.name = orig.name;
   clash.workspace = orig.workspace;
   RequireOk(store_c->Insert(clash));
-  auto named = ImportSandbox(store_c.get(), c, "", file);
+  auto named = ImportSandbox(store_c.get(), c, ImportConfig(), file);
   CHECK(absl::IsAlreadyExists(named.status()));
   CHECK(named.status().message().find("sandbox.name") != std::string::npos);
 }
@@ -472,7 +319,9 @@ TEST_CASE("import places the checkpoint under checkpoint_dir when it is configur
   StateLayout b{dir / "b"};
   auto store_b = OpenStore(b);
   std::string ckdir = dir / "elsewhere";
-  auto imported = ImportSandbox(store_b.get(), b, ckdir, file);
+  Config config = ImportConfig();
+  config.checkpoint_dir = ckdir;
+  auto imported = ImportSandbox(store_b.get(), b, config, file);
   RequireOk(imported.status());
   auto image = CheckpointFromJson(imported->record.checkpoint_json);
   RequireOk(image.status());
@@ -493,7 +342,7 @@ TEST_CASE("a sandbox stopped without memory exports and imports to boot cold", "
 
   StateLayout b{dir / "b"};
   auto store_b = OpenStore(b);
-  auto imported = ImportSandbox(store_b.get(), b, "", file);
+  auto imported = ImportSandbox(store_b.get(), b, ImportConfig(), file);
   RequireOk(imported.status());
   CHECK(imported->record.checkpoint_json.empty());
   CHECK(imported->record.reason == reason::kStoppedWithoutMemory);
@@ -529,8 +378,9 @@ TEST_CASE("import of a damaged or foreign archive fails and leaves the state dir
     std::string bad = dir / "tampered.tar.zst";
     Repack(file, bad, [](const std::string& name, std::string* data) {
       if (name == "checkpoint/checkpoint.img") (*data)[data->size() / 2] ^= 0x01;
+      return true;
     });
-    auto st = ImportSandbox(store_b.get(), b, "", bad).status();
+    auto st = ImportSandbox(store_b.get(), b, ImportConfig(), bad).status();
     expect_untouched(st);
     CHECK(absl::IsDataLoss(st));
     CHECK(st.message().find("sb-t") != std::string::npos);
@@ -540,12 +390,13 @@ TEST_CASE("import of a damaged or foreign archive fails and leaves the state dir
     // The manifest lists a file the archive does not hold.
     std::string listed = dir / "listed.tar.zst";
     Repack(file, listed, [](const std::string& name, std::string* data) {
-      if (name != kSandboxArchiveManifestName) return;
+      if (name != kSandboxArchiveManifestName) return true;
       json j = json::parse(*data);
       j["checkpoint"]["files"]["extra.img"] = "sha256:" + std::string(64, 'e');
       *data = j.dump();
+      return true;
     });
-    auto st = ImportSandbox(store_b.get(), b, "", listed).status();
+    auto st = ImportSandbox(store_b.get(), b, ImportConfig(), listed).status();
     expect_untouched(st);
     CHECK(absl::IsDataLoss(st));
     CHECK(st.message().find("extra.img") != std::string::npos);
@@ -553,29 +404,53 @@ TEST_CASE("import of a damaged or foreign archive fails and leaves the state dir
   SECTION("the archive is from a newer driver") {
     std::string newer = dir / "newer.tar.zst";
     Repack(file, newer, [](const std::string& name, std::string* data) {
-      if (name != kSandboxArchiveManifestName) return;
+      if (name != kSandboxArchiveManifestName) return true;
       json j = json::parse(*data);
       j["format_version"] = kSandboxArchiveFormatVersion + 1;
       *data = j.dump();
+      return true;
     });
-    auto st = ImportSandbox(store_b.get(), b, "", newer).status();
+    auto st = ImportSandbox(store_b.get(), b, ImportConfig(), newer).status();
     expect_untouched(st);
     CHECK(absl::IsFailedPrecondition(st));
   }
   SECTION("the file is not an archive") {
     std::string junk = dir / "junk";
     Write(junk, "this is not a tarball at all");
-    auto st = ImportSandbox(store_b.get(), b, "", junk).status();
+    auto st = ImportSandbox(store_b.get(), b, ImportConfig(), junk).status();
     expect_untouched(st);
     CHECK(absl::IsInvalidArgument(st));
-    CHECK(absl::IsNotFound(ImportSandbox(store_b.get(), b, "", dir / "absent").status()));
+    CHECK(absl::IsNotFound(ImportSandbox(store_b.get(), b, ImportConfig(), dir / "absent").status()));
   }
   SECTION("the archive is truncated") {
     std::string cut = dir / "cut.tar.zst";
     std::string bytes = Read(file);
     Write(cut, bytes.substr(0, bytes.size() * 2 / 3));
-    expect_untouched(ImportSandbox(store_b.get(), b, "", cut).status());
+    expect_untouched(ImportSandbox(store_b.get(), b, ImportConfig(), cut).status());
   }
+}
+
+}  // namespace osgv
+
+namespace osgv {
+
+TEST_CASE("export never writes through a temp file or symlink that was already there",
+          "[archive]") {
+  TempDir dir;
+  StateLayout a{dir / "a"};
+  auto store = OpenStore(a);
+  SandboxRecord orig = MakeStoppedSandbox(store.get(), a, "sb-h", false);
+  std::string file = dir / "sb.tar.zst";
+  std::string victim = dir / "victim";
+  Write(victim, "keep me");
+  fs::create_symlink(victim, file + ".tmp");
+  auto st = ExportSandbox(store.get(), a, orig.id, file).status();
+  INFO(st.ToString());
+  CHECK(absl::IsAlreadyExists(st));
+  CHECK(st.message().find(file + ".tmp") != std::string::npos);
+  CHECK(Read(victim) == "keep me");
+  CHECK(fs::is_symlink(file + ".tmp"));  // not ours to remove
+  CHECK_FALSE(fs::exists(file));
 }
 
 }  // namespace osgv

@@ -4,9 +4,11 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -23,12 +25,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "lifecycle/bundle/token_file.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/image/image_store.h"
 #include "lifecycle/image/layer_paths.h"
 #include "lifecycle/image/oci_layout.h"
-#include "lifecycle/runsc/cgroups.h"
+#include "lifecycle/migration/archived_record_check.h"
+#include "lifecycle/migration/upper_entry_policy.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/store/record_lookup.h"
@@ -39,7 +43,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr char kFormatName[] = "openshell-driver-gvisor/sandbox-archive";
 constexpr char kBundleConfigEntry[] = "bundle/config.json";
 constexpr char kUpperEntry[] = "upper";
 constexpr char kCheckpointEntry[] = "checkpoint";
@@ -127,33 +130,7 @@ std::string ArchiveError(archive* a) {
   return msg ? msg : "unknown libarchive error";
 }
 
-// ---- manifest ------------------------------------------------------------------
-
-json CheckpointMetaToJson(const CheckpointImage& i) {
-  return {{"files", i.files},
-          {"bytes", i.bytes},
-          {"compression", i.compression},
-          {"created_at_ms", i.created_at_ms},
-          {"duration_ms", i.duration_ms}};
-}
-
-// A checkpoint file name as it may appear under checkpoint/: one plain
-// path component (runsc writes checkpoint.img, pages.img, ...).
-bool IsPlainFileName(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
-         name.find('\0') == std::string::npos && name != kCheckpointManifest;
-}
-
-// A carried file's path relative to the sandbox dir: plain components, and
-// never one of the parts the archive has its own entries for.
-absl::StatusOr<std::vector<std::string>> CarriedComponents(const std::string& rel) {
-  auto comps = layer::SplitEntryName(rel);
-  if (!comps.ok() || comps->empty() || (*comps)[0] == kUpperEntry || (*comps)[0] == "bundle" ||
-      (*comps)[0] == "work") {
-    return absl::InvalidArgumentError(absl::StrCat("bad carried file '", rel, "'"));
-  }
-  return *comps;
-}
+// ---- the bundle config, for older importers ----------------------------------
 
 // Applies `fn` to every string value (not key) in `j`.
 void ForEachString(json& j, const std::function<void(std::string&)>& fn) {
@@ -196,9 +173,8 @@ absl::StatusOr<PortableBundle> MakePortable(const std::string& config, const std
       if (!m.is_object()) continue;
       std::string src = m.value("source", "");
       std::string rel;
-      if (split(src, &rel)) {
-        auto comps = CarriedComponents(rel);
-        if (comps.ok()) carried.insert(absl::StrJoin(*comps, "/"));
+      if (split(src, &rel) && rel == CarriedTokenFile()) {
+        carried.insert(rel);
       } else if (src.find(rid) != std::string::npos) {
         out.warnings.push_back(absl::StrCat(
             "bind mount source ", src, " belongs to this host and does not travel; the "
@@ -483,12 +459,13 @@ class Importer {
   absl::Status Open() {
     disk_.reset(archive_write_disk_new());
     if (!disk_) return absl::InternalError("archive_write_disk_new failed");
-    // Ownership, modes, times and xattrs (overlay's trusted.overlay.opaque
-    // above all) exactly as exported; that needs root. Entry names are
-    // checked and prefixed with our own canonical staging dir, hence no
-    // SECURE_NOABSOLUTEPATHS; symlinks in the tree are never followed.
+    // Ownership, modes, times and the xattrs the entry policy lets through
+    // (trusted.overlay.opaque) as exported; that needs root. No ACLs
+    // (upper_entry_policy.h). Entry names are checked and prefixed with our
+    // own canonical staging dir, hence no SECURE_NOABSOLUTEPATHS; symlinks
+    // in the tree are never followed.
     int flags = ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                 ARCHIVE_EXTRACT_SECURE_NODOTDOT;
     archive_write_disk_set_options(disk_.get(), flags);
     return absl::OkStatus();
@@ -497,6 +474,11 @@ class Importer {
   absl::Status Entry(archive* in, archive_entry* entry) {
     const char* raw = archive_entry_pathname(entry);
     std::string name = raw ? raw : "";
+    // SplitEntryName reads "/x" as "x"; export never writes such a name.
+    if (absl::StartsWith(name, "/")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("archive entry '", name, "' has an absolute name"));
+    }
     auto comps = layer::SplitEntryName(name);
     if (!comps.ok() || comps->empty()) {
       return absl::InvalidArgumentError(absl::StrCat("archive entry '", name, "' has a bad name"));
@@ -504,7 +486,7 @@ class Importer {
     if (name == kSandboxArchiveManifestName) {
       return absl::InvalidArgumentError(absl::StrCat("archive has a second ", name));
     }
-    if (name == kBundleConfigEntry) return BundleConfig(in, entry);
+    if (name == kBundleConfigEntry) return DiscardBundleConfig(in, entry);
     if ((*comps)[0] == kUpperEntry) return Upper(in, entry, name, *comps);
     if ((*comps)[0] == kFilesEntry) return Carried(in, entry, name, *comps);
     if ((*comps)[0] == kCheckpointEntry && comps->size() == 2) {
@@ -513,10 +495,10 @@ class Importer {
     return absl::InvalidArgumentError(absl::StrCat("unexpected archive entry '", name, "'"));
   }
 
-  // Checks that nothing was missing, writes the rewritten bundle and the
-  // empty directories, and applies libarchive's deferred directory times.
-  absl::Status Finish(const std::string& runsc_id, const std::string& final_sandbox_dir,
-                      const CheckpointImage* final_image) {
+  // Checks that nothing was missing, creates the empty bundle and work
+  // directories, and applies libarchive's deferred directory times. The
+  // sandbox's first Start writes the bundle (SandboxManager::StartLocked).
+  absl::Status Finish(const CheckpointImage* final_image) {
     if (archive_write_close(disk_.get()) != ARCHIVE_OK) {
       return absl::InternalError(
           absl::StrCat("cannot finish the writable layer: ", ArchiveError(disk_.get())));
@@ -524,7 +506,6 @@ class Importer {
     if (!saw_upper_root_) {
       return absl::InvalidArgumentError("the archive has no upper/ (writable layer) directory");
     }
-    if (!bundle_config_) return absl::InvalidArgumentError("the archive has no bundle/config.json");
     if (m_.checkpoint) {
       for (const auto& [file, digest] : m_.checkpoint->files) {
         if (!seen_checkpoint_files_.count(file)) {
@@ -539,23 +520,12 @@ class Importer {
             absl::StrCat("carried file '", rel, "' listed in the manifest is missing"));
       }
     }
-    auto spec = json::parse(*bundle_config_, nullptr, false);
-    if (spec.is_discarded() || !spec.is_object() || !spec.contains("linux") ||
-        !spec["linux"].is_object()) {
-      return absl::InvalidArgumentError("bundle/config.json is not an OCI runtime spec");
-    }
-    ForEachString(spec, [&](std::string& v) {
-      v = absl::StrReplaceAll(v, {{kSandboxDirVar, final_sandbox_dir}, {kRunscIdVar, runsc_id}});
-    });
-    // The cgroup is named after the runsc id, which is new on this host.
-    spec["linux"]["cgroupsPath"] = SandboxCgroupPath(runsc_id);
     std::string bundle = sandbox_dir_ + "/bundle";
     for (const auto& [dir, mode] : std::vector<std::pair<std::string, int>>{
              {bundle, 0711}, {bundle + "/rootfs", 0755}, {sandbox_dir_ + "/work", 0700}}) {
       if (auto st = MakeDirs(dir, mode); !st.ok()) return st;
       chmod(dir.c_str(), mode);  // MakeDirs leaves existing dirs alone
     }
-    if (auto st = WriteFileAtomic(bundle + "/config.json", spec.dump(2), 0600); !st.ok()) return st;
     if (final_image != nullptr) {
       auto st = WriteFileAtomic(image_dir_ + "/" + kCheckpointManifest,
                                 CheckpointToJson(*final_image), 0600);
@@ -564,16 +534,20 @@ class Importer {
     return absl::OkStatus();
   }
 
+  // What the entry policy stripped, for ImportResult::warnings.
+  std::vector<std::string> Warnings() const { return report_.Warnings(); }
+
  private:
-  absl::Status BundleConfig(archive* in, archive_entry* entry) {
-    if (bundle_config_) return absl::InvalidArgumentError("archive has a second bundle/config.json");
-    auto text = ReadSmallEntry(in, entry, kBundleConfigEntry);
-    if (!text.ok()) return text.status();
-    if (!m_.bundle_config_digest.empty() && Sha256String(*text) != m_.bundle_config_digest) {
-      return absl::DataLossError("bundle/config.json does not match its digest in the manifest");
+  // Older exporters require, and this one still writes, the entry; the
+  // archived spec is never used: whoever wrote the archive chose its
+  // mounts, hooks and devices. Start writes a new one from the
+  // re-validated request, as create does.
+  absl::Status DiscardBundleConfig(archive* in, archive_entry* entry) {
+    if (saw_bundle_config_) {
+      return absl::InvalidArgumentError("archive has a second bundle/config.json");
     }
-    bundle_config_ = *text;
-    return absl::OkStatus();
+    saw_bundle_config_ = true;
+    return ReadSmallEntry(in, entry, kBundleConfigEntry).status();
   }
 
   absl::Status Upper(archive* in, archive_entry* entry, const std::string& name,
@@ -588,32 +562,36 @@ class Importer {
       return absl::InvalidArgumentError(
           absl::StrCat("archive entry '", name, "' comes before the upper/ directory"));
     }
+    UpperEntryChanges changes;
+    if (auto st = ApplyUpperEntryPolicy(entry, name, &changes); !st.ok()) return st;
+    report_.Add(name, changes);
     return ExtractTo(in, entry, name, comps, kUpperEntry);
   }
 
-  // files/<carried path>[/...]: back to <sandbox dir>/<carried path>.
+  // files/auth/sandbox.jwt, the only carried file (CheckArchivedRecord):
+  // written by the token file's own writer, with its owner and modes.
   absl::Status Carried(archive* in, archive_entry* entry, const std::string& name,
                        const std::vector<std::string>& comps) {
-    std::vector<std::string> rel(comps.begin() + 1, comps.end());
-    std::string joined = absl::StrJoin(rel, "/");
-    const std::string* root = nullptr;
-    for (const auto& c : m_.carried_files) {
-      if (joined == c || absl::StartsWith(joined, c + "/")) root = &c;
-    }
-    if (root == nullptr) {
+    std::string rel = absl::StrJoin(comps.begin() + 1, comps.end(), "/");
+    bool listed = std::find(m_.carried_files.begin(), m_.carried_files.end(), rel) !=
+                  m_.carried_files.end();
+    if (!listed || rel != CarriedTokenFile()) {
       return absl::InvalidArgumentError(
           absl::StrCat("archive entry '", name, "' is not listed in the manifest"));
     }
-    if (joined == *root) {
-      seen_carried_.insert(*root);
-      // Its parents (say auth/) are not in the archive: private to root.
-      std::string parent = fs::path(layer::JoinUnder(sandbox_dir_, rel)).parent_path().string();
-      if (auto st = MakeDirs(parent, 0700); !st.ok()) return st;
-    } else if (!seen_carried_.count(*root)) {
+    if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != nullptr ||
+        (archive_entry_perm(entry) & (S_ISUID | S_ISGID)) != 0 ||
+        !seen_carried_.insert(rel).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat("archive entry '", name, "' comes before its parent"));
+          absl::StrCat("archive entry '", name, "' is not a single regular file"));
     }
-    return ExtractTo(in, entry, name, rel, std::string(kFilesEntry) + "/" + *root);
+    auto text = ReadSmallEntry(in, entry, name);
+    if (!text.ok()) return text.status();
+    std::string token = *text;
+    if (absl::EndsWith(token, "\n")) token.pop_back();
+    // Its message names the field and never the token.
+    return WithContext(absl::StrCat("archive entry '", name, "'"),
+                       WriteTokenFile(sandbox_dir_, token));
   }
 
   // Writes the entry at <sandbox dir>/<comps> with everything libarchive
@@ -633,7 +611,6 @@ class Importer {
             absl::StrCat("archive entry '", name, "' is a hard link outside ", area, "/"));
       }
       std::vector<std::string> under(target->begin(), target->end());
-      if (under[0] == kFilesEntry) under.erase(under.begin());
       std::string target_path = layer::JoinUnder(sandbox_dir_, under);
       archive_entry_set_hardlink(entry, target_path.c_str());
     }
@@ -711,7 +688,8 @@ class Importer {
   std::string image_dir_;
   WriteArchive disk_;
   bool saw_upper_root_ = false;
-  std::optional<std::string> bundle_config_;
+  bool saw_bundle_config_ = false;
+  UpperEntryReport report_;
   std::set<std::string> seen_checkpoint_files_;
   std::set<std::string> seen_carried_;
 };
@@ -764,156 +742,6 @@ std::optional<std::string> ImageWarning(const SandboxRecord& r) {
 
 // ---- manifest ------------------------------------------------------------------
 
-std::string SandboxManifestToJson(const SandboxArchiveManifest& m) {
-  const SandboxRecord& r = m.record;
-  json record = {{"id", r.id},
-                 {"name", r.name},
-                 {"namespace", r.namespace_name},
-                 {"workspace", r.workspace},
-                 {"phase", r.phase},
-                 {"reason", r.reason},
-                 {"message", r.message},
-                 {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
-                 {"created_at_ms", r.created_at_ms},
-                 {"updated_at_ms", r.updated_at_ms},
-                 {"generation", r.generation}};
-  json j = {{"format", kFormatName},
-            {"format_version", m.format_version},
-            {"driver_version", m.driver_version},
-            {"exported_at_ms", m.exported_at_ms},
-            {"record", record},
-            {"spec_json", r.spec_json},
-            {"image", {{"ref", r.image_ref}, {"digest", r.image_digest}}},
-            {"checkpoint", m.checkpoint ? CheckpointMetaToJson(*m.checkpoint) : json(nullptr)},
-            {"bundle_config_digest", m.bundle_config_digest},
-            {"files", m.carried_files}};
-  return j.dump(2);
-}
-
-namespace {
-
-// The manifest's integer fields may not hold a float: nlohmann converts one
-// to an integer with a plain cast, undefined for 1e300 (found by fuzzing).
-absl::Status CheckNoFloats(const json& object, std::initializer_list<const char*> keys) {
-  if (!object.is_object()) return absl::OkStatus();  // at() and value() refuse it
-  for (const char* key : keys) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_number_float()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kSandboxArchiveManifestName, ": ", key, " must be an integer"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kSandboxArchiveManifestName, " is not a JSON object"));
-  }
-  // Checked before the try below; j.value would throw on a non-string.
-  const auto format = j.find("format");
-  if (format == j.end() || !format->is_string() || *format != kFormatName) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kSandboxArchiveManifestName, " is not an openshell-driver-gvisor sandbox manifest"));
-  }
-  SandboxArchiveManifest m;
-  try {
-    for (const absl::Status& st :
-         {CheckNoFloats(j, {"format_version", "exported_at_ms"}),
-          CheckNoFloats(j.value("record", json()),
-                        {"exit_code", "created_at_ms", "updated_at_ms", "generation"}),
-          CheckNoFloats(j.value("checkpoint", json()),
-                        {"bytes", "created_at_ms", "duration_ms"})}) {
-      if (!st.ok()) return st;
-    }
-    m.format_version = j.at("format_version").get<int>();
-    if (m.format_version < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sandbox archive format version ", m.format_version, " is not valid"));
-    }
-    if (m.format_version > kSandboxArchiveFormatVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "sandbox archive format version ", m.format_version,
-          " is newer than this driver reads (up to ", kSandboxArchiveFormatVersion,
-          "); import it with openshell-driver-gvisor ", j.value("driver_version", "(unknown)"),
-          " or newer"));
-    }
-    m.driver_version = j.value("driver_version", "");
-    m.exported_at_ms = j.value("exported_at_ms", int64_t{0});
-    const json& rec = j.at("record");
-    SandboxRecord& r = m.record;
-    r.id = rec.at("id").get<std::string>();
-    r.name = rec.at("name").get<std::string>();
-    r.namespace_name = rec.value("namespace", "");
-    r.workspace = rec.value("workspace", "");
-    r.phase = rec.at("phase").get<std::string>();
-    r.reason = rec.value("reason", "");
-    r.message = rec.value("message", "");
-    if (rec.contains("exit_code") && !rec["exit_code"].is_null()) {
-      r.exit_code = rec["exit_code"].get<int>();
-    }
-    r.created_at_ms = rec.value("created_at_ms", int64_t{0});
-    r.updated_at_ms = rec.value("updated_at_ms", int64_t{0});
-    r.generation = rec.value("generation", int64_t{0});
-    r.spec_json = j.at("spec_json").get<std::string>();
-    r.image_ref = j.at("image").at("ref").get<std::string>();
-    r.image_digest = j.at("image").value("digest", "");
-    if (j.contains("checkpoint") && !j["checkpoint"].is_null()) {
-      const json& c = j["checkpoint"];
-      CheckpointImage image;
-      image.files = c.at("files").get<std::map<std::string, std::string>>();
-      image.bytes = c.value("bytes", uint64_t{0});
-      image.compression = c.value("compression", "");
-      image.created_at_ms = c.value("created_at_ms", int64_t{0});
-      image.duration_ms = c.value("duration_ms", int64_t{0});
-      m.checkpoint = image;
-    }
-    m.bundle_config_digest = j.value("bundle_config_digest", "");
-    if (j.contains("files")) m.carried_files = j["files"].get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kSandboxArchiveManifestName, ": ", e.what()));
-  }
-  const SandboxRecord& r = m.record;
-  if (r.id.empty() || r.name.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kSandboxArchiveManifestName, ": the sandbox has no id or name"));
-  }
-  if (r.phase != phase::kStopped) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kSandboxArchiveManifestName, ": sandbox '", r.id, "' was archived in phase ", r.phase,
-        "; only stopped sandboxes are"));
-  }
-  if (m.checkpoint) {
-    if (m.checkpoint->files.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kSandboxArchiveManifestName, ": the checkpoint lists no files"));
-    }
-    for (const auto& [file, digest] : m.checkpoint->files) {
-      if (!IsPlainFileName(file) || !IsSha256Digest(digest)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            kSandboxArchiveManifestName, ": bad checkpoint file entry '", file, "'"));
-      }
-    }
-  }
-  for (const auto& rel : m.carried_files) {
-    auto comps = CarriedComponents(rel);
-    if (!comps.ok() || absl::StrJoin(*comps, "/") != rel) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kSandboxArchiveManifestName, ": bad carried file '", rel, "'"));
-    }
-  }
-  if (!m.bundle_config_digest.empty() && !IsSha256Digest(m.bundle_config_digest)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kSandboxArchiveManifestName, ": bad bundle_config_digest"));
-  }
-  return m;
-}
-
 absl::StatusOr<SandboxArchiveManifest> ManifestForExport(const SandboxRecord& record) {
   if (record.phase != phase::kStopped) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -956,9 +784,11 @@ absl::StatusOr<SandboxArchiveManifest> ReadSandboxArchiveManifest(const std::str
 
 namespace {
 
+// Writes the archive to `fd` (open on `tmp`, created by the caller) and
+// renames `tmp` to `file`.
 absl::StatusOr<ExportResult> ExportRecord(StateStore* store, const StateLayout& layout,
                                           const SandboxRecord& record, const std::string& file,
-                                          const std::string& tmp) {
+                                          const std::string& tmp, int fd) {
   auto manifest = ManifestForExport(record);
   if (!manifest.ok()) return manifest.status();
   const std::string rid = record.runsc_id;
@@ -986,14 +816,6 @@ absl::StatusOr<ExportResult> ExportRecord(StateStore* store, const StateLayout& 
     image_dir = CheckpointFromJson(record.checkpoint_json)->dir;
   }
 
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("create", tmp);
-  struct Closer {
-    int fd;
-    ~Closer() {
-      if (fd >= 0) close(fd);
-    }
-  } closer{fd};
   ArchiveWriter w;
   if (auto st = w.Open(fd); !st.ok()) return st;
   if (auto st = w.AddBytes(kSandboxArchiveManifestName, SandboxManifestToJson(*manifest), 0600);
@@ -1038,9 +860,14 @@ absl::StatusOr<ExportResult> ExportRecord(StateStore* store, const StateLayout& 
   result.manifest = *manifest;
   result.warnings = portable->warnings;
   if (fstat(fd, &st) == 0) result.archive_bytes = static_cast<uint64_t>(st.st_size);
-  close(fd);
-  closer.fd = -1;
-  if (rename(tmp.c_str(), file.c_str()) != 0) return Errno("rename", tmp);
+  // Never over a file that appeared meanwhile (or a symlink planted there).
+  if (renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, file.c_str(), RENAME_NOREPLACE) != 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(file, " appeared while the archive was being written; it was left alone"));
+    }
+    return Errno("rename", tmp);
+  }
   std::string parent = fs::path(file).parent_path().string();
   FsyncDir(parent.empty() ? "." : parent).IgnoreError();
   return result;
@@ -1062,7 +889,19 @@ absl::StatusOr<ExportResult> ExportSandbox(StateStore* store, const StateLayout&
                                                  "file"));
   }
   std::string tmp = file + ".tmp";
-  auto result = ExportRecord(store, layout, *record, file, tmp);
+  // Our own new file: not one someone left (or linked) there for us to
+  // write through.
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "export of sandbox '", record->id, "': ", tmp,
+        " already exists (another export to the same file, or one that was interrupted); "
+        "remove it or choose another file"));
+  }
+  if (fd < 0) return WithContext(absl::StrCat("export of sandbox '", record->id, "'"),
+                                 Errno("create", tmp));
+  auto result = ExportRecord(store, layout, *record, file, tmp, fd);
+  close(fd);
   if (!result.ok()) {
     unlink(tmp.c_str());
     // ManifestForExport's refusal already names the sandbox.
@@ -1134,10 +973,7 @@ absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayo
       Rfc3339(manifest.exported_at_ms), "); ",
       image ? absl::StrCat("Start restores its memory (", MiB(image->bytes), ")")
             : std::string("no memory was kept, so Start boots it cold"));
-  if (auto st = importer.Finish(rid, layout.sandbox_dir(rid), image ? &*image : nullptr);
-      !st.ok()) {
-    return st;
-  }
+  if (auto st = importer.Finish(image ? &*image : nullptr); !st.ok()) return st;
 
   // Everything is written; make it durable, then visible: the directories
   // by rename, the record last.
@@ -1172,6 +1008,7 @@ absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayo
   ImportResult result;
   result.record = r;
   result.manifest = manifest;
+  result.warnings = importer.Warnings();
   if (auto w = ImageWarning(r)) result.warnings.push_back(*w);
   return result;
 }
@@ -1179,13 +1016,15 @@ absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayo
 }  // namespace
 
 absl::StatusOr<ImportResult> ImportSandbox(StateStore* store, const StateLayout& layout,
-                                           const std::string& checkpoint_dir,
-                                           const std::string& file) {
+                                           const Config& config, const std::string& file) {
   auto in = OpenArchive(file);
   if (!in.ok()) return in.status();
   auto manifest = ReadManifestEntry(in->get(), file);
   if (!manifest.ok()) return manifest.status();
-  auto result = ImportUnprefixed(store, layout, checkpoint_dir, file, in->get(), *manifest);
+  auto checked = CheckArchivedRecord(*manifest, config);
+  auto result = checked.ok() ? ImportUnprefixed(store, layout, config.checkpoint_dir, file,
+                                                in->get(), *manifest)
+                             : absl::StatusOr<ImportResult>(checked);
   if (!result.ok()) {
     return WithContext(
         absl::StrCat("import of sandbox '", manifest->record.id, "' from ", file), result.status());
