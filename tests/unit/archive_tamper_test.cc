@@ -335,8 +335,19 @@ TEST_CASE_METHOD(Tamper, "import re-validates the stored request and the image f
             "record.image_digest: ");
   }
   SECTION("another image in the request than in the record") {
-    Refused(WithSpec([](json& s) { s["template"]["image"] = "oci:/etc"; }), kInvalid,
-            "record.image_ref: ");
+    Refused(WithSpec([](json& s) { s["template"]["image"] = "oci:/nonexistent/other:v1"; }),
+            kInvalid, "record.image_ref: ");
+  }
+  SECTION("an oci: image outside the importing driver's images.oci_roots") {
+    // Record and request agree, so only the roots rule can refuse it: an
+    // archive must not make Start read a host path the operator did not list.
+    Refused(WithManifest([](json& m) {
+              m["image"]["ref"] = "oci:/etc:v1";
+              json spec = json::parse(m["spec_json"].get<std::string>());
+              spec["template"]["image"] = "oci:/etc:v1";
+              m["spec_json"] = spec.dump();
+            }),
+            absl::StatusCode::kFailedPrecondition, "images.oci_roots");
   }
   SECTION("an image reference that does not parse") {
     Refused(WithManifest([](json& m) { m["image"]["ref"] = "oci:relative"; }), kInvalid,

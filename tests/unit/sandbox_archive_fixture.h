@@ -57,8 +57,13 @@ inline std::unique_ptr<StateStore> OpenStore(const StateLayout& layout) {
   return std::move(*store);
 }
 
-// The driver configuration an importing host runs with in these tests.
-inline Config ImportConfig() { return Config{}; }
+// The driver configuration an importing host runs with in these tests: the
+// archived sandboxes' image lies under an operator-listed root.
+inline Config ImportConfig() {
+  Config config;
+  config.images.oci_roots = {"/nonexistent"};
+  return config;
+}
 
 // What CreateSandbox stored for the sandbox `id` (spec_codec.h).
 inline SandboxRequest StoredRequest(const std::string& id) {
