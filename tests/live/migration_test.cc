@@ -37,8 +37,12 @@ CommandOutput Export(const std::string& state, const std::string& sandbox, const
   return RunCommand({OSGV_DRIVER_BINARY, "export", "--state-dir", state, sandbox, file});
 }
 
+// Import checks the archived request against the importing driver's config,
+// images.oci_roots included: the same roots DriverProcess serves with.
 CommandOutput Import(const std::string& state, const std::string& file) {
-  return RunCommand({OSGV_DRIVER_BINARY, "import", "--state-dir", state, file});
+  const std::string config = file + ".import.yaml";
+  std::ofstream(config) << "images:\n  oci_roots: [\"/tmp\"]\n";
+  return RunCommand({OSGV_DRIVER_BINARY, "import", "--state-dir", state, "--config", config, file});
 }
 
 // Copies the archive, flipping one byte in the middle of checkpoint/<name>.
