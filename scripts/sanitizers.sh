@@ -19,6 +19,8 @@ which=${1:-all}
 
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+# Paths relative to the checkout, so a clone elsewhere (CI's) hits the cache.
+export CCACHE_BASEDIR=$(pwd) CCACHE_NOHASHDIR=1
 
 # Reports inside Debian's uninstrumented libraries that are not ours to fix
 # would go into scripts/sanitizer-suppressions/<tool>.supp, each commented
