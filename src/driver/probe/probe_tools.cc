@@ -1,6 +1,5 @@
 #include "driver/probe/probe_tools.h"
 
-#include <elf.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -17,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "driver/run/ephemeral_session.h"
+#include "lifecycle/elf_file.h"
 
 namespace osgv {
 namespace {
@@ -25,24 +24,20 @@ absl::Status NotUsable(const std::string& path, const std::string& why) {
   return absl::FailedPreconditionError(absl::StrCat(path, ": ", why));
 }
 
-// "" when the ELF file at `path` has no PT_INTERP, else why it is unusable.
+// "" when the ELF file at `path` is a static 64-bit executable for this
+// host, else why it is unusable.
 std::string StaticElfProblem(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  Elf64_Ehdr eh{};
-  if (!f.read(reinterpret_cast<char*>(&eh), sizeof eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
-    return "not an ELF file";
+  auto elf = ReadElfFacts(path);
+  if (!elf.ok()) {
+    return absl::StrContains(elf.status().message(), "is not an ELF executable")
+               ? "not an ELF file"
+               : std::string(elf.status().message());
   }
-  if (eh.e_ident[EI_CLASS] != ELFCLASS64) return "not a 64-bit ELF file";
-  const unsigned char native = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
-  if (eh.e_ident[EI_DATA] != native) return "an ELF file for the other byte order";
-  if (eh.e_phentsize != sizeof(Elf64_Phdr)) return "an ELF file with odd program headers";
-  for (int i = 0; i < eh.e_phnum; ++i) {
-    Elf64_Phdr ph{};
-    f.seekg(static_cast<std::streamoff>(eh.e_phoff + i * sizeof ph));
-    if (!f.read(reinterpret_cast<char*>(&ph), sizeof ph)) return "a truncated ELF file";
-    // A loader would have to come from the image, which may have none.
-    if (ph.p_type == PT_INTERP) return "dynamically linked (has PT_INTERP), not busybox-static";
-  }
+  if (!elf->is_64bit) return "not a 64-bit ELF file";
+  if (!elf->native_byte_order) return "an ELF file for the other byte order";
+  if (!elf->interpreter.ok()) return std::string(elf->interpreter.status().message());
+  // A loader would have to come from the image, which may have none.
+  if (!elf->interpreter->empty()) return "dynamically linked (has PT_INTERP), not busybox-static";
   return "";
 }
 

@@ -1,6 +1,5 @@
 #include "lifecycle/bundle/supervisor_needs.h"
 
-#include <elf.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -29,35 +28,6 @@ class Fd {
  private:
   int fd_;
 };
-
-bool ReadAt(int fd, void* buf, size_t n, off_t off) {
-  return pread(fd, buf, n, off) == static_cast<ssize_t>(n);
-}
-
-template <typename Ehdr, typename Phdr>
-absl::StatusOr<std::string> Interpreter(int fd, const std::string& path) {
-  Ehdr eh;
-  if (!ReadAt(fd, &eh, sizeof eh, 0) || eh.e_phentsize != sizeof(Phdr)) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "': truncated ELF header"));
-  }
-  for (unsigned i = 0; i < eh.e_phnum; ++i) {
-    Phdr ph;
-    if (!ReadAt(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph))) {
-      return absl::InvalidArgumentError(absl::StrCat("'", path, "': truncated program headers"));
-    }
-    if (ph.p_type != PT_INTERP) continue;
-    if (ph.p_filesz == 0 || ph.p_filesz > 4096) {
-      return absl::InvalidArgumentError(absl::StrCat("'", path, "': bad PT_INTERP"));
-    }
-    std::string interp(ph.p_filesz, '\0');
-    if (!ReadAt(fd, interp.data(), interp.size(), static_cast<off_t>(ph.p_offset))) {
-      return absl::InvalidArgumentError(absl::StrCat("'", path, "': truncated PT_INTERP"));
-    }
-    interp.resize(strnlen(interp.c_str(), interp.size()));
-    return interp;
-  }
-  return std::string();
-}
 
 // Opens `path` inside `root` the way the sandbox will see it: absolute
 // symlinks and ".." resolve against the image's root, never the host's
@@ -100,20 +70,6 @@ absl::Status Missing(const std::string& image, const std::string& what) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> ElfInterpreter(const std::string& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    return absl::NotFoundError(absl::StrCat("'", path, "': ", std::strerror(errno)));
-  }
-  unsigned char ident[EI_NIDENT];
-  if (!ReadAt(fd.get(), ident, sizeof ident, 0) || std::memcmp(ident, ELFMAG, SELFMAG) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not an ELF executable"));
-  }
-  if (ident[EI_CLASS] == ELFCLASS64) return Interpreter<Elf64_Ehdr, Elf64_Phdr>(fd.get(), path);
-  if (ident[EI_CLASS] == ELFCLASS32) return Interpreter<Elf32_Ehdr, Elf32_Phdr>(fd.get(), path);
-  return absl::InvalidArgumentError(absl::StrCat("'", path, "': unknown ELF class"));
-}
 
 const std::vector<std::string>& SupervisorIpPaths() {
   static const std::vector<std::string> paths = {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip",

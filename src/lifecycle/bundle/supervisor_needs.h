@@ -9,14 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "lifecycle/elf_file.h"  // ElfInterpreter, for the supervisor binary
 
 namespace osgv {
-
-// The ELF program interpreter (PT_INTERP) of the file at `path`: "" for a
-// static executable. INVALID_ARGUMENT when the file is not an ELF
-// executable; NOT_FOUND when it cannot be opened. Reads only the ELF and
-// program headers.
-absl::StatusOr<std::string> ElfInterpreter(const std::string& path);
 
 // The fixed paths the supervisor looks for its helpers at (upstream
 // netns/mod.rs): PATH is never searched.
