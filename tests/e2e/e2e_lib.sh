@@ -16,6 +16,7 @@ E2E_TMP=""
 E2E_DRIVER_PID=""
 E2E_GATEWAY_PID=""
 E2E_FAILED=0
+E2E_KNOWN=0  # checks that hit the known restore defect (e2e_check_after_restore)
 
 e2e_log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 e2e_skip() { echo "SKIP: $*"; exit 77; }
@@ -247,6 +248,27 @@ e2e_runsc_ids() { runsc --root "$E2E_TMP/state/runsc" list --quiet 2>/dev/null |
 e2e_die() {
   e2e_log "FATAL: $*"
   exit 1
+}
+
+# A check on the supervisor after a restore other than a fresh sandbox's
+# first. Under runsc 0.0~20240729 such restores intermittently leave the
+# upstream supervisor's event loop deaf (docs/e2e.md, "Known problems": a
+# gVisor defect in epoll state across checkpoint/restore, fixed upstream in
+# gVisor but not in the runsc Debian ships). A failure here is reported as
+# KNOWN DEFECT and counted apart; OPENSHELL_E2E_STRICT=1 counts it as a
+# failure. Passes are reported like any other check.
+e2e_check_after_restore() {
+  local what=$1
+  shift
+  if "$@"; then
+    e2e_log "  ok: $what"
+  elif [[ ${OPENSHELL_E2E_STRICT:-0} == 1 ]]; then
+    e2e_log "  FAILED: $what"
+    E2E_FAILED=$((E2E_FAILED + 1))
+  else
+    e2e_log "  KNOWN DEFECT (runsc restore, docs/e2e.md): $what"
+    E2E_KNOWN=$((E2E_KNOWN + 1))
+  fi
 }
 
 # Records a failed expectation and goes on, so one run shows every mismatch.
