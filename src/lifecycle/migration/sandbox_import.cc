@@ -16,7 +16,6 @@
 #include "capabilities/image_reference.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
-#include "lifecycle/image/image_store.h"
 #include "lifecycle/image/oci_layout.h"
 #include "lifecycle/image/status_util.h"
 #include "lifecycle/migration/archive_reader.h"
