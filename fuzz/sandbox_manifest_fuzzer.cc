@@ -12,7 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "fuzz_check.h"
 #include "lifecycle/image/digest.h"
-#include "lifecycle/migration/sandbox_archive.h"
+#include "lifecycle/migration/sandbox_manifest.h"
 #include "lifecycle/sandbox_status.h"
 
 using osgv::fuzz::Require;

@@ -15,21 +15,19 @@
 namespace osgv {
 namespace fs = std::filesystem;
 
-namespace {
-absl::Status Errno(const std::string& what, const std::string& path) {
+absl::Status ErrnoStatus(const std::string& what, const std::string& path) {
   int e = errno;
   std::string msg = absl::StrCat(what, " ", path, ": ", strerror(e));
   if (e == ENOENT) return absl::NotFoundError(msg);
   return absl::InternalError(msg);
 }
-}  // namespace
 
 absl::Status FsyncDir(const std::string& dir) {
   int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("open", dir);
+  if (fd < 0) return ErrnoStatus("open", dir);
   int r = fsync(fd);
   close(fd);
-  return r == 0 ? absl::OkStatus() : Errno("fsync", dir);
+  return r == 0 ? absl::OkStatus() : ErrnoStatus("fsync", dir);
 }
 
 namespace {
@@ -38,14 +36,14 @@ absl::Status WriteAndRename(const std::string& path, const std::string& content,
                             bool durable) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("create", tmp);
+  if (fd < 0) return ErrnoStatus("create", tmp);
   fchmod(fd, mode);
   size_t off = 0;
   while (off < content.size()) {
     ssize_t n = write(fd, content.data() + off, content.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      auto st = Errno("write", tmp);
+      auto st = ErrnoStatus("write", tmp);
       close(fd);
       unlink(tmp.c_str());
       return st;
@@ -53,14 +51,14 @@ absl::Status WriteAndRename(const std::string& path, const std::string& content,
     off += static_cast<size_t>(n);
   }
   if (durable && fsync(fd) != 0) {
-    auto st = Errno("fsync", tmp);
+    auto st = ErrnoStatus("fsync", tmp);
     close(fd);
     unlink(tmp.c_str());
     return st;
   }
   close(fd);
   if (rename(tmp.c_str(), path.c_str()) != 0) {
-    auto st = Errno("rename", tmp);
+    auto st = ErrnoStatus("rename", tmp);
     unlink(tmp.c_str());
     return st;
   }
@@ -84,12 +82,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   if (fs::is_directory(path, ec)) {
     // An ifstream "opens" a directory and reads nothing: not an empty file.
     errno = EISDIR;
-    return Errno("read", path);
+    return ErrnoStatus("read", path);
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     errno = fs::exists(path) ? EACCES : ENOENT;
-    return Errno("read", path);
+    return ErrnoStatus("read", path);
   }
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -105,7 +103,7 @@ absl::Status MakeDirs(const std::string& path, int mode) {
     if (cur == cur.parent_path()) break;
   }
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (mkdir(it->c_str(), mode) != 0 && errno != EEXIST) return Errno("mkdir", it->string());
+    if (mkdir(it->c_str(), mode) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", it->string());
     chmod(it->c_str(), mode);
   }
   return absl::OkStatus();
@@ -114,7 +112,7 @@ absl::Status MakeDirs(const std::string& path, int mode) {
 absl::Status RemoveTree(const std::string& path) {
   struct stat root;
   if (lstat(path.c_str(), &root) != 0) {
-    return errno == ENOENT ? absl::OkStatus() : Errno("lstat", path);
+    return errno == ENOENT ? absl::OkStatus() : ErrnoStatus("lstat", path);
   }
   std::error_code ec;
   if (S_ISDIR(root.st_mode)) {
@@ -128,9 +126,9 @@ absl::Status RemoveTree(const std::string& path) {
       auto s = RemoveTree(entry.path().string());
       if (!s.ok()) return s;
     }
-    if (rmdir(path.c_str()) != 0 && errno != ENOENT) return Errno("rmdir", path);
+    if (rmdir(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("rmdir", path);
   } else if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return Errno("unlink", path);
+    return ErrnoStatus("unlink", path);
   }
   return absl::OkStatus();
 }

@@ -22,5 +22,9 @@ absl::Status FsyncDir(const std::string& dir);
 absl::Status MakeDirs(const std::string& path, int mode);
 // rm -rf that never crosses into another filesystem (a mount we missed).
 absl::Status RemoveTree(const std::string& path);
+// "<what> <path>: <strerror(errno)>" for the call that just failed:
+// NOT_FOUND for ENOENT, INTERNAL otherwise. Call it before anything else
+// can change errno.
+absl::Status ErrnoStatus(const std::string& what, const std::string& path);
 
 }  // namespace osgv

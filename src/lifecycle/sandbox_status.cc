@@ -28,6 +28,10 @@ std::string Rfc3339(int64_t unix_ms) {
   return absl::StrCat(buf, ".", absl::Dec(unix_ms % 1000, absl::kZeroPad3), "Z");
 }
 
+std::string DescribeMiB(uint64_t bytes) {
+  return absl::StrCat(absl::SixDigits(static_cast<double>(bytes) / (1 << 20)), " MiB");
+}
+
 std::string DescribeExit(int exit_code) {
   // runsc's sandbox process exits 128+N when the main process died of
   // signal N, the shell convention.

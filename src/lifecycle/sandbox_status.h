@@ -53,4 +53,7 @@ std::string DescribeExit(int exit_code);
 
 std::string Rfc3339(int64_t unix_ms);
 
+// A size for a record's message: "12.5 MiB" (six significant digits).
+std::string DescribeMiB(uint64_t bytes);
+
 }  // namespace osgv

@@ -9,6 +9,8 @@
 //        bundle/config.json, bundle/rootfs (overlay mount point),
 //        upper/, work/ (its writable layer), monitor.json, monitor.log,
 //        console.log (main process output), exit (written by the monitor)
+//   <checkpoint_dir>/<runsc id>/     memory images (checkpoint_dir unset:
+//                                    <state>/checkpoints)
 #pragma once
 
 #include <string>
@@ -32,6 +34,14 @@ struct StateLayout {
   std::string monitor_log(const std::string& rid) const { return sandbox_dir(rid) + "/monitor.log"; }
   std::string console_log(const std::string& rid) const { return sandbox_dir(rid) + "/console.log"; }
   std::string exit_file(const std::string& rid) const { return sandbox_dir(rid) + "/exit"; }
+  // Where memory images live: the config's checkpoint_dir, "" meaning
+  // inside the state dir.
+  std::string checkpoints(const std::string& checkpoint_dir) const {
+    return checkpoint_dir.empty() ? root + "/checkpoints" : checkpoint_dir;
+  }
+  std::string checkpoint_root(const std::string& checkpoint_dir, const std::string& rid) const {
+    return checkpoints(checkpoint_dir) + "/" + rid;
+  }
 };
 
 }  // namespace osgv

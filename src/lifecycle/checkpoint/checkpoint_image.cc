@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lifecycle/checkpoint/checkpoint_json.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/image/digest.h"
 
@@ -19,8 +20,6 @@ namespace osgv {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr char kManifest[] = "manifest.json";
 
 absl::Status FsyncFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -51,9 +50,8 @@ absl::Status FsyncAll(const std::vector<std::string>& paths) {
 }  // namespace
 
 std::string CheckpointToJson(const CheckpointImage& i) {
-  nlohmann::json j = {{"dir", i.dir},         {"files", i.files},
-                      {"bytes", i.bytes},     {"compression", i.compression},
-                      {"created_at_ms", i.created_at_ms}, {"duration_ms", i.duration_ms}};
+  nlohmann::json j = CheckpointFieldsToJson(i);
+  j["dir"] = i.dir;
   return j.dump();
 }
 
@@ -61,13 +59,9 @@ absl::StatusOr<CheckpointImage> CheckpointFromJson(const std::string& text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return absl::DataLossError("checkpoint record is not JSON");
   try {
-    CheckpointImage i;
-    i.dir = j.at("dir").get<std::string>();
-    i.files = j.at("files").get<std::map<std::string, std::string>>();
-    i.bytes = j.value("bytes", uint64_t{0});
-    i.compression = j.value("compression", "");
-    i.created_at_ms = j.value("created_at_ms", int64_t{0});
-    i.duration_ms = j.value("duration_ms", int64_t{0});
+    std::string dir = j.at("dir").get<std::string>();
+    CheckpointImage i = CheckpointFieldsFromJson(j);
+    i.dir = dir;
     return i;
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("checkpoint record: ", e.what()));
@@ -96,7 +90,7 @@ absl::StatusOr<CheckpointImage> SealCheckpoint(const std::string& tmp_dir,
   }
   image.dir = final_dir;
   // Written in place: the directory is not published until its rename.
-  std::string manifest = tmp_dir + "/" + kManifest;
+  std::string manifest = tmp_dir + "/" + kCheckpointManifestName;
   if (auto s = WriteFileReplace(manifest, CheckpointToJson(image), 0600); !s.ok()) return s;
   to_sync.push_back(manifest);
   to_sync.push_back(tmp_dir);  // its entries; all durable before the rename
@@ -117,7 +111,7 @@ absl::StatusOr<CheckpointImage> SealCheckpoint(const std::string& tmp_dir,
 }
 
 absl::StatusOr<CheckpointImage> ReadManifest(const std::string& final_dir) {
-  auto text = ReadFile(final_dir + "/" + kManifest);
+  auto text = ReadFile(final_dir + "/" + kCheckpointManifestName);
   if (!text.ok()) return text.status();
   return CheckpointFromJson(*text);
 }

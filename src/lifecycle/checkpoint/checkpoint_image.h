@@ -17,6 +17,10 @@
 
 namespace osgv {
 
+// Written beside the image files (SealCheckpoint), so the image describes
+// itself; never one of the runsc files.
+inline constexpr char kCheckpointManifestName[] = "manifest.json";
+
 struct CheckpointImage {
   std::string dir;                           // final image directory
   std::map<std::string, std::string> files;  // file name -> "sha256:<hex>"

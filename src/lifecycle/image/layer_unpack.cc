@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lifecycle/archive_handles.h"
 #include "lifecycle/image/layer_paths.h"
 #include "lifecycle/image/status_util.h"
 
@@ -29,20 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Comps = std::vector<std::string>;
-
-struct ArchiveReadFree {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
-struct ArchiveWriteFree {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
-using ReadArchive = std::unique_ptr<archive, ArchiveReadFree>;
-using WriteArchive = std::unique_ptr<archive, ArchiveWriteFree>;
-
-std::string ArchiveError(archive* a) {
-  const char* msg = archive_error_string(a);
-  return msg ? msg : "unknown libarchive error";
-}
 
 // Feeds libarchive from the blob's one descriptor; every byte is hashed on
 // the way (BlobFile), so a pass over changed bytes is refused at its end.
@@ -314,20 +301,13 @@ class Extractor {
 
  private:
   absl::Status CopyData(archive* in, const std::string& name) {
-    for (;;) {
-      const void* buf = nullptr;
-      size_t size = 0;
-      la_int64_t offset = 0;
-      int r = archive_read_data_block(in, &buf, &size, &offset);
-      if (r == ARCHIVE_EOF) return absl::OkStatus();
-      if (r < ARCHIVE_WARN) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("layer entry '", name, "': ", ArchiveError(in)));
-      }
-      if (archive_write_data_block(out_.get(), buf, size, offset) < ARCHIVE_WARN) {
-        return WriteError(name);
-      }
+    EntryCopy copied = CopyEntryData(in, out_.get());
+    if (copied == EntryCopy::kReadFailed) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("layer entry '", name, "': ", ArchiveError(in)));
     }
+    if (copied == EntryCopy::kWriteFailed) return WriteError(name);
+    return absl::OkStatus();
   }
 
   absl::Status WriteError(const std::string& name) {

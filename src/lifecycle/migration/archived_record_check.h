@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "capabilities/config.h"
-#include "lifecycle/migration/sandbox_archive.h"
+#include "lifecycle/migration/sandbox_manifest.h"
 
 namespace osgv {
 

@@ -40,97 +40,27 @@
 // between the renames and the insert leaves record-less directories, which
 // the next import or driver start removes). The caller must hold the state
 // directory's lock (driver/state_dir_lock.h) for the whole import.
+//
+// The code, one concept a file: sandbox_manifest.{h,cc} (the manifest),
+// sandbox_export.{h,cc} and archive_writer.{h,cc} (writing),
+// portable_bundle.{h,cc} (the bundle config for older importers),
+// archive_reader.{h,cc} (opening and walking an archive),
+// sandbox_import.{h,cc} and archive_unpacker.{h,cc} (checking each entry
+// and materialising it in the state dir), archived_record_check.{h,cc} and
+// upper_entry_policy.{h,cc} (the import's checks).
 #pragma once
 
-#include <cstdint>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "capabilities/config.h"
-#include "lifecycle/checkpoint/checkpoint_image.h"
-#include "lifecycle/state_layout.h"
-#include "lifecycle/store/state_store.h"
+#include "lifecycle/migration/sandbox_export.h"
+#include "lifecycle/migration/sandbox_import.h"
+#include "lifecycle/migration/sandbox_manifest.h"
 
 namespace osgv {
 
-// Bump when an older importer could misread a newer archive.
-inline constexpr int kSandboxArchiveFormatVersion = 1;
-inline constexpr char kSandboxArchiveManifestName[] = "osgv-sandbox.json";
-
-struct SandboxArchiveManifest {
-  int format_version = kSandboxArchiveFormatVersion;
-  std::string driver_version;  // of the exporting driver
-  int64_t exported_at_ms = 0;
-  // Every field but runsc_id and monitor_pid (host-specific: left empty/0).
-  // record.checkpoint_json is left empty too: see `checkpoint`.
-  SandboxRecord record;
-  // The memory image (dir cleared; files -> "sha256:<hex>"); nullopt when
-  // the sandbox stopped without memory and boots cold on Start.
-  std::optional<CheckpointImage> checkpoint;
-  // "sha256:<hex>" of bundle/config.json, for older importers (unused here).
-  std::string bundle_config_digest;
-  // Files from the sandbox dir that travel as files/<path>: at most the
-  // token file, "auth/sandbox.jwt".
-  std::vector<std::string> carried_files;
-};
-
-// The manifest as JSON and back (sandbox_manifest.cc).
-std::string SandboxManifestToJson(const SandboxArchiveManifest& manifest);
-// INVALID_ARGUMENT for malformed JSON or missing fields; FAILED_PRECONDITION
-// when the format version is newer than this driver reads.
-absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string& json);
-
-// The manifest of a record as it would be exported (host fields cleared).
-// FAILED_PRECONDITION naming the sandbox and its phase unless it is
-// stopped ("stop it first"); DATA_LOSS when its checkpoint record is
-// unreadable.
-absl::StatusOr<SandboxArchiveManifest> ManifestForExport(const SandboxRecord& record);
-
-// Where a sandbox's checkpoints live: <checkpoint_dir or state/checkpoints>/<rid>
-// (the same rule as SandboxManager).
-std::string CheckpointRootFor(const StateLayout& layout, const std::string& checkpoint_dir,
-                              const std::string& runsc_id);
-
-struct ExportResult {
-  SandboxArchiveManifest manifest;
-  uint64_t archive_bytes = 0;
-  // e.g. a bind mount of a per-sandbox host path outside the sandbox dir,
-  // which does not travel.
-  std::vector<std::string> warnings;
-};
-
-// Writes the stopped sandbox `id_or_name` (an id, or a name unique across
-// workspaces) to `file`, via a new `file`.tmp and a rename that never
-// replaces a file. Only reads the state dir, so it may run while a driver
-// serves it; if the sandbox leaves the stopped phase while the archive is
-// being written, export fails and no file is left. ALREADY_EXISTS when
-// `file` or `file`.tmp exists (or `file` appears meanwhile).
-absl::StatusOr<ExportResult> ExportSandbox(StateStore* store, const StateLayout& layout,
-                                           const std::string& id_or_name,
-                                           const std::string& file);
-
-struct ImportResult {
-  SandboxRecord record;               // as inserted (new runsc id, phase stopped)
-  SandboxArchiveManifest manifest;    // as read from the archive
-  // e.g. the image is not resolvable here; setuid bits or xattrs stripped
-  std::vector<std::string> warnings;
-};
-
-// Unpacks `file` into the state dir and inserts the sandbox as stopped,
-// without a bundle (its first Start writes one). INVALID_ARGUMENT for an
-// archive the checks above refuse, naming the field or entry;
-// ALREADY_EXISTS when the id, or the (workspace, name), is already there;
-// DATA_LOSS when a checkpoint file does not match its digest; any failure
-// leaves the state dir as it was. `config` is the importing driver's:
-// the record is validated against it, and its checkpoint_dir ("" =
-// <state>/checkpoints) receives the memory image.
-absl::StatusOr<ImportResult> ImportSandbox(StateStore* store, const StateLayout& layout,
-                                           const Config& config, const std::string& file);
-
-// Reads only the manifest (the first entry) of an archive.
+// Reads only the manifest (the first entry) of an archive
+// (archive_reader.cc).
 absl::StatusOr<SandboxArchiveManifest> ReadSandboxArchiveManifest(const std::string& file);
 
 }  // namespace osgv

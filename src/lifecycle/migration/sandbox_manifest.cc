@@ -1,16 +1,18 @@
 // The archive's manifest (osgv-sandbox.json) as JSON: what
 // SandboxManifestToJson writes and SandboxManifestFromJson accepts.
+#include "lifecycle/migration/sandbox_manifest.h"
+
 #include <initializer_list>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lifecycle/checkpoint/checkpoint_json.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/image/layer_paths.h"
-#include "lifecycle/migration/sandbox_archive.h"
+#include "lifecycle/migration/archive_entries.h"
 #include "lifecycle/sandbox_status.h"
 
 namespace osgv {
@@ -19,22 +21,12 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kFormatName[] = "openshell-driver-gvisor/sandbox-archive";
-constexpr char kCheckpointManifest[] = "manifest.json";  // checkpoint_image.cc
-constexpr char kUpperEntry[] = "upper";
-
-json CheckpointMetaToJson(const CheckpointImage& i) {
-  return {{"files", i.files},
-          {"bytes", i.bytes},
-          {"compression", i.compression},
-          {"created_at_ms", i.created_at_ms},
-          {"duration_ms", i.duration_ms}};
-}
 
 // A checkpoint file name as it may appear under checkpoint/: one plain
 // path component (runsc writes checkpoint.img, pages.img, ...).
 bool IsPlainFileName(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
-         name.find('\0') == std::string::npos && name != kCheckpointManifest;
+         name.find('\0') == std::string::npos && name != kCheckpointManifestName;
 }
 
 // A carried file's path relative to the sandbox dir: plain components, and
@@ -70,7 +62,7 @@ std::string SandboxManifestToJson(const SandboxArchiveManifest& m) {
             {"record", record},
             {"spec_json", r.spec_json},
             {"image", {{"ref", r.image_ref}, {"digest", r.image_digest}}},
-            {"checkpoint", m.checkpoint ? CheckpointMetaToJson(*m.checkpoint) : json(nullptr)},
+            {"checkpoint", m.checkpoint ? CheckpointFieldsToJson(*m.checkpoint) : json(nullptr)},
             {"bundle_config_digest", m.bundle_config_digest},
             {"files", m.carried_files}};
   return j.dump(2);
@@ -149,14 +141,7 @@ absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string
     r.image_ref = j.at("image").at("ref").get<std::string>();
     r.image_digest = j.at("image").value("digest", "");
     if (j.contains("checkpoint") && !j["checkpoint"].is_null()) {
-      const json& c = j["checkpoint"];
-      CheckpointImage image;
-      image.files = c.at("files").get<std::map<std::string, std::string>>();
-      image.bytes = c.value("bytes", uint64_t{0});
-      image.compression = c.value("compression", "");
-      image.created_at_ms = c.value("created_at_ms", int64_t{0});
-      image.duration_ms = c.value("duration_ms", int64_t{0});
-      m.checkpoint = image;
+      m.checkpoint = CheckpointFieldsFromJson(j["checkpoint"]);
     }
     m.bundle_config_digest = j.value("bundle_config_digest", "");
     if (j.contains("files")) m.carried_files = j["files"].get<std::vector<std::string>>();
