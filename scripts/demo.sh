@@ -5,6 +5,10 @@
 #   scripts/demo.sh                    # as root, on Debian 12
 #   OSGV_SKIP_DEPS=1 scripts/demo.sh   # packages already installed
 #   OSGV_KEEP_TMP=1 scripts/demo.sh    # keep the temp dir (logs) afterwards
+#   OPENSHELL_E2E_BIN_DIR=DIR scripts/demo.sh
+#                                      # then also the same life through the
+#                                      # real upstream gateway, CLI and
+#                                      # supervisor (docs/e2e.md)
 #
 # Installs the Debian packages (scripts/install-deps.sh), builds
 # (scripts/build.sh), makes a busybox OCI image layout with umoci, starts
@@ -273,8 +277,79 @@ demo_main() {
   fi
   echo "(runsc lists no containers: nothing was left behind)"
 
+  if [[ -n ${OPENSHELL_E2E_BIN_DIR:-} ]]; then
+    local rc=0
+    demo_upstream || rc=$?
+    # 77: a program or package it needs is missing; it said which.
+    [[ $rc -eq 0 || $rc -eq 77 ]] || osgv_die "the part with the upstream programs failed"
+  else
+    echo
+    echo "(set OPENSHELL_E2E_BIN_DIR to a directory with the upstream openshell-gateway, openshell"
+    echo " and openshell-sandbox to see the same life through the real gateway: docs/e2e.md)"
+  fi
+
   osgv_banner "Done"
 }
+
+# The same life through the unmodified upstream programs: the gateway drives
+# our driver over its socket, the CLI drives the gateway, and the supervisor
+# is the first process of the sandbox, in the Debian image that
+# scripts/build-sandbox-image.sh makes (the supervisor cannot run in
+# busybox). Uses the e2e suite's helpers, in a subshell with its own trap.
+demo_upstream() (
+  # shellcheck source=tests/e2e/e2e_lib.sh
+  source "$OSGV_ROOT/tests/e2e/e2e_lib.sh"
+  E2E_DRIVER=$OSGV_BIN
+  OPENSHELL_GVISOR_LIVE=1 e2e_require_environment
+  e2e_make_tmp
+  trap e2e_cleanup EXIT
+  local cache=${OPENSHELL_E2E_IMAGE_CACHE:-/var/tmp/openshell-gvisor-e2e-image}
+  osgv_banner "The real OpenShell gateway, CLI and supervisor (from $OPENSHELL_E2E_BIN_DIR)"
+  echo "sandbox image: Debian 12 minbase + bash, iproute2, util-linux, a user 'sandbox'"
+  E2E_IMAGE=$("$OSGV_ROOT/scripts/build-sandbox-image.sh" "$cache")
+  echo "image: $E2E_IMAGE"
+  E2E_PORT=$(e2e_pick_port)
+  e2e_write_cli
+  E2E_REGISTRY_PORT=$(e2e_pick_port)
+  e2e_start_registry
+  e2e_write_driver_config "$cache" "$E2E_IMAGE"
+  e2e_write_gateway_config
+  e2e_start_driver
+  e2e_start_gateway
+  echo "driver: supervisor.binary = $OPENSHELL_E2E_BIN_DIR/openshell-sandbox, network.mode sandbox"
+  echo "gateway: 127.0.0.1:$E2E_PORT (TLS off, Ed25519 signing keys from openssl, telemetry off)"
+  local counter='i=0; while :; do i=$((i+1)); echo $i > /sandbox/counter; sleep 0.2; done'
+  osgv_banner "openshell sandbox create: Ready once the supervisor's session is up"
+  osgv_show_run "$E2E_TMP/cli/run" sandbox create --name demo --from "$E2E_IMAGE" --detach \
+    --no-tty --no-auto-providers -- /bin/bash -c "$counter" >/dev/null
+  osgv_show_run "$E2E_TMP/cli/run" sandbox list
+  osgv_banner "openshell sandbox exec: through the gateway's relay and the supervisor's SSH server"
+  osgv_show_run "$E2E_TMP/cli/run" sandbox exec --name demo --no-tty -- sh -c 'id -un; uname -r'
+  osgv_banner "openshell sandbox stop / start: checkpoint and restore under the real supervisor"
+  sleep 2
+  local before after
+  before=$(e2e_exec demo cat /sandbox/counter)
+  echo "counter before stop: $before"
+  osgv_show_run "$E2E_TMP/cli/run" sandbox stop demo
+  e2e_wait_phase demo Stopped 30 || osgv_die "the gateway never showed the sandbox Stopped"
+  osgv_show_run "$E2E_TMP/cli/run" sandbox start demo
+  e2e_wait_phase demo Ready 120 || osgv_die "the sandbox did not become Ready after start"
+  after=$(E2E_EXEC_TIMEOUT=20 e2e_exec demo cat /sandbox/counter) || true
+  if [[ -z $after ]]; then
+    # Debian's runsc can restore an event loop's epoll state wrongly, and the
+    # supervisor is one (docs/e2e.md, "Known problems"). The driver's own
+    # exec goes around the supervisor, straight through runsc.
+    echo "KNOWN DEFECT (gVisor, docs/e2e.md): the restored supervisor does not answer exec;"
+    echo "the driver's own exec shows the workload and its memory:"
+    echo "\$ ${OSGV_BIN#"$OSGV_ROOT"/} exec --state-dir $E2E_TMP/state --no-tty demo -- cat /sandbox/counter"
+    after=$("$OSGV_BIN" exec --state-dir "$E2E_TMP/state" --no-tty demo -- cat /sandbox/counter) || true
+  fi
+  echo "counter after start: $after (a cold boot would have started again at 1)"
+  [[ $after -ge $before ]] || osgv_die "the counter restarted: memory was not restored"
+  osgv_banner "openshell sandbox delete"
+  osgv_show_run "$E2E_TMP/cli/run" sandbox delete demo
+  osgv_show_run "$E2E_TMP/cli/run" sandbox list
+)
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   demo_main "$@"
