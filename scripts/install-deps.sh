@@ -60,7 +60,7 @@ apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config ccache \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 \
-  libsqlite3-dev sqlite3 libarchive-dev nlohmann-json3-dev \
+  libsqlite3-dev sqlite3 libarchive-dev nlohmann-json3-dev prometheus-cpp-dev \
   skopeo umoci busybox-static docker-registry mmdebstrap \
   iproute2 nftables util-linux procps python3 python3-yaml \
   clang-14 libclang-rt-14-dev >/dev/null

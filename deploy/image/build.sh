@@ -97,6 +97,12 @@ log:
   format: json
 runsc:
   path: /usr/bin/runsc
+# Prometheus metrics (docs/operations.md, Metrics) are off. A scraper
+# outside the container reaches its address, not its loopback; the endpoint
+# has no authentication, so keep that port off untrusted networks:
+# metrics:
+#   listen: "0.0.0.0:9464"
+#   allow_non_loopback: true
 YAML
 
 rm -rf "$layout"

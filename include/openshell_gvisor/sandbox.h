@@ -85,6 +85,10 @@ struct SandboxSnapshot {
   std::string namespace_name;
   std::string workspace;
   SandboxStatus status;
+  // The driver's own lifecycle phase ("running", "stopping", ...:
+  // lifecycle/sandbox_status.h). Never sent to the gateway, whose view is
+  // the conditions; the metrics (src/metrics) count sandboxes by it.
+  std::string phase;
 };
 
 struct PlatformEvent {

@@ -6,6 +6,8 @@
 // docs/configuration.md documents every key in that table.
 #include "capabilities/config.h"
 
+#include <arpa/inet.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <functional>
@@ -179,6 +181,21 @@ struct ModeCodec {
   static void Write(YAML::Emitter& out, uint32_t mode) {
     out << YAML::DoubleQuoted << absl::StrFormat("%04o", mode);
   }
+};
+
+// Only the words true and false: YAML 1.1's yes/no/on/off are too easy to
+// misread in a security setting.
+struct BoolCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key, bool& out) {
+    absl::StatusOr<std::string> text = ScalarText(node, key);
+    if (!text.ok()) return text.status();
+    if (*text != "true" && *text != "false") {
+      return KeyError(key, absl::StrCat("must be true or false (got ", QuoteForMessage(*text), ")"));
+    }
+    out = *text == "true";
+    return absl::OkStatus();
+  }
+  static void Write(YAML::Emitter& out, bool value) { out << (value ? "true" : "false"); }
 };
 
 struct StringListCodec {
@@ -416,6 +433,10 @@ const std::vector<Field>& Fields() {
       MakeField<CountCodec<size_t>>(
           "watch.queue_size",
           [](auto& c) -> auto& { return c.watch.queue_size; }),
+      MakeField<StringCodec>("metrics.listen",
+                             [](auto& c) -> auto& { return c.metrics.listen; }),
+      MakeField<BoolCodec>("metrics.allow_non_loopback",
+                           [](auto& c) -> auto& { return c.metrics.allow_non_loopback; }),
   };
   return *fields;
 }
@@ -624,6 +645,20 @@ absl::Status CheckOciRoots(const Config& c) {
   return absl::OkStatus();
 }
 
+// The endpoint answers anyone who can reach it, without authentication:
+// sandbox counts and timings are no secret, but they are nobody else's
+// business either, so leaving the host is an explicit choice.
+absl::Status CheckMetrics(const MetricsConfig& m) {
+  if (m.listen.empty()) return absl::OkStatus();
+  absl::StatusOr<ListenAddress> address = ParseListenAddress("metrics.listen", m.listen);
+  if (!address.ok()) return address.status();
+  if (address->loopback || m.allow_non_loopback) return absl::OkStatus();
+  return KeyError("metrics.listen",
+                  absl::StrCat("not a loopback address (got ", QuoteForMessage(m.listen),
+                               "); the endpoint has no authentication, so serving it beyond "
+                               "this host needs metrics.allow_non_loopback: true"));
+}
+
 // Rules about single keys, which hold for a file before CLI overrides too.
 absl::Status CheckValues(const Config& c) {
   return FirstError({
@@ -667,6 +702,7 @@ absl::Status CheckValues(const Config& c) {
                              : CheckOneOf("network.mode", c.network.mode, {"none", "sandbox"}),
       CheckOneOf("network.egress", c.network.egress, {"allow", "deny"}),
       CheckRange("watch.queue_size", c.watch.queue_size, 16, 1000000),
+      CheckMetrics(c.metrics),
   });
 }
 
@@ -789,6 +825,35 @@ bool NetworkEnabled(const Config& config) {
   if (config.network.mode == "sandbox") return true;
   if (config.network.mode == "none") return false;
   return config.network.mode.empty() && !config.gateway.endpoint.empty();
+}
+
+absl::StatusOr<ListenAddress> ParseListenAddress(const std::string& key,
+                                                 const std::string& text) {
+  auto bad = [&] {
+    return KeyError(key, absl::StrCat("must be IPv4:PORT or [IPv6]:PORT with a literal address "
+                                      "and a port from 1 to 65535, e.g. 127.0.0.1:9464 (got ",
+                                      QuoteForMessage(text), ")"));
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return bad();
+  std::string host = text.substr(0, colon);
+  bool v6 = absl::StartsWith(host, "[") && absl::EndsWith(host, "]");
+  if (v6) host = host.substr(1, host.size() - 2);
+  std::optional<uint64_t> port = ParseUnsigned(absl::string_view(text).substr(colon + 1), 65535);
+  if (!port || *port == 0) return bad();
+  ListenAddress out;
+  out.host = host;
+  out.port = static_cast<uint16_t>(*port);
+  if (v6) {
+    in6_addr a6;
+    if (inet_pton(AF_INET6, host.c_str(), &a6) != 1) return bad();
+    out.loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+  } else {
+    in_addr a4;
+    if (inet_pton(AF_INET, host.c_str(), &a4) != 1) return bad();
+    out.loopback = (ntohl(a4.s_addr) >> 24) == 127;
+  }
+  return out;
 }
 
 bool IsPullPolicy(const std::string& policy) {

@@ -114,6 +114,14 @@ struct WatchConfig {
   size_t queue_size = 4096;
 };
 
+// The Prometheus endpoint (docs/operations.md, Metrics). Off unless
+// `listen` is set. It has no authentication, so only a loopback address is
+// accepted unless the operator says otherwise.
+struct MetricsConfig {
+  std::string listen;  // "127.0.0.1:9464" or "[::1]:9464"; "" = off
+  bool allow_non_loopback = false;
+};
+
 struct Config {
   SocketConfig socket;
   std::string state_dir = "/var/lib/openshell-driver-gvisor";
@@ -133,6 +141,7 @@ struct Config {
   NetworkConfig network;
   ImagesConfig images;
   WatchConfig watch;
+  MetricsConfig metrics;
 };
 
 // Parses YAML text. Unknown keys and bad values are errors naming the key
@@ -155,5 +164,14 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text)
 // network.mode after defaulting: "" means sandbox when gateway.endpoint is
 // set (sandboxes must reach the gateway), else none.
 bool NetworkEnabled(const Config& config);
+
+// metrics.listen after parsing: its address is a literal IP, its port 1..65535.
+struct ListenAddress {
+  std::string host;  // "127.0.0.1" or "::1" (no brackets)
+  uint16_t port = 0;
+  bool loopback = false;
+};
+// "IPv4:PORT" or "[IPv6]:PORT"; errors name `key`.
+absl::StatusOr<ListenAddress> ParseListenAddress(const std::string& key, const std::string& text);
 
 }  // namespace osgv

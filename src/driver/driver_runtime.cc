@@ -70,7 +70,8 @@ absl::Status ResolveNetworkTools(HostNetworkOptions* options) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& given) {
+absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& given,
+                                                                 bool with_metrics) {
   Config config = given;
   if (auto st = ResolveTools(&config); !st.ok()) return st;
   auto rt = std::make_unique<DriverRuntime>();
@@ -87,13 +88,23 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& g
   if (!store.ok()) return store.status();
   rt->store = *std::move(store);
 
-  rt->runsc = std::make_unique<Runsc>(&rt->runner, RunscOptionsFor(config, L));
+  CommandRunner* tools = &rt->runner;
+  if (with_metrics) {
+    std::string checkpoints =
+        config.checkpoint_dir.empty() ? L.default_checkpoints() : config.checkpoint_dir;
+    auto metrics = DriverMetrics::Start(config.metrics, &rt->runner, checkpoints);
+    if (!metrics.ok()) return metrics.status();
+    rt->metrics = *std::move(metrics);
+    if (rt->metrics) tools = rt->metrics->runner();
+  }
+  rt->runsc = std::make_unique<Runsc>(tools, RunscOptionsFor(config, L));
   auto features = rt->runsc->Detect();
   if (!features.ok()) return features.status();
   rt->features = *features;
 
-  rt->skopeo = std::make_unique<Skopeo>(&rt->runner, SkopeoOptionsFromConfig(config.images));
+  rt->skopeo = std::make_unique<Skopeo>(tools, SkopeoOptionsFromConfig(config.images));
   rt->images = std::make_unique<ImageStore>(L.images(), rt->skopeo.get(), OciLayoutPolicyFor(config));
+  if (rt->metrics) rt->images->SetObserver(rt->metrics->images());
   rt->launcher = std::make_unique<ProcessMonitorLauncher>(SelfExe(), config.runsc.timeout);
   // A failure here only costs the first Launch the monitor's load time.
   if (auto st = rt->launcher->Prime(); !st.ok()) spdlog::warn("warm monitor: {}", st.ToString());
@@ -108,7 +119,7 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& g
     if (!options.ok()) return options.status();
     if (auto st = ResolveNetworkTools(&*options); !st.ok()) return st;
     tools_line += absl::StrCat(" ip=", options->ip_path, " nft=", options->nft_path);
-    rt->network = std::make_unique<HostNetwork>(&rt->runner, *std::move(options));
+    rt->network = std::make_unique<HostNetwork>(tools, *std::move(options));
     // Before the driver's socket answers: the gateway binds its callback
     // listener on the bridge address as soon as
     // GetGatewayListenerRequirements returns.

@@ -14,6 +14,7 @@
 #include "driver/state_dir_lock.h"
 #include "lifecycle/image/skopeo.h"
 #include "lifecycle/sandbox_manager.h"
+#include "metrics/driver_metrics.h"
 
 namespace osgv {
 
@@ -22,6 +23,9 @@ struct DriverRuntime {
   int lock_fd = -1;  // flock on layout.lock_file(), released on close
   std::unique_ptr<StateStore> store;
   ProcessRunner runner;
+  // Only with metrics (serve, metrics.listen set); everything below runs
+  // its tools through metrics->runner() then, so it is declared above them.
+  std::unique_ptr<DriverMetrics> metrics;
   std::unique_ptr<Runsc> runsc;
   RunscFeatures features;
   std::unique_ptr<Skopeo> skopeo;
@@ -48,7 +52,10 @@ RunscOptions RunscOptionsFor(const Config& config, const StateLayout& layout);
 // takes its lock (one driver per state dir), opens the store, detects
 // runsc and builds the manager. Does not
 // recover: the caller decides (serve does, an ephemeral run has nothing to).
-absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& config);
+// `with_metrics` (serve): start the metrics endpoint when metrics.listen is
+// set; run and probe never do.
+absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& config,
+                                                                 bool with_metrics = false);
 
 // Path of this binary, for the monitor launcher (`<self> monitor ...`).
 std::string SelfExe();

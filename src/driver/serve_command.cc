@@ -85,7 +85,7 @@ int ServeCommand(const std::vector<std::string>& argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto rt = OpenDriverRuntime(*config);
+  auto rt = OpenDriverRuntime(*config, /*with_metrics=*/true);
   if (!rt.ok()) return Fatal(std::string(rt.status().message()));
   WarnAboutMissingFeatures((*rt)->features);
   auto callback = GatewayCallbackAddress(*config);
@@ -115,6 +115,12 @@ int ServeCommand(const std::vector<std::string>& argv) {
     socket_server.Stop();
     server->Shutdown();
     return Fatal(absl::StrCat("startup recovery failed: ", s.message()));
+  }
+  if (DriverMetrics* metrics = (*rt)->metrics.get()) {
+    // After recovery, which loads the records without publishing them:
+    // Watch lists them and subscribes in one step.
+    WatchStart watch = manager.Watch();
+    metrics->sandboxes().Follow(std::move(watch.subscription), watch.snapshots);
   }
   manager.StartIdleSuspend();
   service.SetReady();

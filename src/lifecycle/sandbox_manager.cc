@@ -22,6 +22,7 @@
 #include "lifecycle/bundle/supervisor_spec.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
+#include "lifecycle/checkpoint/cold_start.h"
 #include "lifecycle/console_tail.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/log_context.h"
@@ -952,7 +953,9 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   // Whatever image there was (verified, corrupt or unrestorable) is stale
   // now that the sandbox runs again; Launch dropped it from the record.
   RemoveTree(CheckpointRoot(rid) + "/image").IgnoreError();
-  PublishEvent(id, "Warning", "ColdStart", message);
+  PublishEvent(id, "Warning", "ColdStart", message,
+               {{cold_start::kMetadataKey,
+                 cold_start::ReasonFor(!stopped.checkpoint_json.empty(), image.has_value())}});
   return absl::OkStatus();
 }
 

@@ -50,6 +50,7 @@ SandboxSnapshot SnapshotOf(const SandboxRecord& r) {
   s.workspace = r.workspace;
   s.status.sandbox_name = r.name;
   s.status.instance_id = r.runsc_id;
+  s.phase = r.phase;
 
   if (r.phase == phase::kStopped) {
     // Suspended=True alone: the gateway maps it to Stopped from every stored

@@ -5,6 +5,7 @@
 //   <state>/state.db                 sandbox records (SQLite, WAL)
 //   <state>/runsc/                   runsc --root
 //   <state>/images/                  shared, read-only image cache
+//   <state>/checkpoints/<runsc id>/  memory images, unless checkpoint_dir is set
 //   <state>/sandboxes/<runsc id>/    one directory per sandbox:
 //        bundle/config.json, bundle/rootfs (overlay mount point),
 //        upper/, work/ (its writable layer), monitor.json, monitor.log,
@@ -25,6 +26,8 @@ struct StateLayout {
   std::string runsc_root() const { return root + "/runsc"; }
   std::string images() const { return root + "/images"; }
   std::string sandboxes() const { return root + "/sandboxes"; }
+  // Where checkpoints go when the config names no checkpoint_dir.
+  std::string default_checkpoints() const { return root + "/checkpoints"; }
   std::string sandbox_dir(const std::string& rid) const { return sandboxes() + "/" + rid; }
   std::string bundle(const std::string& rid) const { return sandbox_dir(rid) + "/bundle"; }
   std::string rootfs(const std::string& rid) const { return bundle(rid) + "/rootfs"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Asserts what the gVisor post-renderer must produce from the chart's
-manifests. Usage: check_post_rendered.py RENDERED.yaml EXPECTED_IMAGE DRIVER_YAML_OUT
-Writes the driver.yaml found in the generated ConfigMap to DRIVER_YAML_OUT so
+manifests. Usage: check_post_rendered.py RENDERED.yaml EXPECTED_IMAGE DRIVER_YAML_OUT [METRICS_PORT]
+With METRICS_PORT the metrics endpoint must be wired (port, annotations,
+metrics.listen); without it, none of that may be there. Writes the driver.yaml found in the generated ConfigMap to DRIVER_YAML_OUT so
 the caller can run the driver's own --check-config on it."""
 import sys
 import tomllib
@@ -29,6 +30,7 @@ def by_name(items, name):
 
 def main():
     rendered, expected_image, driver_yaml_out = sys.argv[1:4]
+    metrics_port = int(sys.argv[4]) if len(sys.argv) > 4 else None
     with open(rendered) as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
@@ -108,6 +110,7 @@ def main():
     check(0 in sock.get("allowed_uids", []), "driver.yaml does not allow root (the probes)")
     with open(driver_yaml_out, "w") as f:
         f.write(driver_yaml)
+    check_metrics(sts[0], drv, cfg, metrics_port)
 
     toml_text = cms.get("openshell-config", {}).get("data", {}).get("gateway.toml", "")
     gateway = tomllib.loads(toml_text)
@@ -116,6 +119,25 @@ def main():
           "[openshell.drivers.kubernetes] is gone; an in-pod gateway with gateway_jwt needs it")
     check("compute_drivers" not in gateway.get("openshell", {}).get("gateway", {}),
           "gateway.toml gained compute_drivers; env must choose the driver")
+
+
+def check_metrics(sts, drv, cfg, port):
+    annotations = sts["spec"]["template"].get("metadata", {}).get("annotations", {}) or {}
+    ports = {p.get("name"): p for p in drv.get("ports", [])}
+    metrics = cfg.get("metrics", {})
+    if port is None:
+        check("prometheus.io/scrape" not in annotations, "scrape annotation without metrics")
+        check("metrics" not in ports, "metrics port without metrics")
+        check(not metrics, "driver.yaml has metrics although they were not asked for")
+        return
+    check(annotations.get("prometheus.io/scrape") == "true", "prometheus.io/scrape is not \"true\"")
+    check(annotations.get("prometheus.io/port") == str(port), "prometheus.io/port is not the port")
+    check(annotations.get("prometheus.io/path") == "/metrics", "prometheus.io/path is not /metrics")
+    check(ports.get("metrics", {}).get("containerPort") == port,
+          "the sidecar has no container port named metrics on the port")
+    check(metrics.get("listen") == f"0.0.0.0:{port}", "driver.yaml metrics.listen is not 0.0.0.0:port")
+    check(metrics.get("allow_non_loopback") is True,
+          "driver.yaml lacks metrics.allow_non_loopback: true (serve would refuse 0.0.0.0)")
 
 
 main()

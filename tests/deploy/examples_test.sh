@@ -12,6 +12,15 @@ cfg=$("$binary" serve --config "$examples/driver.yaml" --check-config) ||
   { echo "FAIL: examples/driver.yaml is refused by serve --check-config"; exit 1; }
 echo "ok: examples/driver.yaml passes serve --check-config"
 
+# Every metric an example alert uses must be one docs/operations.md lists
+# (and so one the driver exports): a renamed metric would silence an alert.
+docs=$examples/../docs/operations.md
+for name in $(grep -o 'osgv_[a-z_]*' "$examples/prometheus-alerts.yaml" | sort -u); do
+  grep -q "^| \`$name\` |" "$docs" ||
+    { echo "FAIL: examples/prometheus-alerts.yaml uses $name, which docs/operations.md does not list"; exit 1; }
+done
+echo "ok: examples/prometheus-alerts.yaml uses only documented metrics"
+
 if ! python3 -c 'import tomllib' 2>/dev/null; then
   echo "SKIP: python3 3.11+ (tomllib) is needed to read examples/gateway.toml"
   exit 77

@@ -229,6 +229,66 @@ TEST_CASE("bad values name their key", "[config]") {
   }
 }
 
+TEST_CASE("metrics: off by default, loopback only unless allowed", "[config][metrics]") {
+  Config defaults = MustParse("");
+  CHECK(defaults.metrics.listen.empty());
+  CHECK_FALSE(defaults.metrics.allow_non_loopback);
+
+  for (const char* listen : {"127.0.0.1:9464", "127.8.9.10:1", "[::1]:65535"}) {
+    CAPTURE(listen);
+    Config config = MustParse(std::string("metrics: {listen: \"") + listen + "\"}");
+    CHECK(config.metrics.listen == listen);
+    CHECK(ValidateConfig([&] { config.socket.path = "/run/x.sock"; return config; }()).ok());
+  }
+  // Beyond this host only when asked for.
+  for (const char* listen : {"0.0.0.0:9464", "10.1.2.3:9464", "[::]:9464", "[2001:db8::1]:80"}) {
+    CAPTURE(listen);
+    absl::Status refused = ParseError(std::string("metrics: {listen: \"") + listen + "\"}");
+    CHECK(refused.code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(Message(refused), Catch::StartsWith("metrics.listen: not a loopback address"));
+    CHECK_THAT(Message(refused), Catch::Contains("metrics.allow_non_loopback: true"));
+    Config allowed = MustParse(std::string("metrics: {listen: \"") + listen +
+                               "\", allow_non_loopback: true}");
+    CHECK(allowed.metrics.allow_non_loopback);
+  }
+  // The flag alone changes nothing: still off.
+  CHECK(MustParse("metrics: {allow_non_loopback: true}").metrics.listen.empty());
+
+  for (const char* bad : {"localhost:9464", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+                          "127.0.0.1:+80", ":9464", "::1:9464", "[127.0.0.1]:9464",
+                          "127.0.0.1:9464/metrics"}) {
+    CAPTURE(bad);
+    absl::Status status = ParseError(std::string("metrics: {listen: \"") + bad + "\"}");
+    CHECK_THAT(Message(status), Catch::StartsWith("metrics.listen: must be IPv4:PORT or [IPv6]:PORT"));
+  }
+  CHECK_THAT(Message(ParseError("metrics: {allow_non_loopback: yes}")),
+             Catch::StartsWith("metrics.allow_non_loopback: must be true or false (got 'yes')"));
+
+  Config config = MustParse("metrics: {listen: \"0.0.0.0:9464\", allow_non_loopback: true}");
+  std::string rendered = RenderConfig(config);
+  CAPTURE(rendered);
+  CHECK_THAT(rendered, Catch::Contains("metrics:\n  listen: \"0.0.0.0:9464\"\n  allow_non_loopback: true"));
+  Config back = MustParse(rendered);
+  CHECK(back.metrics.listen == "0.0.0.0:9464");
+  CHECK(back.metrics.allow_non_loopback);
+}
+
+TEST_CASE("ParseListenAddress splits and classifies", "[config][metrics]") {
+  auto v4 = ParseListenAddress("k", "127.0.0.1:9464");
+  REQUIRE(v4.ok());
+  CHECK(v4->host == "127.0.0.1");
+  CHECK(v4->port == 9464);
+  CHECK(v4->loopback);
+  auto v6 = ParseListenAddress("k", "[::1]:80");
+  REQUIRE(v6.ok());
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 80);
+  CHECK(v6->loopback);
+  auto any = ParseListenAddress("k", "0.0.0.0:1");
+  REQUIRE(any.ok());
+  CHECK_FALSE(any->loopback);
+}
+
 TEST_CASE("quantity defaults: zero means no limit", "[config]") {
   Config config = MustParse("sandbox: {memory_limit: '0', cpu_limit: 0m}");
   CHECK(config.sandbox.memory_limit_bytes == 0);

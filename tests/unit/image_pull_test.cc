@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "lifecycle/image/image_store.h"
+#include "metrics/image_metrics.h"
 #include "unit/image_test_support.h"
+#include "unit/metrics_reader.h"
 
 namespace osgv {
 namespace {
@@ -233,6 +235,35 @@ TEST_CASE("a pinned digest keeps a sandbox on the image it ran on", "[image][pul
   CHECK(refetched->manifest_digest == v1);
   CHECK(VersionIn(*refetched) == "one");
   CHECK(f.puller.pulls == 2);
+}
+
+TEST_CASE("the image metrics count pulls, pulled bytes and cache hits", "[image][pull][metrics]") {
+  PullFixture f;
+  prometheus::Registry registry;
+  ImageMetrics metrics(registry);
+  f.store.SetObserver(&metrics);
+  auto value = [&](const std::string& name, const LabelMap& labels = {}) {
+    return SampleValue(registry, name, labels).value_or(-1);
+  };
+  CHECK(value("osgv_image_pulls_total", {{"outcome", "ok"}}) == 0);  // there before any pull
+
+  std::string v1 = f.Push("1", "one");
+  REQUIRE(f.Prepare("r.io/app:1", "if-not-present").ok());
+  CHECK(value("osgv_image_pulls_total", {{"outcome", "ok"}}) == 1);
+  CHECK(value("osgv_image_cache_hits_total") == 0);
+  // The layer's compressed size, as the manifest gives it.
+  json manifest = json::parse(ReadAll(f.registry.BlobPath(v1)));
+  CHECK(value("osgv_image_pull_bytes_total") == manifest["layers"][0]["size"].get<double>());
+
+  REQUIRE(f.Prepare("r.io/app:1", "if-not-present").ok());  // from the store
+  REQUIRE(f.Prepare("r.io/app:1", "always", v1).ok());      // pinned, rootfs cached
+  CHECK(value("osgv_image_cache_hits_total") == 2);
+  CHECK(value("osgv_image_pulls_total", {{"outcome", "ok"}}) == 1);
+
+  f.puller.fail = absl::UnavailableError("image 'r.io/app:2': the registry is unreachable");
+  CHECK_FALSE(f.Prepare("r.io/app:2", "if-not-present").ok());
+  CHECK(value("osgv_image_pulls_total", {{"outcome", "error"}}) == 1);
+  CHECK(value("osgv_image_pull_bytes_total") == manifest["layers"][0]["size"].get<double>());
 }
 
 TEST_CASE("registry references need a puller", "[image][pull]") {

@@ -224,6 +224,7 @@ TEST_CASE("the snapshot echoes identity exactly", "[status]") {
     CHECK(s.workspace == r.workspace);
     CHECK(s.status.sandbox_name == r.name);
     CHECK(s.status.instance_id == r.runsc_id);
+    CHECK(s.phase == ph);  // for the metrics; proto_convert never sends it
   }
 }
 

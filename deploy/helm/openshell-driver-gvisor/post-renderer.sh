@@ -9,6 +9,11 @@
 #                      the name build.sh gives it.
 #   OSGV_KUSTOMIZE     command to render with; default `kubectl kustomize`,
 #                      else a standalone `kustomize build`.
+#   OSGV_METRICS_PORT  off when unset. A port (e.g. 9464): the driver serves
+#                      Prometheus metrics on 0.0.0.0:<port> in the pod
+#                      (metrics.listen, with metrics.allow_non_loopback), the
+#                      sidecar gets a container port named `metrics`, and the
+#                      pod the prometheus.io/scrape, port and path annotations.
 set -euo pipefail
 
 plugin_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +27,31 @@ cat >"$work_dir/rendered.yaml"
 if [[ ! -s $work_dir/rendered.yaml ]]; then
   echo "post-renderer.sh: no manifests on stdin" >&2
   exit 1
+fi
+
+if [[ -n ${OSGV_METRICS_PORT:-} ]]; then
+  port=$OSGV_METRICS_PORT
+  if [[ ! $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port > 65535)); then
+    echo "post-renderer.sh: OSGV_METRICS_PORT must be a port from 1 to 65535 (got '$port')" >&2
+    exit 1
+  fi
+  sed "s/@PORT@/$port/g" "$plugin_dir/metrics-patch.yaml.in" >"$work_dir/metrics-patch.yaml"
+  # Prometheus scrapes the pod's IP, so the endpoint cannot stay on loopback;
+  # it has no authentication: keep the port off networks untrusted clients
+  # reach (a NetworkPolicy that admits only Prometheus).
+  cat >>"$work_dir/driver.yaml" <<YAML
+metrics:
+  listen: "0.0.0.0:$port"
+  allow_non_loopback: true
+YAML
+  cat >>"$work_dir/kustomization.yaml" <<'YAML'
+  - path: metrics-patch.yaml
+    target:
+      group: apps
+      version: v1
+      kind: StatefulSet
+      labelSelector: app.kubernetes.io/name=openshell
+YAML
 fi
 
 if [[ -n ${OSGV_DRIVER_IMAGE:-} ]]; then

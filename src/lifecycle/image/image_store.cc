@@ -179,6 +179,7 @@ absl::StatusOr<PreparedImage> ImageStore::Prepare(const std::string& reference,
       absl::StatusOr<ImageConfig> config = LoadCachedConfig(paths);
       if (!config.ok()) return Prefixed(absl::StrCat("image '", reference, "'"), config.status());
       MarkUsed(paths);
+      if (observer_ && ref->is_registry()) observer_->OnCacheHit();
       return PreparedImage{reference, pinned, *std::move(config), paths.rootfs};
     }
     // Not cached (gc, another host): fetch exactly that manifest.
@@ -245,7 +246,10 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
   const bool fresh = slot->pulls != seen;
   if (policy != "always" || !ref.digest.empty() || fresh) {
     absl::StatusOr<Located> present = FindPulled(name);
-    if (present.ok()) return present;
+    if (present.ok()) {
+      if (observer_) observer_->OnCacheHit();
+      return present;
+    }
     if (policy == "never") {
       return absl::FailedPreconditionError(absl::StrCat(
           context, ": not in the image store and the pull policy is never (",
@@ -258,6 +262,7 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
   }
   absl::Status pulled;
   absl::StatusOr<ResolvedManifest> manifest = absl::UnknownError("not pulled");
+  uint64_t layer_bytes = 0;
   {
     absl::StatusOr<image_fs::FileLock> lock = image_fs::FileLock::Acquire(blobs_lock(), true);
     if (!lock.ok()) return lock.status();
@@ -286,12 +291,14 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
       if (manifest.ok()) {
         for (const Descriptor& d : manifest->layers) {
           layers.push_back({d.digest, static_cast<uint64_t>(std::max<int64_t>(d.size, 0))});
+          layer_bytes += layers.back().size;
         }
       }
       watcher.Finish(layers);
     }
   }
   slot->pulls++;
+  if (observer_) observer_->OnPull(pulled.ok() && manifest.ok(), manifest.ok() ? layer_bytes : 0);
   if (!pulled.ok()) return pulled;  // names the image and the cause
   if (!manifest.ok()) return Prefixed(context, manifest.status());
   return Located{OciLayout(blobs_layout()), *std::move(manifest)};

@@ -32,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "capabilities/image_reference.h"
+#include "lifecycle/image/image_observer.h"
 #include "lifecycle/image/skopeo.h"
 
 namespace osgv {
@@ -95,6 +96,10 @@ class ImageStore {
   // Removes leftovers of interrupted unpacks (tmp/). Called at startup.
   void CleanStaging();
 
+  // Told of every pull and cache hit from now on; set before the first
+  // Prepare. nullptr (the default): nobody is told.
+  void SetObserver(ImageObserver* observer) { observer_ = observer; }
+
   const std::string& cache_dir() const { return cache_dir_; }
   std::string blobs_layout() const { return cache_dir_ + "/blobs-layout"; }
   std::string blobs_lock() const { return cache_dir_ + "/blobs-layout.lock"; }
@@ -123,6 +128,7 @@ class ImageStore {
   std::string cache_dir_;
   ImagePuller* puller_;
   std::optional<OciLayoutPolicy> oci_policy_;
+  ImageObserver* observer_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::string> in_flight_;  // manifest digests being unpacked
