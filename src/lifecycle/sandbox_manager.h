@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -33,6 +34,7 @@
 #include "lifecycle/monitor/exit_watcher.h"
 #include "lifecycle/monitor/monitor.h"
 #include "lifecycle/network/sandbox_network.h"
+#include "lifecycle/recovery_plan.h"
 #include "lifecycle/rootfs/rootfs_mounter.h"
 #include "lifecycle/runsc/runsc.h"
 #include "lifecycle/runsc/runsc_id.h"
@@ -207,20 +209,39 @@ class SandboxManager {
   std::string CheckpointBase() const;
   std::string CheckpointRoot(const std::string& runsc_id) const;
 
-  // Recover's steps (sandbox_recovery.cc).
+  // Recover's steps (sandbox_recovery.cc): observe the host, let
+  // PlanRecovery (recovery_plan.h) decide, carry its action out.
+  struct RecoveryObservation {
+    ObservedHost host;    // what PlanRecovery decides on
+    int sandbox_pid = 0;  // the container's pid as runsc lists it
+    std::optional<CheckpointImage> sealed_image;  // when checkpoint_sealed
+  };
   void RecoverRecord(const EntryPtr& e, const std::map<std::string, ContainerState>& containers,
                      std::vector<SandboxRequest>* reprovision);
-  void RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid);
+  RecoveryObservation ObserveForRecovery(const SandboxRecord& r,
+                                         const std::map<std::string, ContainerState>& containers);
+  // Makes the observation `ask` names, if it names one (false otherwise).
+  bool ObserveMore(const SandboxRecord& r, RecoveryAction ask, RecoveryObservation* seen);
+  std::optional<int> RecordedExitCode(const std::string& runsc_id) const;
+  void CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                        const RecoveryObservation& seen, std::vector<SandboxRequest>* reprovision);
+  void ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
+                            std::vector<SandboxRequest>* reprovision);
+  void CarryOutStarting(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                        const RecoveryObservation& seen);
+  void CarryOutRunning(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                       const RecoveryObservation& seen);
   // A Stop the crash interrupted turned out complete: record it as stopped.
   void FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image);
   void Adopt(const EntryPtr& e, int sandbox_pid);
-  // Recovery helpers for operations a crash interrupted (see the .cc).
+  // Until a launch a crash interrupted has brought the container up (true,
+  // with its pid) or its monitor has ended (false); bounded.
   bool WaitForInterruptedLaunch(const std::string& runsc_id, int* sandbox_pid);
   // true once the sandbox process is gone (its save finished, one way or
   // the other); false if it still runs and nothing is being written.
   bool WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid);
-  absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint(const std::string& runsc_id,
-                                                            const std::string& root);
+  // Seals the `tmp-*` image an interrupted save left in `root`.
+  absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint(const std::string& root);
   // The start-up sweep (sandbox_manager_sweep.cc): runsc containers,
   // sandbox dirs, checkpoint dirs and networks without a record, as far as
   // their names say the driver made them.

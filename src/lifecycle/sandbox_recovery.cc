@@ -1,7 +1,9 @@
 // SandboxManager: Recover, the start-up reconciliation of every stored
 // record with what runsc and the disk show (docs/lifecycle.md, "Crash
 // recovery"). Operations a crash cut short are finished or rolled back;
-// running sandboxes are adopted. The orphan sweep is
+// running sandboxes are adopted. What to do with each record is
+// PlanRecovery's decision (recovery_plan.h); this file observes the host
+// for it and carries the action out. The orphan sweep is
 // sandbox_manager_sweep.cc.
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +15,7 @@
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/manager_support.h"
+#include "lifecycle/recovery_plan.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
@@ -106,14 +109,10 @@ bool SandboxManager::WaitForInterruptedCheckpoint(const std::string& root, int s
   return false;
 }
 
-absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(const std::string& rid,
-                                                                          const std::string& root) {
-  // Trust the image only when the sandbox ended the way a successful save
-  // ends it (exit 0, recorded by its monitor); anything else is a failure.
-  auto exit = ReadExitRecord(d_.layout.exit_file(rid));
-  if (!exit.ok() || !exit->has_value() || (*exit)->exit_code != 0) {
-    return absl::FailedPreconditionError("the interrupted checkpoint did not finish cleanly");
-  }
+absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(
+    const std::string& root) {
+  // PlanRecovery asks for this only when the sandbox ended the way a
+  // finished save ends it (exit 0, recorded by its monitor).
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
     if (entry.path().filename().string().rfind("tmp-", 0) != 0) continue;
@@ -157,160 +156,227 @@ void SandboxManager::FinishRecoveredStop(const EntryPtr& e, const CheckpointImag
   spdlog::info("recovery: sandbox {}: {}", e->id, message);
 }
 
-void SandboxManager::RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid) {
-  const std::string& rid = e->runsc_id;
-  const std::string root = CheckpointRoot(rid);
-  // Whatever happens below, no unsealed temporary survives it.
-  struct DropTemporaries {
-    std::string root;
-    ~DropTemporaries() {
-      std::error_code ec;
-      for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
-        if (entry.path().filename().string().rfind("tmp-", 0) == 0) {
-          RemoveTree(entry.path().string()).IgnoreError();
-        }
+namespace {
+
+// Whatever recovery does with an interrupted Stop, no unsealed temporary
+// image survives it.
+class DropTemporaries {
+ public:
+  explicit DropTemporaries(std::string root) : root_(std::move(root)) {}
+  DropTemporaries(const DropTemporaries&) = delete;
+  DropTemporaries& operator=(const DropTemporaries&) = delete;
+  ~DropTemporaries() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
+      if (entry.path().filename().string().rfind("tmp-", 0) == 0) {
+        RemoveTree(entry.path().string()).IgnoreError();
       }
     }
-  } drop_temporaries{root};
-  // The image was sealed (renamed into place) before the crash: finish.
-  auto manifest = ReadManifest(root + "/image");
-  if (manifest.ok() && manifest->created_at_ms >= Record(e).updated_at_ms &&
-      VerifyCheckpoint(*manifest).ok()) {
-    FinishRecoveredStop(e, *manifest);
-    return;
   }
-  if (alive) {
-    // The `runsc checkpoint` we started may still be saving (the sandbox,
-    // not the CLI we lost, does the work). Wait for it to settle.
-    alive = !WaitForInterruptedCheckpoint(root, sandbox_pid);
-    auto sealed = alive ? absl::StatusOr<CheckpointImage>(absl::NotFoundError(""))
-                        : SealInterruptedCheckpoint(rid, root);
-    if (sealed.ok()) {
-      FinishRecoveredStop(e, *sealed);
-      return;
-    }
-  }
-  if (alive) {
-    // The checkpoint never completed and the sandbox still runs: roll back.
-    Transition(e, [](SandboxRecord& r) {
-      r.phase = phase::kRunning;
-      r.message = "Sandbox is running (a checkpoint was interrupted)";
-    }).IgnoreError();
-    Adopt(e, sandbox_pid);
-    return;
-  }
-  StopWithoutMemory(e, "the driver stopped during a checkpoint").IgnoreError();
-}
+
+ private:
+  std::string root_;
+};
+
+}  // namespace
 
 void SandboxManager::RecoverRecord(const EntryPtr& e,
                                    const std::map<std::string, ContainerState>& containers,
                                    std::vector<SandboxRequest>* reprovision) {
   const SandboxRecord r = Record(e);
-  const std::string& rid = r.runsc_id;
-  auto c = containers.find(rid);
-  // Only "running" counts: a container left "created" by a launch that
-  // never reached `runsc start` would never run its main process.
-  bool alive = c != containers.end() && c->second.status == "running" && c->second.pid > 0 &&
-               kill(c->second.pid, 0) == 0;
-  int sandbox_pid = c != containers.end() ? c->second.pid : 0;
+  RecoveryObservation seen = ObserveForRecovery(r, containers);
+  std::optional<DropTemporaries> drop_temporaries;
+  if (r.phase == phase::kStopping) drop_temporaries.emplace(CheckpointRoot(r.runsc_id));
+  RecoveryAction action = PlanRecovery(r, seen.host);
+  while (ObserveMore(r, action, &seen)) action = PlanRecovery(r, seen.host);
+  spdlog::debug("recovery: sandbox {}: {}", r.id, RecoveryActionName(action));
+  CarryOutRecovery(e, r, action, seen, reprovision);
+}
 
-  if (r.phase == phase::kDeleting) {
-    spdlog::info("recovery: sandbox {}: finishing an interrupted delete", r.id);
-    Delete(r.id, "").IgnoreError();
-    return;
+SandboxManager::RecoveryObservation SandboxManager::ObserveForRecovery(
+    const SandboxRecord& r, const std::map<std::string, ContainerState>& containers) {
+  RecoveryObservation seen;
+  if (auto c = containers.find(r.runsc_id); c != containers.end()) {
+    seen.host.container_listed = true;
+    seen.host.container_status = c->second.status;
+    seen.host.up =
+        c->second.status == "running" && c->second.pid > 0 && kill(c->second.pid, 0) == 0;
+    seen.sandbox_pid = c->second.pid;
   }
-  if (r.phase == phase::kProvisioning || r.phase == phase::kStarting) {
-    // A monitor we started just before the crash may still be creating or
-    // restoring the container: let it finish before judging what is there.
-    if (!alive && WaitForInterruptedLaunch(rid, &sandbox_pid)) alive = true;
-  }
-  if (r.phase == phase::kProvisioning && alive) {
-    // It came up after all: nothing to redo.
-    Transition(e, [&](SandboxRecord& rec) {
-      rec.phase = phase::kRunning;
-      rec.reason = reason::kBackendReady;
-      rec.message = "Sandbox is running (started before a driver restart)";
-    }).IgnoreError();
-    Adopt(e, sandbox_pid);
-    return;
-  }
-  if (r.phase == phase::kProvisioning) {
-    // Provisioning was cut short: throw away the half-built runtime and do
-    // it again; the gateway is still waiting for this sandbox.
-    spdlog::info("recovery: sandbox {}: provisioning was interrupted; restarting it", r.id);
-    ReleaseRuntime(rid);
-    auto request = DecodeRequest(r.spec_json);
-    if (!request.ok()) {
-      Fail(e, reason::kContainerCreateFailed,
-           absl::StrCat("stored request unreadable: ", request.status().message()));
-      return;
+  seen.host.monitor_alive = MonitorPidOf(r.runsc_id) > 0;
+  seen.host.exit_code = RecordedExitCode(r.runsc_id);
+  return seen;
+}
+
+std::optional<int> SandboxManager::RecordedExitCode(const std::string& rid) const {
+  auto exit = ReadExitRecord(d_.layout.exit_file(rid));
+  if (!exit.ok() || !exit->has_value()) return std::nullopt;
+  return (*exit)->exit_code;
+}
+
+bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
+                                 RecoveryObservation* seen) {
+  ObservedHost& host = seen->host;
+  switch (ask) {
+    case RecoveryAction::kWaitForLaunch:
+      host.launch_waited = true;
+      host.up = WaitForInterruptedLaunch(r.runsc_id, &seen->sandbox_pid);
+      return true;
+    case RecoveryAction::kInspectCheckpoint: {
+      auto manifest = ReadManifest(CheckpointRoot(r.runsc_id) + "/image");
+      host.checkpoint_sealed = manifest.ok() && manifest->created_at_ms >= r.updated_at_ms &&
+                               VerifyCheckpoint(*manifest).ok();
+      if (*host.checkpoint_sealed) seen->sealed_image = *manifest;
+      return true;
     }
-    reprovision->push_back(*request);
-    return;
+    case RecoveryAction::kWaitForCheckpoint:
+      host.checkpoint_waited = true;
+      host.up = !WaitForInterruptedCheckpoint(CheckpointRoot(r.runsc_id), seen->sandbox_pid);
+      host.exit_code = RecordedExitCode(r.runsc_id);  // the monitor wrote it as the sandbox ended
+      return true;
+    default:
+      return false;  // an action, not a question
   }
-  if (r.phase == phase::kStopping) {
-    RecoverStopping(e, alive, sandbox_pid);
-    return;
-  }
-  if (r.phase == phase::kStarting) {
-    if (alive) {
-      // The restore (or cold start) went through before the crash; the
-      // image it came from is stale (Launch's own rule).
-      Transition(e, [](SandboxRecord& rec) {
+}
+
+void SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r,
+                                      RecoveryAction action, const RecoveryObservation& seen,
+                                      std::vector<SandboxRequest>* reprovision) {
+  const std::string& rid = r.runsc_id;
+  switch (action) {
+    case RecoveryAction::kFinishDelete:
+      spdlog::info("recovery: sandbox {}: finishing an interrupted delete", r.id);
+      Delete(r.id, "").IgnoreError();
+      return;
+    case RecoveryAction::kAdoptProvisioned:
+      Transition(e, [&](SandboxRecord& rec) {
         rec.phase = phase::kRunning;
         rec.reason = reason::kBackendReady;
         rec.message = "Sandbox is running (started before a driver restart)";
-        rec.checkpoint_json.clear();
       }).IgnoreError();
-      Adopt(e, sandbox_pid);
-    } else {
-      // Roll back to stopped; the image (if any) is untouched until a
-      // start succeeds, so Start can simply be retried.
-      ReleaseRuntime(rid);
+      Adopt(e, seen.sandbox_pid);
+      return;
+    case RecoveryAction::kReprovision:
+    case RecoveryAction::kFailUnreadableRequest:
+      ReprovisionRecovered(e, r, reprovision);
+      return;
+    case RecoveryAction::kFinishStop:
+      FinishRecoveredStop(e, *seen.sealed_image);
+      return;
+    case RecoveryAction::kSealInterruptedCheckpoint:
+      if (auto sealed = SealInterruptedCheckpoint(CheckpointRoot(rid)); sealed.ok()) {
+        FinishRecoveredStop(e, *sealed);
+        return;
+      }
+      StopWithoutMemory(e, "the driver stopped during a checkpoint").IgnoreError();
+      return;
+    case RecoveryAction::kResumeRunning:
+      // The checkpoint never completed and the sandbox still runs: roll back.
       Transition(e, [](SandboxRecord& rec) {
-        rec.phase = phase::kStopped;
-        rec.message = "A start was interrupted by a driver restart; the sandbox is stopped "
-                      "and its checkpoint (if any) is kept";
+        rec.phase = phase::kRunning;
+        rec.message = "Sandbox is running (a checkpoint was interrupted)";
       }).IgnoreError();
-      spdlog::info("recovery: sandbox {}: an interrupted start was rolled back to stopped", r.id);
-    }
-    return;
+      Adopt(e, seen.sandbox_pid);
+      return;
+    case RecoveryAction::kStopWithoutMemory:
+      StopWithoutMemory(e, "the driver stopped during a checkpoint").IgnoreError();
+      return;
+    case RecoveryAction::kAdoptStarted:
+    case RecoveryAction::kRollBackStart:
+      CarryOutStarting(e, r, action, seen);
+      return;
+    case RecoveryAction::kReleaseStopped:
+    case RecoveryAction::kAwaitStoppedMonitor:
+      WaitForMonitorEnd(rid);
+      if (action == RecoveryAction::kReleaseStopped) ReleaseRuntime(rid);
+      return;
+    case RecoveryAction::kRecordExit:
+    case RecoveryAction::kAdopt:
+    case RecoveryAction::kFailExitUnknown:
+    case RecoveryAction::kFailLost:
+      CarryOutRunning(e, r, action, seen);
+      return;
+    case RecoveryAction::kKeep:
+      return;  // exited / failed: terminal, kept as they are
+    case RecoveryAction::kWaitForLaunch:
+    case RecoveryAction::kInspectCheckpoint:
+    case RecoveryAction::kWaitForCheckpoint:
+      return;  // observations, made by ObserveMore
   }
-  if (r.phase == phase::kStopped) {
-    // A crash right after a Stop can leave its monitor still reaping.
-    WaitForMonitorEnd(rid);
-    if (c != containers.end()) ReleaseRuntime(rid);
-    return;
-  }
-  if (r.phase != phase::kRunning) return;  // exited / failed: terminal, kept
+}
 
-  auto exit = ReadExitRecord(d_.layout.exit_file(rid));
-  if (exit.ok() && exit->has_value()) {
+void SandboxManager::ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
+                                          std::vector<SandboxRequest>* reprovision) {
+  // Provisioning was cut short: throw away the half-built runtime and do
+  // it again; the gateway is still waiting for this sandbox. (The plan has
+  // already told kFailUnreadableRequest apart; the error text is needed
+  // here, so the request is decoded again.)
+  spdlog::info("recovery: sandbox {}: provisioning was interrupted; restarting it", r.id);
+  ReleaseRuntime(r.runsc_id);
+  auto request = DecodeRequest(r.spec_json);
+  if (!request.ok()) {
+    Fail(e, reason::kContainerCreateFailed,
+         absl::StrCat("stored request unreadable: ", request.status().message()));
+    return;
+  }
+  reprovision->push_back(*request);
+}
+
+void SandboxManager::CarryOutStarting(const EntryPtr& e, const SandboxRecord& r,
+                                      RecoveryAction action, const RecoveryObservation& seen) {
+  if (action == RecoveryAction::kAdoptStarted) {
+    // The restore (or cold start) went through before the crash; the
+    // image it came from is stale (Launch's own rule).
+    Transition(e, [](SandboxRecord& rec) {
+      rec.phase = phase::kRunning;
+      rec.reason = reason::kBackendReady;
+      rec.message = "Sandbox is running (started before a driver restart)";
+      rec.checkpoint_json.clear();
+    }).IgnoreError();
+    Adopt(e, seen.sandbox_pid);
+    return;
+  }
+  // Roll back to stopped; the image (if any) is untouched until a start
+  // succeeds, so Start can simply be retried.
+  ReleaseRuntime(r.runsc_id);
+  Transition(e, [](SandboxRecord& rec) {
+    rec.phase = phase::kStopped;
+    rec.message = "A start was interrupted by a driver restart; the sandbox is stopped "
+                  "and its checkpoint (if any) is kept";
+  }).IgnoreError();
+  spdlog::info("recovery: sandbox {}: an interrupted start was rolled back to stopped", r.id);
+}
+
+void SandboxManager::CarryOutRunning(const EntryPtr& e, const SandboxRecord& r,
+                                     RecoveryAction action, const RecoveryObservation& seen) {
+  const std::string& rid = r.runsc_id;
+  if (action == RecoveryAction::kAdopt) {
+    Adopt(e, seen.sandbox_pid);
+    return;
+  }
+  if (action == RecoveryAction::kRecordExit) {
     // It ended while we were away; the monitor kept the code for us.
-    std::string message = absl::StrCat(DescribeExit((*exit)->exit_code), " while the driver was down");
+    const int code = *seen.host.exit_code;
+    std::string message = absl::StrCat(DescribeExit(code), " while the driver was down");
     AppendLastOutput(rid, &message);
     ReleaseRuntime(rid);
     Transition(e, [&](SandboxRecord& rec) {
       rec.phase = phase::kExited;
       rec.reason = reason::kProcessExited;
       rec.message = message;
-      rec.exit_code = (*exit)->exit_code;
+      rec.exit_code = code;
       rec.monitor_pid = 0;
     }).IgnoreError();
     spdlog::info("recovery: sandbox {}: {}", r.id, message);
     return;
   }
-  if (alive) {
-    Adopt(e, sandbox_pid);
-    return;
-  }
+  const bool lost = action == RecoveryAction::kFailLost;
   std::string message =
-      c == containers.end()
-          ? "the sandbox's runsc container disappeared while the driver was down (host reboot?)"
-          : absl::StrCat("the sandbox stopped while the driver was down (state ",
-                         c->second.status, "); its exit code is unknown");
+      lost ? "the sandbox's runsc container disappeared while the driver was down (host reboot?)"
+           : absl::StrCat("the sandbox stopped while the driver was down (state ",
+                          seen.host.container_status, "); its exit code is unknown");
   ReleaseRuntime(rid);
-  Fail(e, c == containers.end() ? reason::kSandboxLost : reason::kProcessExited, message);
+  Fail(e, lost ? reason::kSandboxLost : reason::kProcessExited, message);
 }
 
 }  // namespace osgv
