@@ -1,20 +1,20 @@
 // SandboxManager: idle suspend. With checkpoint.idle_suspend_after set, a
 // running sandbox whose cgroup has used (almost) no CPU for that long is
 // checkpointed as a Stop would (docs/lifecycle.md, "Stop: checkpoint").
+// IdleSuspender (idle_suspender.h) judges what is idle; this file runs its
+// ticks and the checkpoints.
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <chrono>
+#include <map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "lifecycle/manager_support.h"
+#include "lifecycle/idle_suspender.h"
 #include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 
 namespace osgv {
-
-using manager_support::Clock;
 
 void SandboxManager::StartIdleSuspend() {
   if (d_.config.checkpoint.idle_suspend_after.count() <= 0) return;
@@ -24,46 +24,29 @@ void SandboxManager::StartIdleSuspend() {
 }
 
 void SandboxManager::IdleSuspendLoop() {
-  using std::chrono::milliseconds;
-  const milliseconds idle_after = d_.config.checkpoint.idle_suspend_after;
-  const milliseconds tick = std::clamp(idle_after / 4, milliseconds(500), milliseconds(30000));
-  // "Idle" = the cgroup used under 5% of one core during a tick. An idle
-  // sandbox is not at zero: the systrap sentry's own timers cost about
-  // 2.5% of a core here (measured: ~25 ms of CPU per second, busybox sleep).
-  const uint64_t busy_ns = static_cast<uint64_t>(tick.count()) * 1000000 * 5 / 100;
-  struct Seen {
-    uint64_t cpu = 0;
-    Clock::time_point idle_since;
-  };
-  std::map<std::string, Seen> seen;
+  IdleSuspender idle(
+      d_.config.checkpoint.idle_suspend_after, [] { return IdleSuspender::Clock::now(); },
+      [this](const std::string& rid) { return SandboxCpuNanos(d_.cgroup_root, rid); });
   while (true) {
     {
       std::unique_lock<std::mutex> lock(tasks_mu_);
-      if (shutdown_cv_.wait_for(lock, tick, [this] { return shutting_down_.load(); })) return;
+      if (shutdown_cv_.wait_for(lock, idle.tick(), [this] { return shutting_down_.load(); })) {
+        return;
+      }
     }
-    std::vector<EntryPtr> running;
+    std::map<std::string, EntryPtr> running;
+    std::vector<IdleSuspender::Running> observed;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [id, e] : entries_) {
-        if (e->record.phase == phase::kRunning) running.push_back(e);
+        if (e->record.phase != phase::kRunning) continue;
+        running[id] = e;
+        observed.push_back({e->id, e->runsc_id});
       }
     }
-    std::map<std::string, Seen> next;
-    auto now = Clock::now();
-    for (const auto& e : running) {
-      auto cpu = SandboxCpuNanos(d_.cgroup_root, e->runsc_id);
-      if (!cpu) continue;
-      auto it = seen.find(e->id);
-      Seen s{*cpu, now};
-      if (it != seen.end() && *cpu - it->second.cpu < busy_ns) s.idle_since = it->second.idle_since;
-      next[e->id] = s;
-      if (now - s.idle_since >= idle_after) {
-        s.idle_since = now;  // do not ask twice while the checkpoint runs
-        next[e->id] = s;
-        RunInBackground([this, e] { SuspendIfIdle(e); });
-      }
+    for (const auto& id : idle.Observe(observed)) {
+      RunInBackground([this, e = running[id]] { SuspendIfIdle(e); });
     }
-    seen.swap(next);
   }
 }
 

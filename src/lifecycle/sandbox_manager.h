@@ -197,6 +197,7 @@ class SandboxManager {
   // Stop and Start, with the sandbox's operation lock held
   // (sandbox_stop.cc, sandbox_start.cc, sandbox_idle_suspend.cc).
   absl::Status CheckpointLocked(const EntryPtr& e, const std::string& why = "");
+  // Asks an IdleSuspender (idle_suspender.h) once per tick until Shutdown.
   void IdleSuspendLoop();
   void SuspendIfIdle(const EntryPtr& e);
   absl::Status StartLocked(const EntryPtr& e);
