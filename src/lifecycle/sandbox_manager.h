@@ -1,5 +1,11 @@
 // The sandbox state machine: create, observe, delete, recover.
 //
+// sandbox_manager.cc holds the registry and the transitions; each operation
+// that does more is in a file named after it: sandbox_provision.cc,
+// sandbox_stop.cc, sandbox_start.cc, sandbox_exit.cc,
+// sandbox_idle_suspend.cc, sandbox_recovery.cc, sandbox_manager_sweep.cc
+// and sandbox_manager_network.cc.
+//
 // Slow work (image unpack, runsc) never runs under the manager's lock, so
 // Get/List/Watch always answer from memory at once. Each sandbox has its own
 // operation lock that serializes provisioning, exit handling and deletion
@@ -13,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -27,6 +34,7 @@
 #include "lifecycle/monitor/exit_watcher.h"
 #include "lifecycle/monitor/monitor.h"
 #include "lifecycle/network/sandbox_network.h"
+#include "lifecycle/recovery_plan.h"
 #include "lifecycle/rootfs/rootfs_mounter.h"
 #include "lifecycle/runsc/runsc.h"
 #include "lifecycle/runsc/runsc_id.h"
@@ -126,9 +134,13 @@ class SandboxManager {
   void PublishEvent(const std::string& sandbox_id, const std::string& type,
                     const std::string& reason, const std::string& message,
                     std::map<std::string, std::string> metadata = {});
+  void Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
+  // Delete's: the sandbox's token, network, mounts, checkpoints and files.
+  absl::Status RemoveSandboxFiles(const std::string& runsc_id);
   // Runs `task` on its own thread; Shutdown() waits for all of them.
   void RunInBackground(std::function<void()> task);
 
+  // Create's background work (sandbox_provision.cc).
   void Provision(const EntryPtr& e, SandboxRequest request);
   absl::Status ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                               std::string* failure_reason);
@@ -142,6 +154,32 @@ class SandboxManager {
   absl::Status PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
                              const PreparedImage& image, bool write_bundle,
                              const NetworkAttachment* net = nullptr);
+  // Starts the monitor (create+start, or restore when `restore_dir` is set)
+  // and records the sandbox as running. `clock`, when given, gets its steps.
+  // `image_digest` (when not empty): the manifest a freshly written bundle
+  // was built from, recorded with the running transition.
+  absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
+                                       const std::string& running_message,
+                                       StepClock* clock = nullptr,
+                                       const std::string& image_digest = "");
+  // The end of a run (sandbox_exit.cc).
+  void OnMonitorExit(const std::string& id, uint64_t seq);
+  uint64_t MemoryLimitOf(const EntryPtr& e) const;
+  // "; last output: ..." from the sandbox's console log, when it has any.
+  void AppendLastOutput(const std::string& runsc_id, std::string* message) const;
+  void WatchExit(const EntryPtr& e, int pid);
+  // Removes the runsc container and unmounts the rootfs; keeps the files.
+  void ReleaseRuntime(const std::string& runsc_id);
+  // With op_mu held: the release a Stop left to the background, now.
+  void FinishPendingRelease(const EntryPtr& e);
+  // Until the sandbox's monitor (if one still runs) has reaped the sandbox
+  // and ended, so it can no longer write an exit record (bounded).
+  void WaitForMonitorEnd(const std::string& runsc_id);
+  // The live monitor of this sandbox per its monitor.pid file, or 0.
+  int MonitorPidOf(const std::string& runsc_id) const;
+
+  // When the sandbox's network is set up and torn down
+  // (sandbox_manager_network.cc).
   // The sandbox's network, ready for runsc to boot it: a fresh Setup at
   // create (or for an imported sandbox), PrepareRestore before every later
   // boot of the same id (runsc stripped eth0 the previous time). nullopt
@@ -155,58 +193,56 @@ class SandboxManager {
   // network.mode and the request's driver_config.network_mode.
   bool WantsNetwork(const SandboxRequest& request) const;
   void DisconnectNetwork(const std::string& runsc_id);
-  // Starts the monitor (create+start, or restore when `restore_dir` is set)
-  // and records the sandbox as running. `clock`, when given, gets its steps.
-  // `image_digest` (when not empty): the manifest a freshly written bundle
-  // was built from, recorded with the running transition.
-  absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
-                                       const std::string& running_message,
-                                       StepClock* clock = nullptr,
-                                       const std::string& image_digest = "");
-  void Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
-  void OnMonitorExit(const std::string& id, uint64_t seq);
-  // "; last output: ..." from the sandbox's console log, when it has any.
-  void AppendLastOutput(const std::string& runsc_id, std::string* message) const;
-  void WatchExit(const EntryPtr& e, int pid);
-  // Removes the runsc container and unmounts the rootfs; keeps the files.
-  void ReleaseRuntime(const std::string& runsc_id);
-  // With op_mu held: the release a Stop left to the background, now.
-  void FinishPendingRelease(const EntryPtr& e);
-  // Until the sandbox's monitor (if one still runs) has reaped the sandbox
-  // and ended, so it can no longer write an exit record (bounded).
-  void WaitForMonitorEnd(const std::string& runsc_id);
-  // After a restore: removes the image it came from, unless a later Stop
-  // has already replaced it. Takes op_mu.
-  void RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir);
-  absl::Status RemoveSandboxFiles(const std::string& runsc_id);
 
-  // Stop and Start, with the sandbox's operation lock held.
+  // Stop and Start, with the sandbox's operation lock held
+  // (sandbox_stop.cc, sandbox_start.cc, sandbox_idle_suspend.cc).
   absl::Status CheckpointLocked(const EntryPtr& e, const std::string& why = "");
+  // Asks an IdleSuspender (idle_suspender.h) once per tick until Shutdown.
   void IdleSuspendLoop();
   void SuspendIfIdle(const EntryPtr& e);
   absl::Status StartLocked(const EntryPtr& e);
   absl::Status StopWithoutMemory(const EntryPtr& e, const std::string& why);
+  // After a restore: removes the image it came from, unless a later Stop
+  // has already replaced it. Takes op_mu.
+  void RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir);
   bool SandboxProcessAlive(const std::string& runsc_id);
-  uint64_t MemoryLimitOf(const EntryPtr& e) const;
   // checkpoint_dir, or <state>/checkpoints: one directory per sandbox in it.
   std::string CheckpointBase() const;
   std::string CheckpointRoot(const std::string& runsc_id) const;
 
+  // Recover's steps (sandbox_recovery.cc): observe the host, let
+  // PlanRecovery (recovery_plan.h) decide, carry its action out.
+  struct RecoveryObservation {
+    ObservedHost host;    // what PlanRecovery decides on
+    int sandbox_pid = 0;  // the container's pid as runsc lists it
+    std::optional<CheckpointImage> sealed_image;  // when checkpoint_sealed
+  };
   void RecoverRecord(const EntryPtr& e, const std::map<std::string, ContainerState>& containers,
                      std::vector<SandboxRequest>* reprovision);
-  void RecoverStopping(const EntryPtr& e, bool alive, int sandbox_pid);
+  RecoveryObservation ObserveForRecovery(const SandboxRecord& r,
+                                         const std::map<std::string, ContainerState>& containers);
+  // Makes the observation `ask` names, if it names one (false otherwise).
+  bool ObserveMore(const SandboxRecord& r, RecoveryAction ask, RecoveryObservation* seen);
+  std::optional<int> RecordedExitCode(const std::string& runsc_id) const;
+  void CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                        const RecoveryObservation& seen, std::vector<SandboxRequest>* reprovision);
+  void ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
+                            std::vector<SandboxRequest>* reprovision);
+  void CarryOutStarting(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                        const RecoveryObservation& seen);
+  void CarryOutRunning(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                       const RecoveryObservation& seen);
   // A Stop the crash interrupted turned out complete: record it as stopped.
   void FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image);
   void Adopt(const EntryPtr& e, int sandbox_pid);
-  // The live monitor of this sandbox per its monitor.pid file, or 0.
-  int MonitorPidOf(const std::string& runsc_id) const;
-  // Recovery helpers for operations a crash interrupted (see the .cc).
+  // Until a launch a crash interrupted has brought the container up (true,
+  // with its pid) or its monitor has ended (false); bounded.
   bool WaitForInterruptedLaunch(const std::string& runsc_id, int* sandbox_pid);
   // true once the sandbox process is gone (its save finished, one way or
   // the other); false if it still runs and nothing is being written.
   bool WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid);
-  absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint(const std::string& runsc_id,
-                                                            const std::string& root);
+  // Seals the `tmp-*` image an interrupted save left in `root`.
+  absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint(const std::string& root);
   // The start-up sweep (sandbox_manager_sweep.cc): runsc containers,
   // sandbox dirs, checkpoint dirs and networks without a record, as far as
   // their names say the driver made them.

@@ -1,0 +1,382 @@
+// SandboxManager: Recover, the start-up reconciliation of every stored
+// record with what runsc and the disk show (docs/lifecycle.md, "Crash
+// recovery"). Operations a crash cut short are finished or rolled back;
+// running sandboxes are adopted. What to do with each record is
+// PlanRecovery's decision (recovery_plan.h); this file observes the host
+// for it and carries the action out. The orphan sweep is
+// sandbox_manager_sweep.cc.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "lifecycle/checkpoint/checkpoint_image.h"
+#include "lifecycle/fs_util.h"
+#include "lifecycle/manager_support.h"
+#include "lifecycle/recovery_plan.h"
+#include "lifecycle/sandbox_manager.h"
+#include "lifecycle/sandbox_status.h"
+#include "lifecycle/spec_codec.h"
+
+namespace osgv {
+
+using manager_support::Clock;
+using manager_support::MiB;
+using manager_support::NowMs;
+
+absl::Status SandboxManager::Recover() {
+  auto records = d_.store->List();
+  if (!records.ok()) return records.status();
+  auto listed = d_.runsc->List();
+  if (!listed.ok()) return listed.status();
+  std::map<std::string, ContainerState> containers;
+  for (const auto& c : *listed) containers[c.id] = c;
+
+  std::vector<EntryPtr> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : *records) {
+      auto e = std::make_shared<Entry>(r);
+      entries_[r.id] = e;
+      all.push_back(e);
+    }
+  }
+  std::vector<SandboxRequest> reprovision;
+  for (const auto& e : all) RecoverRecord(e, containers, &reprovision);
+  RemoveOrphans(containers);
+  RemoveOrphanNetworks();
+  d_.images->CleanStaging();
+
+  for (auto& request : reprovision) {
+    EntryPtr e;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      e = entries_[request.id];
+    }
+    RunInBackground([this, e, request = std::move(request)]() mutable {
+      Provision(e, std::move(request));
+    });
+  }
+  spdlog::info("recovery: {} sandbox record(s), {} to re-provision", all.size(),
+               reprovision.size());
+  return absl::OkStatus();
+}
+
+bool SandboxManager::WaitForInterruptedLaunch(const std::string& rid, int* sandbox_pid) {
+  auto deadline = Clock::now() + d_.config.runsc.timeout * 3;
+  while (MonitorPidOf(rid) > 0 && Clock::now() < deadline) {
+    auto state = d_.runsc->State(rid);
+    if (state.ok() && state->has_value() && (*state)->status == "running" && (*state)->pid > 0) {
+      *sandbox_pid = (*state)->pid;
+      spdlog::info("recovery: sandbox {}: its launch finished after the restart", rid);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+bool SandboxManager::WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid) {
+  // Settled = the sandbox exited (the save finished, well or not), or its
+  // temporary image has not grown for 3 s while it still runs.
+  auto size_of_temporaries = [&root] {
+    uint64_t total = 0;
+    std::error_code ec;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(root, ec)) {
+      if (f.is_regular_file(ec) && f.path().string().find("/tmp-") != std::string::npos) {
+        total += f.file_size(ec);
+      }
+    }
+    return total;
+  };
+  auto deadline = Clock::now() + d_.config.checkpoint.timeout;
+  uint64_t last = size_of_temporaries();
+  auto last_change = Clock::now();
+  while (Clock::now() < deadline) {
+    // The sandbox process exits right after a finished save.
+    if (sandbox_pid <= 0 || kill(sandbox_pid, 0) != 0) return true;
+    uint64_t now = size_of_temporaries();
+    if (now != last) {
+      last = now;
+      last_change = Clock::now();
+    } else if (Clock::now() - last_change > std::chrono::seconds(3)) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(
+    const std::string& root) {
+  // PlanRecovery asks for this only when the sandbox ended the way a
+  // finished save ends it (exit 0, recorded by its monitor).
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    if (entry.path().filename().string().rfind("tmp-", 0) != 0) continue;
+    CheckpointImage image;
+    image.compression = "unknown";
+    image.created_at_ms = NowMs();
+    return SealCheckpoint(entry.path().string(), root + "/image", image);
+  }
+  return absl::NotFoundError("no interrupted checkpoint image");
+}
+
+void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
+  const SandboxRecord r = Record(e);
+  // Prefer the monitor (it will record the exit code); if it is gone,
+  // watch the sandbox process itself.
+  int monitor = MonitorPidOf(r.runsc_id);
+  if (monitor <= 0 && r.monitor_pid > 0 && kill(static_cast<pid_t>(r.monitor_pid), 0) == 0) {
+    monitor = static_cast<int>(r.monitor_pid);
+  }
+  bool monitor_alive = monitor > 0;
+  int pid = monitor_alive ? monitor : sandbox_pid;
+  if (monitor_alive && monitor != r.monitor_pid) {
+    Transition(e, [&](SandboxRecord& rec) { rec.monitor_pid = monitor; }).IgnoreError();
+  }
+  spdlog::info("recovery: sandbox {}: re-adopted running container {} (watching {} {})", r.id,
+               r.runsc_id, monitor_alive ? "monitor" : "sandbox", pid);
+  WatchExit(e, pid);
+}
+
+void SandboxManager::FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image) {
+  ReleaseRuntime(e->runsc_id);
+  std::string message = absl::StrCat("Memory checkpointed: ", MiB(image.bytes),
+                                     " (finished after a driver restart)");
+  Transition(e, [&](SandboxRecord& r) {
+    r.phase = phase::kStopped;
+    r.reason = reason::kCheckpointed;
+    r.message = message;
+    r.checkpoint_json = CheckpointToJson(image);
+    r.monitor_pid = 0;
+  }).IgnoreError();
+  spdlog::info("recovery: sandbox {}: {}", e->id, message);
+}
+
+namespace {
+
+// Whatever recovery does with an interrupted Stop, no unsealed temporary
+// image survives it.
+class DropTemporaries {
+ public:
+  explicit DropTemporaries(std::string root) : root_(std::move(root)) {}
+  DropTemporaries(const DropTemporaries&) = delete;
+  DropTemporaries& operator=(const DropTemporaries&) = delete;
+  ~DropTemporaries() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
+      if (entry.path().filename().string().rfind("tmp-", 0) == 0) {
+        RemoveTree(entry.path().string()).IgnoreError();
+      }
+    }
+  }
+
+ private:
+  std::string root_;
+};
+
+}  // namespace
+
+void SandboxManager::RecoverRecord(const EntryPtr& e,
+                                   const std::map<std::string, ContainerState>& containers,
+                                   std::vector<SandboxRequest>* reprovision) {
+  const SandboxRecord r = Record(e);
+  RecoveryObservation seen = ObserveForRecovery(r, containers);
+  std::optional<DropTemporaries> drop_temporaries;
+  if (r.phase == phase::kStopping) drop_temporaries.emplace(CheckpointRoot(r.runsc_id));
+  RecoveryAction action = PlanRecovery(r, seen.host);
+  while (ObserveMore(r, action, &seen)) action = PlanRecovery(r, seen.host);
+  spdlog::debug("recovery: sandbox {}: {}", r.id, RecoveryActionName(action));
+  CarryOutRecovery(e, r, action, seen, reprovision);
+}
+
+SandboxManager::RecoveryObservation SandboxManager::ObserveForRecovery(
+    const SandboxRecord& r, const std::map<std::string, ContainerState>& containers) {
+  RecoveryObservation seen;
+  if (auto c = containers.find(r.runsc_id); c != containers.end()) {
+    seen.host.container_listed = true;
+    seen.host.container_status = c->second.status;
+    seen.host.up =
+        c->second.status == "running" && c->second.pid > 0 && kill(c->second.pid, 0) == 0;
+    seen.sandbox_pid = c->second.pid;
+  }
+  seen.host.monitor_alive = MonitorPidOf(r.runsc_id) > 0;
+  seen.host.exit_code = RecordedExitCode(r.runsc_id);
+  return seen;
+}
+
+std::optional<int> SandboxManager::RecordedExitCode(const std::string& rid) const {
+  auto exit = ReadExitRecord(d_.layout.exit_file(rid));
+  if (!exit.ok() || !exit->has_value()) return std::nullopt;
+  return (*exit)->exit_code;
+}
+
+bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
+                                 RecoveryObservation* seen) {
+  ObservedHost& host = seen->host;
+  switch (ask) {
+    case RecoveryAction::kWaitForLaunch:
+      host.launch_waited = true;
+      host.up = WaitForInterruptedLaunch(r.runsc_id, &seen->sandbox_pid);
+      return true;
+    case RecoveryAction::kInspectCheckpoint: {
+      auto manifest = ReadManifest(CheckpointRoot(r.runsc_id) + "/image");
+      host.checkpoint_sealed = manifest.ok() && manifest->created_at_ms >= r.updated_at_ms &&
+                               VerifyCheckpoint(*manifest).ok();
+      if (*host.checkpoint_sealed) seen->sealed_image = *manifest;
+      return true;
+    }
+    case RecoveryAction::kWaitForCheckpoint:
+      host.checkpoint_waited = true;
+      host.up = !WaitForInterruptedCheckpoint(CheckpointRoot(r.runsc_id), seen->sandbox_pid);
+      host.exit_code = RecordedExitCode(r.runsc_id);  // the monitor wrote it as the sandbox ended
+      return true;
+    default:
+      return false;  // an action, not a question
+  }
+}
+
+void SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r,
+                                      RecoveryAction action, const RecoveryObservation& seen,
+                                      std::vector<SandboxRequest>* reprovision) {
+  const std::string& rid = r.runsc_id;
+  switch (action) {
+    case RecoveryAction::kFinishDelete:
+      spdlog::info("recovery: sandbox {}: finishing an interrupted delete", r.id);
+      Delete(r.id, "").IgnoreError();
+      return;
+    case RecoveryAction::kAdoptProvisioned:
+      Transition(e, [&](SandboxRecord& rec) {
+        rec.phase = phase::kRunning;
+        rec.reason = reason::kBackendReady;
+        rec.message = "Sandbox is running (started before a driver restart)";
+      }).IgnoreError();
+      Adopt(e, seen.sandbox_pid);
+      return;
+    case RecoveryAction::kReprovision:
+    case RecoveryAction::kFailUnreadableRequest:
+      ReprovisionRecovered(e, r, reprovision);
+      return;
+    case RecoveryAction::kFinishStop:
+      FinishRecoveredStop(e, *seen.sealed_image);
+      return;
+    case RecoveryAction::kSealInterruptedCheckpoint:
+      if (auto sealed = SealInterruptedCheckpoint(CheckpointRoot(rid)); sealed.ok()) {
+        FinishRecoveredStop(e, *sealed);
+        return;
+      }
+      StopWithoutMemory(e, "the driver stopped during a checkpoint").IgnoreError();
+      return;
+    case RecoveryAction::kResumeRunning:
+      // The checkpoint never completed and the sandbox still runs: roll back.
+      Transition(e, [](SandboxRecord& rec) {
+        rec.phase = phase::kRunning;
+        rec.message = "Sandbox is running (a checkpoint was interrupted)";
+      }).IgnoreError();
+      Adopt(e, seen.sandbox_pid);
+      return;
+    case RecoveryAction::kStopWithoutMemory:
+      StopWithoutMemory(e, "the driver stopped during a checkpoint").IgnoreError();
+      return;
+    case RecoveryAction::kAdoptStarted:
+    case RecoveryAction::kRollBackStart:
+      CarryOutStarting(e, r, action, seen);
+      return;
+    case RecoveryAction::kReleaseStopped:
+    case RecoveryAction::kAwaitStoppedMonitor:
+      WaitForMonitorEnd(rid);
+      if (action == RecoveryAction::kReleaseStopped) ReleaseRuntime(rid);
+      return;
+    case RecoveryAction::kRecordExit:
+    case RecoveryAction::kAdopt:
+    case RecoveryAction::kFailExitUnknown:
+    case RecoveryAction::kFailLost:
+      CarryOutRunning(e, r, action, seen);
+      return;
+    case RecoveryAction::kKeep:
+      return;  // exited / failed: terminal, kept as they are
+    case RecoveryAction::kWaitForLaunch:
+    case RecoveryAction::kInspectCheckpoint:
+    case RecoveryAction::kWaitForCheckpoint:
+      return;  // observations, made by ObserveMore
+  }
+}
+
+void SandboxManager::ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
+                                          std::vector<SandboxRequest>* reprovision) {
+  // Provisioning was cut short: throw away the half-built runtime and do
+  // it again; the gateway is still waiting for this sandbox. (The plan has
+  // already told kFailUnreadableRequest apart; the error text is needed
+  // here, so the request is decoded again.)
+  spdlog::info("recovery: sandbox {}: provisioning was interrupted; restarting it", r.id);
+  ReleaseRuntime(r.runsc_id);
+  auto request = DecodeRequest(r.spec_json);
+  if (!request.ok()) {
+    Fail(e, reason::kContainerCreateFailed,
+         absl::StrCat("stored request unreadable: ", request.status().message()));
+    return;
+  }
+  reprovision->push_back(*request);
+}
+
+void SandboxManager::CarryOutStarting(const EntryPtr& e, const SandboxRecord& r,
+                                      RecoveryAction action, const RecoveryObservation& seen) {
+  if (action == RecoveryAction::kAdoptStarted) {
+    // The restore (or cold start) went through before the crash; the
+    // image it came from is stale (Launch's own rule).
+    Transition(e, [](SandboxRecord& rec) {
+      rec.phase = phase::kRunning;
+      rec.reason = reason::kBackendReady;
+      rec.message = "Sandbox is running (started before a driver restart)";
+      rec.checkpoint_json.clear();
+    }).IgnoreError();
+    Adopt(e, seen.sandbox_pid);
+    return;
+  }
+  // Roll back to stopped; the image (if any) is untouched until a start
+  // succeeds, so Start can simply be retried.
+  ReleaseRuntime(r.runsc_id);
+  Transition(e, [](SandboxRecord& rec) {
+    rec.phase = phase::kStopped;
+    rec.message = "A start was interrupted by a driver restart; the sandbox is stopped "
+                  "and its checkpoint (if any) is kept";
+  }).IgnoreError();
+  spdlog::info("recovery: sandbox {}: an interrupted start was rolled back to stopped", r.id);
+}
+
+void SandboxManager::CarryOutRunning(const EntryPtr& e, const SandboxRecord& r,
+                                     RecoveryAction action, const RecoveryObservation& seen) {
+  const std::string& rid = r.runsc_id;
+  if (action == RecoveryAction::kAdopt) {
+    Adopt(e, seen.sandbox_pid);
+    return;
+  }
+  if (action == RecoveryAction::kRecordExit) {
+    // It ended while we were away; the monitor kept the code for us.
+    const int code = *seen.host.exit_code;
+    std::string message = absl::StrCat(DescribeExit(code), " while the driver was down");
+    AppendLastOutput(rid, &message);
+    ReleaseRuntime(rid);
+    Transition(e, [&](SandboxRecord& rec) {
+      rec.phase = phase::kExited;
+      rec.reason = reason::kProcessExited;
+      rec.message = message;
+      rec.exit_code = code;
+      rec.monitor_pid = 0;
+    }).IgnoreError();
+    spdlog::info("recovery: sandbox {}: {}", r.id, message);
+    return;
+  }
+  const bool lost = action == RecoveryAction::kFailLost;
+  std::string message =
+      lost ? "the sandbox's runsc container disappeared while the driver was down (host reboot?)"
+           : absl::StrCat("the sandbox stopped while the driver was down (state ",
+                          seen.host.container_status, "); its exit code is unknown");
+  ReleaseRuntime(rid);
+  Fail(e, lost ? reason::kSandboxLost : reason::kProcessExited, message);
+}
+
+}  // namespace osgv

@@ -1,0 +1,192 @@
+// SandboxManager: Stop, which is a `runsc checkpoint` of the sandbox's
+// memory into a sealed image (docs/lifecycle.md, "Stop: checkpoint"), or,
+// when that cannot be had, a stop without memory.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "lifecycle/checkpoint/checkpoint_image.h"
+#include "lifecycle/fs_util.h"
+#include "lifecycle/manager_support.h"
+#include "lifecycle/random_hex.h"
+#include "lifecycle/runsc/cgroups.h"
+#include "lifecycle/sandbox_manager.h"
+#include "lifecycle/sandbox_status.h"
+#include "lifecycle/step_clock.h"
+
+namespace osgv {
+
+using manager_support::Clock;
+using manager_support::MiB;
+using manager_support::MsSince;
+using manager_support::NowMs;
+
+std::string SandboxManager::CheckpointBase() const {
+  return d_.config.checkpoint_dir.empty() ? d_.layout.root + "/checkpoints"
+                                          : d_.config.checkpoint_dir;
+}
+
+std::string SandboxManager::CheckpointRoot(const std::string& rid) const {
+  return CheckpointBase() + "/" + rid;
+}
+
+absl::Status SandboxManager::Stop(const std::string& id, const std::string& name) {
+  auto found = LookupForOperation(id, name);
+  if (!found.ok()) return found.status();
+  EntryPtr e = *found;
+  // A second operation on the same sandbox waits for the first.
+  std::lock_guard<std::mutex> op(e->op_mu);
+  std::string p = Phase(e);
+  if (p == phase::kStopped) return absl::OkStatus();  // idempotent
+  if (p == phase::kRunning) return CheckpointLocked(e);
+  std::string what = p == phase::kProvisioning ? "is still being created; stop it once it is ready"
+                     : p == phase::kDeleting   ? "is being deleted"
+                                               : "has exited; there is nothing to stop (delete it)";
+  return absl::FailedPreconditionError(
+      absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
+}
+
+bool SandboxManager::SandboxProcessAlive(const std::string& rid) {
+  // After a failed or successful checkpoint runsc may still say "running"
+  // until the monitor has reaped the sandbox process; give it a moment.
+  auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (Clock::now() < deadline) {
+    auto state = d_.runsc->State(rid);
+    if (!state.ok() || !state->has_value()) return false;
+    if ((*state)->status != "running" && (*state)->status != "created") return false;
+    if ((*state)->pid <= 0 || kill((*state)->pid, 0) != 0) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+absl::Status SandboxManager::StopWithoutMemory(const EntryPtr& e, const std::string& why) {
+  const std::string& rid = e->runsc_id;
+  ReleaseRuntime(rid);
+  std::string message = absl::StrCat(why, "; the sandbox's memory was lost, its files are kept, "
+                                          "and the next Start boots it cold");
+  spdlog::warn("sandbox {}: {}", e->id, message);
+  auto st = Transition(e, [&](SandboxRecord& r) {
+    r.phase = phase::kStopped;
+    r.reason = reason::kStoppedWithoutMemory;
+    r.message = message;
+    r.checkpoint_json.clear();
+    r.monitor_pid = 0;
+  });
+  PublishEvent(e->id, "Warning", reason::kStoppedWithoutMemory, message);
+  return st;
+}
+
+absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::string& why) {
+  const std::string& id = e->id;
+  // Without it, a checkpoint with any TCP connection open fails and kills
+  // the sandbox (runsc.md): refuse rather than gamble with it.
+  if (!d_.runsc->features().Has("net-disconnect-ok")) {
+    return absl::FailedPreconditionError(
+        "StopSandbox needs runsc's --net-disconnect-ok, which this runsc lacks; install runsc "
+        "from bookworm-backports (scripts/install-deps.sh)");
+  }
+  StepClock clock;
+  const std::string& rid = e->runsc_id;
+  const std::string root = CheckpointRoot(rid);
+  if (auto st = MakeDirs(root, 0700); !st.ok()) return st;
+
+  // A checkpoint that runs out of disk kills the sandbox (runsc.md §4):
+  // refuse up front while it is still alive.
+  uint64_t memory = SandboxMemoryBytes(d_.cgroup_root, rid).value_or(0);
+  uint64_t needed = memory + memory / 8 + (16ull << 20);
+  auto free = FreeBytes(root);
+  if (!free.ok()) return free.status();
+  if (*free < needed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "not enough space to checkpoint sandbox '", id, "' into ", root, ": needs about ",
+        MiB(needed), ", ", MiB(*free), " free; the sandbox keeps running"));
+  }
+
+  clock.Lap("space check");
+  auto st = Transition(
+      e,
+      [](SandboxRecord& r) {
+        r.phase = phase::kStopping;
+        r.message = "Checkpointing the sandbox's memory";
+      },
+      StateStore::Durability::kProcessCrash);
+  if (!st.ok()) return st;
+  clock.Lap("record stopping");
+  std::string compression =
+      ChooseCompression(d_.config.checkpoint.compression, d_.config.checkpoint.none_above_bytes, memory);
+  auto suffix = RandomHex(6);
+  if (!suffix.ok()) {
+    Transition(e, [](SandboxRecord& r) {
+      r.phase = phase::kRunning;
+      r.message = "Sandbox is running (a checkpoint could not begin)";
+    }).IgnoreError();
+    return suffix.status();
+  }
+  std::string tmp = absl::StrCat(root, "/tmp-", *suffix);
+  auto t0 = Clock::now();
+  st = d_.runsc->Checkpoint(rid, tmp, compression, d_.config.checkpoint.timeout);
+  int64_t duration = MsSince(t0);
+  clock.Lap("runsc checkpoint");
+  if (!st.ok()) {
+    RemoveTree(tmp).IgnoreError();  // never leave a half-written image
+    if (SandboxProcessAlive(rid)) {
+      Transition(e, [](SandboxRecord& r) {
+        r.phase = phase::kRunning;
+        r.message = "Sandbox is running (a checkpoint failed)";
+      }).IgnoreError();
+      return absl::FailedPreconditionError(
+          absl::StrCat("checkpoint of sandbox '", id, "' failed: ", st.message(),
+                       "; the sandbox keeps running"));
+    }
+    return StopWithoutMemory(e, absl::StrCat("checkpoint failed: ", st.message()));
+  }
+  // The image is complete once runsc returns; the sandbox process is still
+  // shutting down (tens of ms until its monitor reaps it). Stop does not
+  // wait for that: the release below does (WaitForMonitorEnd).
+
+  CheckpointImage image;
+  image.compression = compression;
+  image.created_at_ms = NowMs();
+  image.duration_ms = duration;
+  auto sealed = SealCheckpoint(tmp, root + "/image", image);
+  clock.Lap("seal");
+  if (!sealed.ok()) {
+    RemoveTree(tmp).IgnoreError();
+    return StopWithoutMemory(e, absl::StrCat("checkpoint could not be made durable: ",
+                                             sealed.status().message()));
+  }
+  std::string message = absl::StrCat(why, why.empty() ? "" : "; ", "Memory checkpointed: ",
+                                     MiB(sealed->bytes), " in ", duration, " ms (", compression, ")");
+  st = Transition(e, [&](SandboxRecord& r) {
+    r.phase = phase::kStopped;
+    r.reason = reason::kCheckpointed;
+    r.message = message;
+    r.checkpoint_json = CheckpointToJson(*sealed);
+    r.monitor_pid = 0;
+  });
+  if (!st.ok()) return st;
+  clock.Lap("record stopped");
+  spdlog::debug("sandbox {}: stop took {}", id, clock.Summary());
+  // The memory is durable and recorded: Stop is done. Waiting for the
+  // reap, deleting the runsc container and unmounting the overlay are
+  // cleanup, left to a background task that waits for this operation's
+  // lock; a Start or Delete that gets the lock first does it itself
+  // (FinishPendingRelease), and a crash before either is handled by
+  // recovery (a stopped record's container is released there).
+  e->release_pending = true;
+  RunInBackground([this, e] {
+    std::lock_guard<std::mutex> op(e->op_mu);
+    FinishPendingRelease(e);
+  });
+  spdlog::info("sandbox {}: {}", id, message);
+  PublishEvent(id, "Normal", reason::kCheckpointed, message,
+               {{"openshell.gvisor.checkpoint_bytes", std::to_string(sealed->bytes)},
+                {"openshell.gvisor.checkpoint_ms", std::to_string(duration)},
+                {"openshell.gvisor.compression", compression}});
+  return absl::OkStatus();
+}
+
+}  // namespace osgv
