@@ -151,7 +151,9 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   image.compression = compression;
   image.created_at_ms = NowMs();
   image.duration_ms = duration;
+  auto seal_start = Clock::now();
   auto sealed = SealCheckpoint(tmp, root + "/image", image);
+  int64_t seal_ms = MsSince(seal_start);
   clock.Lap("seal");
   if (!sealed.ok()) {
     RemoveTree(tmp).IgnoreError();
@@ -185,6 +187,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   PublishEvent(id, "Normal", reason::kCheckpointed, message,
                {{"openshell.gvisor.checkpoint_bytes", std::to_string(sealed->bytes)},
                 {"openshell.gvisor.checkpoint_ms", std::to_string(duration)},
+                {"openshell.gvisor.seal_ms", std::to_string(seal_ms)},
                 {"openshell.gvisor.compression", compression}});
   return absl::OkStatus();
 }

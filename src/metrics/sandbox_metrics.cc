@@ -87,6 +87,12 @@ SandboxMetrics::SandboxMetrics(prometheus::Registry& registry, Clock now)
                                     "was then sealed")
                               .Register(registry)
                               .Add({}, OperationBuckets())),
+      seal_seconds_(prometheus::BuildHistogram()
+                        .Name("osgv_checkpoint_seal_duration_seconds")
+                        .Help("How long sealing each checkpoint image took after runsc wrote "
+                              "it: hashing, fsync and the rename that makes it durable")
+                        .Register(registry)
+                        .Add({}, OperationBuckets())),
       cold_boots_(prometheus::BuildCounter()
                       .Name("osgv_cold_boots_total")
                       .Help("Starts that booted a sandbox cold instead of restoring its memory, "
@@ -218,6 +224,9 @@ void SandboxMetrics::OnPlatformEvent(const PlatformEvent& event) {
     }
     if (auto ms = MetadataNumber(event, "openshell.gvisor.checkpoint_ms")) {
       checkpoint_seconds_.Observe(*ms / 1000);
+    }
+    if (auto ms = MetadataNumber(event, "openshell.gvisor.seal_ms")) {
+      seal_seconds_.Observe(*ms / 1000);
     }
   } else if (event.reason == "ColdStart") {
     auto it = event.metadata.find(cold_start::kMetadataKey);

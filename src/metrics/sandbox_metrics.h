@@ -4,7 +4,8 @@
 //
 //   osgv_sandboxes{phase}                               gauge
 //   osgv_sandbox_{create,stop,start,delete}_duration_seconds{outcome}
-//   osgv_checkpoint_image_bytes, osgv_checkpoint_duration_seconds
+//   osgv_checkpoint_image_bytes, osgv_checkpoint_duration_seconds,
+//   osgv_checkpoint_seal_duration_seconds
 //   osgv_cold_boots_total{reason}
 //
 // A duration is measured from the phase change that begins the operation
@@ -76,6 +77,7 @@ class SandboxMetrics {
   prometheus::Family<prometheus::Histogram>& delete_;
   prometheus::Histogram& checkpoint_bytes_;
   prometheus::Histogram& checkpoint_seconds_;
+  prometheus::Histogram& seal_seconds_;
   prometheus::Family<prometheus::Counter>& cold_boots_;
 
   std::mutex mu_;  // one event at a time, in publishing order

@@ -129,6 +129,7 @@ TEST_CASE("metrics: create stop start and delete move the counters a scrape show
   CHECK(Series(m, "osgv_checkpoint_image_bytes_count") == 1);
   CHECK(Series(m, "osgv_checkpoint_image_bytes_sum") > 4096);  // a sandbox's memory, compressed
   CHECK(Series(m, "osgv_checkpoint_duration_seconds_count") == 1);
+  CHECK(Series(m, "osgv_checkpoint_seal_duration_seconds_count") == 1);
   CHECK(Series(m, Tool("runsc checkpoint")) == 1);
   CHECK(Series(m, "osgv_tool_call_duration_seconds_count{command=\"runsc checkpoint\"}") == 1);
 

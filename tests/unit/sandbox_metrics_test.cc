@@ -154,12 +154,13 @@ TEST_CASE("SandboxMetrics: an operation under way before Follow is not timed", "
   CHECK(f.Phase("provisioning") == 0);
 }
 
-TEST_CASE("SandboxMetrics: checkpoint image bytes and time from the Checkpointed event",
+TEST_CASE("SandboxMetrics: checkpoint image bytes, write and seal time from the Checkpointed event",
           "[metrics]") {
   Fixture f;
   f.Follow();
   f.Event(reason::kCheckpointed, {{"openshell.gvisor.checkpoint_bytes", "52428800"},
                                   {"openshell.gvisor.checkpoint_ms", "1250"},
+                                  {"openshell.gvisor.seal_ms", "300"},
                                   {"openshell.gvisor.compression", "flate"}});
   f.Event("Restored", {{"openshell.gvisor.checkpoint_bytes", "52428800"}});  // not a new image
   auto bytes = SampleHistogram(f.registry, "osgv_checkpoint_image_bytes");
@@ -168,6 +169,9 @@ TEST_CASE("SandboxMetrics: checkpoint image bytes and time from the Checkpointed
   auto seconds = SampleHistogram(f.registry, "osgv_checkpoint_duration_seconds");
   CHECK(seconds.count == 1);
   CHECK(seconds.sum == Approx(1.25));
+  auto seal = SampleHistogram(f.registry, "osgv_checkpoint_seal_duration_seconds");
+  CHECK(seal.count == 1);
+  CHECK(seal.sum == Approx(0.3));
 }
 
 TEST_CASE("SandboxMetrics: cold boots are counted by a bounded reason", "[metrics]") {
