@@ -56,8 +56,8 @@ e2e_pick_port() {
 # ---- our driver ------------------------------------------------------------
 
 # driver.yaml: the upstream supervisor, sandbox networking with the gateway
-# on the bridge address, the e2e image's directory as an allowed OCI root
-# when this driver knows images.oci_roots.
+# on the bridge address, the e2e image's directory and the suite's own
+# variant images as the allowed OCI roots.
 e2e_write_driver_config() {
   local image_dir=$1 default_image=$2
   cat >"$E2E_TMP/driver.yaml" <<YAML
@@ -76,13 +76,11 @@ network:
   egress: deny
 images:
   insecure_registries: ["127.0.0.1:$E2E_REGISTRY_PORT"]
+  oci_roots: ["$image_dir", "$E2E_TMP/images"]
 YAML
   # Extra top-level YAML from the caller, e.g. "runsc:\n  debug_log_dir: /tmp/x".
   if [[ -n ${OPENSHELL_E2E_DRIVER_YAML:-} ]]; then
     printf '%b\n' "$OPENSHELL_E2E_DRIVER_YAML" >>"$E2E_TMP/driver.yaml"
-  fi
-  if "$E2E_DRIVER" serve --check-config --config /dev/null 2>/dev/null | grep -q oci_roots; then
-    printf '  oci_roots: ["%s", "%s"]\n' "$image_dir" "$E2E_TMP/images" >>"$E2E_TMP/driver.yaml"
   fi
 }
 
@@ -238,6 +236,35 @@ e2e_exec() {
   local name=$1
   shift
   timeout "${E2E_EXEC_TIMEOUT:-60}" "$E2E_TMP/cli/run" sandbox exec --name "$name" --no-tty -- "$@"
+}
+
+# `openshell-driver-gvisor exec` into a sandbox by its name: runsc exec,
+# straight from the host, around the supervisor and the gateway.
+e2e_driver_exec() {
+  local name=$1
+  shift
+  timeout "${E2E_EXEC_TIMEOUT:-30}" "$E2E_DRIVER" exec --state-dir "$E2E_TMP/state" --no-tty "$name" -- "$@"
+}
+
+# How many times the driver restored the sandbox NAME from a checkpoint, by
+# its own log ("sandbox <id>: Restored <size> of memory in <ms> ms").
+e2e_restore_count() {
+  local id
+  id=$("$E2E_DRIVER" ctl --socket "$E2E_TMP/run/gvisor.sock" list 2>/dev/null |
+    awk -v n="$1" '$2 == n { print $1 }')
+  [[ -n $id ]] || { echo 0; return; }
+  grep -c "sandbox $id: Restored .* of memory" "$E2E_TMP/driver.log" || true
+}
+
+# Waits until the driver has restored NAME more than BEFORE times.
+e2e_wait_driver_restored() {
+  local name=$1 before=$2 end=$((SECONDS + ${3:-60}))
+  while ((SECONDS < end)); do
+    (($(e2e_restore_count "$name") > before)) && return 0
+    sleep 0.25
+  done
+  e2e_log "sandbox $name: the driver did not log a restore"
+  return 1
 }
 
 # The runsc containers of our driver.

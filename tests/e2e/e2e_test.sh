@@ -38,6 +38,8 @@ create() {  # create NAME IMAGE [-- CMD...]: returns once the gateway says Ready
 }
 
 counter() { { e2e_exec "$1" cat /sandbox/counter 2>/dev/null || true; } | tr -dc 0-9; }
+# The same through the driver's own exec (runsc exec), around the supervisor.
+driver_counter() { { e2e_driver_exec "$1" cat /sandbox/counter 2>/dev/null || true; } | tr -dc 0-9; }
 
 # ---- scenarios ---------------------------------------------------------------
 
@@ -75,52 +77,63 @@ scenario_registry() {
 
 # Stop = checkpoint, Start = restore: memory and files kept, the supervisor
 # re-establishes its session so exec works again.
+#
+# That the driver restored the sandbox from its checkpoint (no cold boot) is
+# checked from its own log. Everything after that happens inside the
+# restored sandbox, where the gVisor epoll defect of Debian's runsc
+# (docs/e2e.md, "Known problems") can crash the supervisor, which is the
+# sandbox's first process and takes the workload with it, or leave it
+# deaf: those checks use e2e_check_after_restore. Memory and files are read
+# through the driver's own exec (runsc exec, around the supervisor), the
+# supervisor's session through the gateway.
 scenario_stop_start() {
-  local before after later t0 t1 t2 out
+  local before after later t0 t1 t2 out cycle restores
   e2e_check "create the counter sandbox" create e2e-mem "$E2E_IMAGE" -- /bin/bash -c "$COUNTER"
   e2e_check "write a file in the sandbox" e2e_exec e2e-mem sh -c 'echo kept-across-stop > /sandbox/file'
   sleep 2
-  before=$(counter e2e-mem)
-  e2e_log "  counter before stop: $before"
-  t0=$(e2e_now_ms)
-  e2e_check "sandbox stop" e2e_cli sandbox stop e2e-mem
-  t1=$(e2e_now_ms)
-  FIGURES+=("stop (checkpoint, CLI wall time): $((t1 - t0)) ms")
-  e2e_check "the gateway shows it Stopped" e2e_wait_phase e2e-mem Stopped 30
-  t1=$(e2e_now_ms)
-  e2e_check "sandbox start" env OPENSHELL_PROVISION_TIMEOUT=90 "$E2E_TMP/cli/run" sandbox start e2e-mem
-  e2e_check "Ready again" e2e_wait_phase e2e-mem Ready 120
-  t2=$(e2e_now_ms)
-  FIGURES+=("start -> Ready (restore + supervisor reconnect): $((t2 - t1)) ms")
-  after=$(counter e2e-mem)
-  sleep 1
-  later=$(counter e2e-mem)
-  e2e_log "  counter after start: $after, a second later: $later"
-  e2e_check "the counter went on from memory ($before -> $after)" \
-    [ "${after:-0}" -ge "${before:-1}" ]
-  e2e_check "the counter still runs ($after -> $later)" [ "${later:-0}" -gt "${after:-0}" ]
-  out=$(e2e_exec e2e-mem cat /sandbox/file) || true
-  e2e_check "the file is there" [ "$out" = kept-across-stop ]
-  # A second cycle: the supervisor's reconnect backoff is never reset upstream.
-  e2e_check "second stop" e2e_cli sandbox stop e2e-mem
-  t1=$(e2e_now_ms)
-  e2e_check "second start" env OPENSHELL_PROVISION_TIMEOUT=90 "$E2E_TMP/cli/run" sandbox start e2e-mem
-  e2e_check_after_restore "Ready after the second start" e2e_wait_phase e2e-mem Ready 120
-  t2=$(e2e_now_ms)
-  FIGURES+=("second start -> Ready: $((t2 - t1)) ms")
-  # Intermittently the first exec after a second restore hangs: the
-  # supervisor never accepts the relay's SSH connection (docs/e2e.md, "Known
-  # problems"). The first try is its own check; two more tell a hang from a
-  # dead sandbox.
-  local try first=""
-  for try in 1 2 3; do
-    out=$(E2E_EXEC_TIMEOUT=20 e2e_exec e2e-mem cat /sandbox/file) || true
-    [[ -z $first ]] && first=${out:-none}
-    [[ $out == kept-across-stop ]] && break
-    e2e_log "  exec after the second start, try $try: '$out'"
+  for cycle in first second; do
+    before=$(driver_counter e2e-mem)
+    e2e_log "  counter before the $cycle stop: $before"
+    t0=$(e2e_now_ms)
+    e2e_check "$cycle stop" e2e_cli sandbox stop e2e-mem
+    t1=$(e2e_now_ms)
+    [[ $cycle == first ]] && FIGURES+=("stop (checkpoint, CLI wall time): $((t1 - t0)) ms")
+    e2e_check "the gateway shows it Stopped after the $cycle stop" e2e_wait_phase e2e-mem Stopped 30
+    t1=$(e2e_now_ms)
+    restores=$(e2e_restore_count e2e-mem)
+    # The CLI's start waits for Ready, which needs the supervisor: its
+    # result is the supervisor's.
+    e2e_check_after_restore "$cycle start" \
+      env OPENSHELL_PROVISION_TIMEOUT=60 "$E2E_TMP/cli/run" sandbox start e2e-mem
+    e2e_check "the driver restored the sandbox from its checkpoint after the $cycle start" \
+      e2e_wait_driver_restored e2e-mem "$restores" 60
+    after=$(driver_counter e2e-mem)
+    sleep 1
+    later=$(driver_counter e2e-mem)
+    e2e_log "  counter after the $cycle start: $after, a second later: $later"
+    e2e_check_after_restore "the counter went on from memory ($before -> $after)" \
+      [ "${after:-0}" -ge "${before:-1}" ]
+    e2e_check_after_restore "the counter still runs ($after -> $later)" [ "${later:-0}" -gt "${after:-0}" ]
+    out=$(e2e_driver_exec e2e-mem cat /sandbox/file) || true
+    e2e_check_after_restore "the file is there after the $cycle start" [ "$out" = kept-across-stop ]
+    # The supervisor's side: its session back (Ready) and an exec through
+    # the gateway. A first try on its own shows a hang; two more tell a hang
+    # from a dead sandbox.
+    e2e_check_after_restore "Ready after the $cycle start" e2e_wait_phase e2e-mem Ready 60
+    t2=$(e2e_now_ms)
+    FIGURES+=("$cycle start -> Ready (restore + supervisor reconnect): $((t2 - t1)) ms")
+    local try first=""
+    for try in 1 2 3; do
+      out=$(E2E_EXEC_TIMEOUT=20 e2e_exec e2e-mem cat /sandbox/file) || true
+      [[ -z $first ]] && first=${out:-none}
+      [[ $out == kept-across-stop ]] && break
+      e2e_log "  exec through the gateway after the $cycle start, try $try: '$out'"
+    done
+    e2e_check_after_restore "exec through the gateway answers at once after the $cycle start" \
+      [ "$first" = kept-across-stop ]
+    e2e_check_after_restore "exec through the gateway works after the $cycle start (within 3 tries)" \
+      [ "$out" = kept-across-stop ]
   done
-  e2e_check_after_restore "exec answers at once after the second start" [ "$first" = kept-across-stop ]
-  e2e_check_after_restore "exec works after the second start (within 3 tries)" [ "$out" = kept-across-stop ]
 }
 
 # The gateway restarts while sandboxes run: they stay Ready, exec works.
@@ -157,13 +170,16 @@ scenario_driver_kill() {
   e2e_check "the gateway lists the same sandboxes ($names_after)" [ "$names_before" = "$names_after" ]
   # A Stop/Start after the crash still restores memory.
   e2e_check "stop after the driver's restart" e2e_cli sandbox stop e2e-kill
-  e2e_check "start after the driver's restart" env OPENSHELL_PROVISION_TIMEOUT=90 "$E2E_TMP/cli/run" sandbox start e2e-kill
-  # Not a fresh sandbox's first restore: the execs above churned the
-  # supervisor's connections, which is what the known defect needs.
-  e2e_check_after_restore "Ready" e2e_wait_phase e2e-kill Ready 120
-  after=$(E2E_EXEC_TIMEOUT=20 counter e2e-kill)
+  e2e_check_after_restore "start after the driver's restart" \
+    env OPENSHELL_PROVISION_TIMEOUT=60 "$E2E_TMP/cli/run" sandbox start e2e-kill
+  e2e_check "the driver restored it from its checkpoint" e2e_wait_driver_restored e2e-kill 0 60
+  after=$(driver_counter e2e-kill)
   e2e_check_after_restore "memory kept across the driver crash and a stop/start ($before -> $after)" \
     [ "${after:-0}" -ge "${before:-1}" ]
+  # The supervisor after that restore: the gVisor defect (docs/e2e.md).
+  e2e_check_after_restore "Ready" e2e_wait_phase e2e-kill Ready 60
+  out=$(E2E_EXEC_TIMEOUT=20 e2e_exec e2e-kill echo after-restore) || true
+  e2e_check_after_restore "exec through the gateway after that restore" [ "$out" = after-restore ]
 }
 
 # Images without /bin/bash or without ip: create fails at once with a
