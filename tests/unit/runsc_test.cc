@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "lifecycle/runsc/direct_io.h"
 #include "unit/fake_runner.h"
+#include "unit/temp_dir.h"
 
 namespace osgv {
 namespace {
@@ -22,6 +26,14 @@ RunscOptions Options() {
   return o;
 }
 
+// Features with these global flags and no subcommand flags.
+RunscFeatures GlobalFlags(std::set<std::string> flags) {
+  RunscFeatures f;
+  f.version = "v";
+  f.flags = std::move(flags);
+  return f;
+}
+
 bool Contains(const Argv& argv, const std::string& item) {
   return std::find(argv.begin(), argv.end(), item) != argv.end();
 }
@@ -35,6 +47,15 @@ Argv AfterGlobals(const Runsc& runsc, const Argv& argv) {
 }
 
 constexpr char kVersionOut[] = "runsc version 0.0~20240729.0\nspec: 1.0.2-dev\n";
+// `runsc help checkpoint` of 0.0~20240729 (abridged).
+constexpr char kCheckpointHelpOut[] =
+    "checkpoint [flags] <container id> - save current state of container.\n"
+    "  -compression value\n"
+    "    \tcompress checkpoint image on disk. Values: none|flate-best-speed.\n"
+    "  -direct\n"
+    "    \tuse O_DIRECT for writing checkpoint pages file\n"
+    "  -image-path string\n"
+    "    \tdirectory path to saved container image\n";
 constexpr char kFlagsOut[] =
     "  -debug\n"
     "    \tenable debug logging.\n"
@@ -70,19 +91,19 @@ TEST_CASE("GlobalArgs: optional flags only when the features have them", "[runsc
   FakeRunner fake;
   Runsc runsc(&fake, Options());
   SECTION("overlay2 only") {
-    runsc.SetFeatures({"v", {"overlay2"}});
+    runsc.SetFeatures(GlobalFlags({"overlay2"}));
     Argv g = runsc.GlobalArgs();
     CHECK(Contains(g, "--overlay2=none"));
     CHECK_FALSE(Contains(g, "--net-disconnect-ok"));
   }
   SECTION("net-disconnect-ok only") {
-    runsc.SetFeatures({"v", {"net-disconnect-ok"}});
+    runsc.SetFeatures(GlobalFlags({"net-disconnect-ok"}));
     Argv g = runsc.GlobalArgs();
     CHECK_FALSE(Contains(g, "--overlay2=none"));
     CHECK(Contains(g, "--net-disconnect-ok"));
   }
   SECTION("both") {
-    runsc.SetFeatures({"v", {"overlay2", "net-disconnect-ok", "platform"}});
+    runsc.SetFeatures(GlobalFlags({"overlay2", "net-disconnect-ok", "platform"}));
     Argv g = runsc.GlobalArgs();
     CHECK(Contains(g, "--overlay2=none"));
     CHECK(Contains(g, "--net-disconnect-ok"));
@@ -121,20 +142,49 @@ TEST_CASE("Detect parses the version and the flag table", "[runsc][detect]") {
   CHECK_FALSE(f->Has("enable"));
   CHECK_FALSE(f->Has("specifies"));
 
-  // The probes are plain `runsc --version` and `runsc flags`, without the
-  // global flags, bounded by the configured timeout.
+  // The probes are plain `runsc --version`, `runsc flags` and `runsc help`
+  // of the two subcommands with optional flags, without the global flags,
+  // bounded by the configured timeout.
   auto cmds = fake.commands();
-  REQUIRE(cmds.size() == 2);
+  REQUIRE(cmds.size() == 4);
   CHECK(cmds[0].argv == Argv{"/usr/local/bin/runsc", "--version"});
   CHECK(cmds[1].argv == Argv{"/usr/local/bin/runsc", "flags"});
-  CHECK(cmds[0].timeout == std::chrono::milliseconds(1234));
-  CHECK(cmds[1].timeout == std::chrono::milliseconds(1234));
+  CHECK(cmds[2].argv == Argv{"/usr/local/bin/runsc", "help", "checkpoint"});
+  CHECK(cmds[3].argv == Argv{"/usr/local/bin/runsc", "help", "restore"});
+  for (const auto& c : cmds) CHECK(c.timeout == std::chrono::milliseconds(1234));
 
   // Detected features now shape every call.
   CHECK(runsc.features().version == "0.0~20240729.0");
   Argv g = runsc.GlobalArgs();
   CHECK(Contains(g, "--overlay2=none"));
   CHECK(Contains(g, "--net-disconnect-ok"));
+}
+
+TEST_CASE("Detect reads the checkpoint and restore flags", "[runsc][detect]") {
+  FakeRunner fake;
+  fake.Script("--version", FakeRunner::Ok(kVersionOut));
+  fake.Script("flags", FakeRunner::Ok(kFlagsOut));
+  SECTION("from `runsc help`") {
+    fake.Enqueue("help", FakeRunner::Ok(kCheckpointHelpOut));
+    fake.Enqueue("help", FakeRunner::Ok("restore [flags] <container id>\n  -detach\n  -direct\n"));
+    Runsc runsc(&fake, Options());
+    auto f = runsc.Detect();
+    REQUIRE(f.ok());
+    CHECK(f->checkpoint_flags == std::set<std::string>{"compression", "direct", "image-path"});
+    CHECK(f->restore_flags == std::set<std::string>{"detach", "direct"});
+    // Subcommand flags are not global flags.
+    CHECK_FALSE(f->Has("direct"));
+  }
+  SECTION("a help that fails leaves them empty and Detect OK") {
+    fake.Enqueue("help", FakeRunner::Exit(2, "unknown command\n", "  -direct\n"));
+    fake.Enqueue("help", absl::InternalError("fork: out of memory"));
+    Runsc runsc(&fake, Options());
+    auto f = runsc.Detect();
+    REQUIRE(f.ok());
+    CHECK(f->checkpoint_flags.empty());
+    CHECK(f->restore_flags.empty());
+    CHECK(f->Has("net-disconnect-ok"));
+  }
 }
 
 TEST_CASE("Detect reads a flag table printed on stderr", "[runsc][detect]") {
@@ -324,7 +374,7 @@ TEST_CASE("ParseContainerState tolerates missing fields", "[runsc][state]") {
 TEST_CASE("commands carry the global flags, then the subcommand", "[runsc][argv]") {
   FakeRunner fake;
   Runsc runsc(&fake, Options());
-  runsc.SetFeatures({"v", {"overlay2", "net-disconnect-ok"}});
+  runsc.SetFeatures(GlobalFlags({"overlay2", "net-disconnect-ok"}));
 
   REQUIRE(runsc.Start("osgv-1").ok());
   CHECK(AfterGlobals(runsc, fake.last().argv) == Argv{"start", "osgv-1"});
@@ -415,6 +465,55 @@ TEST_CASE("Checkpoint and Restore build the argv runsc expects", "[runsc][argv]"
   CHECK(c.stdout_fd == 4);
 }
 
+TEST_CASE("Checkpoint passes --direct for an uncompressed image when runsc and the disk can",
+          "[runsc][argv][direct]") {
+  FakeRunner fake;
+  testing::TempDir tmp;
+  const std::string image_dir = tmp / "tmp-1";  // runsc creates it
+  Runsc runsc(&fake, Options());
+  RunscFeatures features;
+  features.checkpoint_flags = {"compression", "direct"};
+  auto argv_of = [&](const std::string& dir, const std::string& compression) {
+    REQUIRE(runsc.Checkpoint("osgv-1", dir, compression, std::chrono::seconds(9)).ok());
+    return AfterGlobals(runsc, fake.last().argv);
+  };
+  SECTION("a runsc without checkpoint --direct never gets it") {
+    CHECK(argv_of(image_dir, "none") == Argv{"checkpoint", "--image-path=" + image_dir,
+                                             "--compression=none", "osgv-1"});
+    CHECK_FALSE(runsc.CheckpointUsesDirectIo(image_dir, "none"));
+  }
+  SECTION("a flate image never gets it") {
+    runsc.SetFeatures(features);
+    CHECK(argv_of(image_dir, "flate") == Argv{"checkpoint", "--image-path=" + image_dir, "osgv-1"});
+  }
+  SECTION("an image whose parent does not exist cannot be probed and does not get it") {
+    runsc.SetFeatures(features);
+    const std::string nowhere = tmp / "missing/tmp-1";
+    CHECK_FALSE(runsc.CheckpointUsesDirectIo(nowhere, "none"));
+    CHECK(argv_of(nowhere, "none") == Argv{"checkpoint", "--image-path=" + nowhere,
+                                           "--compression=none", "osgv-1"});
+  }
+  SECTION("uncompressed, with the flag: --direct exactly when the file system takes O_DIRECT") {
+    runsc.SetFeatures(features);
+    bool direct = FileSystemTakesDirectIo(tmp.path());
+    Argv want = {"checkpoint", "--image-path=" + image_dir, "--compression=none"};
+    if (direct) want.push_back("--direct");
+    want.push_back("osgv-1");
+    CHECK(argv_of(image_dir, "none") == want);
+    CHECK(runsc.CheckpointUsesDirectIo(image_dir, "none") == direct);
+  }
+}
+
+TEST_CASE("FileSystemTakesDirectIo leaves nothing behind", "[runsc][direct]") {
+  testing::TempDir tmp;
+  (void)FileSystemTakesDirectIo(tmp.path());
+  CHECK(std::filesystem::is_empty(tmp.path()));
+  CHECK_FALSE(FileSystemTakesDirectIo(tmp / "missing"));
+  // A regular file is no directory to write into.
+  { std::ofstream(tmp / "file") << "x"; }
+  CHECK_FALSE(FileSystemTakesDirectIo(tmp / "file"));
+}
+
 TEST_CASE("networked create start and restore mask /proc/sys/net - other calls do not",
           "[runsc][network]") {
   FakeRunner fake;
@@ -490,7 +589,7 @@ TEST_CASE("a runner error passes through unchanged", "[runsc][errors]") {
 TEST_CASE("ExecArgv: global flags then exec then id then command - never --tty", "[runsc][argv]") {
   FakeRunner fake;
   Runsc runsc(&fake, Options());
-  runsc.SetFeatures({"v", {"overlay2"}});
+  runsc.SetFeatures(GlobalFlags({"overlay2"}));
   Argv g = runsc.GlobalArgs();
 
   Argv plain = runsc.ExecArgv("osgv-1", {"/bin/sh", "-c", "echo 'a b'"});

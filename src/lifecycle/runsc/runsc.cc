@@ -1,5 +1,6 @@
 #include "lifecycle/runsc/runsc.h"
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -7,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "lifecycle/network/sandbox_network.h"
+#include "lifecycle/runsc/direct_io.h"
 
 namespace osgv {
 
@@ -81,8 +83,22 @@ absl::StatusOr<RunscFeatures> Runsc::Detect() {
   if (!f.ok()) return f.status();
   // `runsc flags` prints its table on stderr on some builds.
   features.flags = ParseRunscFlags(f->stdout_text + "\n" + f->stderr_text);
+  features.checkpoint_flags = SubcommandFlags("checkpoint");
+  features.restore_flags = SubcommandFlags("restore");
   features_ = features;
   return features;
+}
+
+std::set<std::string> Runsc::SubcommandFlags(const std::string& subcommand) {
+  // `runsc help X` prints X's flag table on stdout and exits 0, where
+  // `runsc X --help` exits 128. A probe that fails only means none of X's
+  // optional flags is used.
+  Command help;
+  help.argv = {options_.path, "help", subcommand};
+  help.timeout = options_.timeout;
+  auto h = runner_->Run(help);
+  if (!h.ok() || !h->ok()) return {};
+  return ParseRunscFlags(h->stdout_text + "\n" + h->stderr_text);
 }
 
 absl::Status Runsc::RunWithContainerStdio(const std::string& what, const std::string& id,
@@ -125,8 +141,18 @@ absl::Status Runsc::Checkpoint(const std::string& id, const std::string& image_d
                                std::chrono::milliseconds timeout) {
   std::vector<std::string> args = {"checkpoint", absl::StrCat("--image-path=", image_dir)};
   if (compression == "none") args.push_back("--compression=none");
+  if (CheckpointUsesDirectIo(image_dir, compression)) args.push_back("--direct");
   args.push_back(id);
   return Check("checkpoint", id, Call(args, timeout));
+}
+
+bool Runsc::CheckpointUsesDirectIo(const std::string& image_dir,
+                                   const std::string& compression) const {
+  // A flate image is one stream that runsc writes through its compressor;
+  // --direct concerns the pages file of an uncompressed one. runsc creates
+  // image_dir itself, on its parent's file system.
+  return compression == "none" && features_.checkpoint_flags.count("direct") > 0 &&
+         FileSystemTakesDirectIo(std::filesystem::path(image_dir).parent_path().string());
 }
 
 absl::Status Runsc::Start(const std::string& id) {

@@ -37,6 +37,10 @@ struct RunscOptions {
 struct RunscFeatures {
   std::string version;             // "0.0~20240729.0"
   std::set<std::string> flags;     // global flag names, without dashes
+  // The `checkpoint` and `restore` subcommands' own flags (`runsc help
+  // checkpoint`), e.g. "direct" (O_DIRECT for the pages file).
+  std::set<std::string> checkpoint_flags;
+  std::set<std::string> restore_flags;
   bool Has(const std::string& flag) const { return flags.count(flag) > 0; }
 };
 
@@ -51,8 +55,8 @@ class Runsc {
  public:
   Runsc(CommandRunner* runner, RunscOptions options);
 
-  // Probes `runsc --version` and `runsc flags`; the result decides the
-  // global flags used by every later call.
+  // Probes `runsc --version`, `runsc flags` and `runsc help checkpoint` /
+  // `restore`; the result decides the flags used by every later call.
   absl::StatusOr<RunscFeatures> Detect();
   void SetFeatures(RunscFeatures features) { features_ = std::move(features); }
   const RunscFeatures& features() const { return features_; }
@@ -67,7 +71,10 @@ class Runsc {
   absl::Status Restore(const std::string& id, const std::string& bundle,
                        const std::string& image_dir, const std::string& pid_file,
                        int stdin_fd, int stdout_fd, int stderr_fd);
-  // `checkpoint` (never --leave-running). compression: flate | none.
+  // `checkpoint` (never --leave-running). compression: flate | none. With
+  // `none`, and when this runsc has `checkpoint --direct` and the image's
+  // file system takes O_DIRECT, the pages file bypasses the page cache
+  // (CheckpointUsesDirectIo).
   absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
                           const std::string& compression, std::chrono::milliseconds timeout);
   absl::StatusOr<std::optional<ContainerState>> State(const std::string& id);
@@ -83,9 +90,17 @@ class Runsc {
 
   std::vector<std::string> GlobalArgs() const;
 
+  // Whether a checkpoint into `image_dir` (not yet created) with
+  // `compression` passes --direct: a large uncompressed image then goes
+  // to disk once, at disk speed, instead of filling the page cache that
+  // the seal's fsync must then write back.
+  bool CheckpointUsesDirectIo(const std::string& image_dir, const std::string& compression) const;
+
  private:
   absl::StatusOr<CommandResult> Call(std::vector<std::string> args,
                                      std::chrono::milliseconds timeout);
+  // The flags of one subcommand, from `runsc help <subcommand>`.
+  std::set<std::string> SubcommandFlags(const std::string& subcommand);
   // For the calls that boot a networked sandbox: masks /proc/sys/net
   // (runsc's broken root-netns check) once the netns is known not to be
   // the host's (the mask also switches that guard off).
