@@ -170,10 +170,15 @@ TEST_CASE("Detect reads the checkpoint and restore flags", "[runsc][detect]") {
     Runsc runsc(&fake, Options());
     auto f = runsc.Detect();
     REQUIRE(f.ok());
-    CHECK(f->checkpoint_flags == std::set<std::string>{"compression", "direct", "image-path"});
-    CHECK(f->restore_flags == std::set<std::string>{"detach", "direct"});
-    // Subcommand flags are not global flags.
+    CHECK(f->Has("checkpoint.compression"));
+    CHECK(f->Has("checkpoint.direct"));
+    CHECK(f->Has("checkpoint.image-path"));
+    CHECK(f->Has("restore.detach"));
+    CHECK(f->Has("restore.direct"));
+    CHECK_FALSE(f->Has("restore.compression"));
+    // Subcommand flags are not global flags, and global ones stay bare.
     CHECK_FALSE(f->Has("direct"));
+    CHECK(f->Has("net-disconnect-ok"));
   }
   SECTION("a help that fails leaves them empty and Detect OK") {
     fake.Enqueue("help", FakeRunner::Exit(2, "unknown command\n", "  -direct\n"));
@@ -181,8 +186,8 @@ TEST_CASE("Detect reads the checkpoint and restore flags", "[runsc][detect]") {
     Runsc runsc(&fake, Options());
     auto f = runsc.Detect();
     REQUIRE(f.ok());
-    CHECK(f->checkpoint_flags.empty());
-    CHECK(f->restore_flags.empty());
+    CHECK_FALSE(f->Has("checkpoint.direct"));
+    CHECK_FALSE(f->Has("restore.direct"));
     CHECK(f->Has("net-disconnect-ok"));
   }
 }
@@ -471,8 +476,7 @@ TEST_CASE("Checkpoint passes --direct for an uncompressed image when runsc and t
   testing::TempDir tmp;
   const std::string image_dir = tmp / "tmp-1";  // runsc creates it
   Runsc runsc(&fake, Options());
-  RunscFeatures features;
-  features.checkpoint_flags = {"compression", "direct"};
+  RunscFeatures features = GlobalFlags({"checkpoint.compression", "checkpoint.direct"});
   auto argv_of = [&](const std::string& dir, const std::string& compression) {
     REQUIRE(runsc.Checkpoint("osgv-1", dir, compression, std::chrono::seconds(9)).ok());
     return AfterGlobals(runsc, fake.last().argv);
@@ -501,6 +505,39 @@ TEST_CASE("Checkpoint passes --direct for an uncompressed image when runsc and t
     want.push_back("osgv-1");
     CHECK(argv_of(image_dir, "none") == want);
     CHECK(runsc.CheckpointUsesDirectIo(image_dir, "none") == direct);
+  }
+}
+
+TEST_CASE("Restore passes --direct for an uncompressed image when runsc and the disk can",
+          "[runsc][argv][direct]") {
+  FakeRunner fake;
+  testing::TempDir tmp;
+  const std::string image = tmp.Dir("image");
+  { std::ofstream(image + "/checkpoint.img") << "state"; }
+  Runsc runsc(&fake, Options());
+  auto restore_argv = [&] {
+    REQUIRE(runsc.Restore("osgv-1", "/b", image, "/b/pid", 3, 4, 5).ok());
+    return AfterGlobals(runsc, fake.last().argv);
+  };
+  const Argv plain = {"restore", "--detach", "--bundle", "/b", "--image-path=" + image,
+                      "--pid-file=/b/pid", "osgv-1"};
+  SECTION("a flate image (no pages file) never gets it") {
+    runsc.SetFeatures(GlobalFlags({"restore.direct"}));
+    CHECK(restore_argv() == plain);
+  }
+  SECTION("an uncompressed image") {
+    { std::ofstream(image + "/pages.img") << "pages"; }
+    SECTION("with a runsc without restore --direct does not get it") {
+      runsc.SetFeatures(GlobalFlags({"checkpoint.direct"}));
+      CHECK(restore_argv() == plain);
+    }
+    SECTION("gets it exactly when the file system takes O_DIRECT") {
+      runsc.SetFeatures(GlobalFlags({"restore.direct"}));
+      Argv want = plain;
+      if (FileSystemTakesDirectIo(image)) want.insert(want.end() - 1, "--direct");
+      CHECK(restore_argv() == want);
+      CHECK(runsc.RestoreUsesDirectIo(image) == FileSystemTakesDirectIo(image));
+    }
   }
 }
 

@@ -83,8 +83,9 @@ absl::StatusOr<RunscFeatures> Runsc::Detect() {
   if (!f.ok()) return f.status();
   // `runsc flags` prints its table on stderr on some builds.
   features.flags = ParseRunscFlags(f->stdout_text + "\n" + f->stderr_text);
-  features.checkpoint_flags = SubcommandFlags("checkpoint");
-  features.restore_flags = SubcommandFlags("restore");
+  for (const char* subcommand : {"checkpoint", "restore"}) {
+    features.flags.merge(SubcommandFlags(subcommand));
+  }
   features_ = features;
   return features;
 }
@@ -98,7 +99,11 @@ std::set<std::string> Runsc::SubcommandFlags(const std::string& subcommand) {
   help.timeout = options_.timeout;
   auto h = runner_->Run(help);
   if (!h.ok() || !h->ok()) return {};
-  return ParseRunscFlags(h->stdout_text + "\n" + h->stderr_text);
+  std::set<std::string> qualified;
+  for (const auto& flag : ParseRunscFlags(h->stdout_text + "\n" + h->stderr_text)) {
+    qualified.insert(absl::StrCat(subcommand, ".", flag));
+  }
+  return qualified;
 }
 
 absl::Status Runsc::RunWithContainerStdio(const std::string& what, const std::string& id,
@@ -129,11 +134,13 @@ absl::Status Runsc::Create(const std::string& id, const std::string& bundle,
 absl::Status Runsc::Restore(const std::string& id, const std::string& bundle,
                             const std::string& image_dir, const std::string& pid_file,
                             int stdin_fd, int stdout_fd, int stderr_fd) {
-  return RunWithContainerStdio(
-      "restore", id,
-      {"restore", "--detach", "--bundle", bundle, absl::StrCat("--image-path=", image_dir),
-       absl::StrCat("--pid-file=", pid_file), id},
-      stdin_fd, stdout_fd, stderr_fd, options_.timeout);
+  std::vector<std::string> args = {"restore", "--detach", "--bundle", bundle,
+                                   absl::StrCat("--image-path=", image_dir),
+                                   absl::StrCat("--pid-file=", pid_file)};
+  if (RestoreUsesDirectIo(image_dir)) args.push_back("--direct");
+  args.push_back(id);
+  return RunWithContainerStdio("restore", id, std::move(args), stdin_fd, stdout_fd, stderr_fd,
+                               options_.timeout);
 }
 
 absl::Status Runsc::Checkpoint(const std::string& id, const std::string& image_dir,
@@ -151,8 +158,15 @@ bool Runsc::CheckpointUsesDirectIo(const std::string& image_dir,
   // A flate image is one stream that runsc writes through its compressor;
   // --direct concerns the pages file of an uncompressed one. runsc creates
   // image_dir itself, on its parent's file system.
-  return compression == "none" && features_.checkpoint_flags.count("direct") > 0 &&
+  return compression == "none" && features_.Has("checkpoint.direct") &&
          FileSystemTakesDirectIo(std::filesystem::path(image_dir).parent_path().string());
+}
+
+bool Runsc::RestoreUsesDirectIo(const std::string& image_dir) const {
+  std::error_code ec;
+  return features_.Has("restore.direct") &&
+         std::filesystem::is_regular_file(image_dir + "/pages.img", ec) &&
+         FileSystemTakesDirectIo(image_dir);
 }
 
 absl::Status Runsc::Start(const std::string& id) {

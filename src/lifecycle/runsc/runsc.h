@@ -35,12 +35,12 @@ struct RunscOptions {
 };
 
 struct RunscFeatures {
-  std::string version;             // "0.0~20240729.0"
-  std::set<std::string> flags;     // global flag names, without dashes
-  // The `checkpoint` and `restore` subcommands' own flags (`runsc help
-  // checkpoint`), e.g. "direct" (O_DIRECT for the pages file).
-  std::set<std::string> checkpoint_flags;
-  std::set<std::string> restore_flags;
+  std::string version;  // "0.0~20240729.0"
+  // Detected flag names, without dashes: global flags bare ("overlay2"),
+  // a subcommand's own flags qualified by it ("checkpoint.direct",
+  // "restore.direct"), so the one set that reaches the monitor (its spec's
+  // runsc flags) carries both.
+  std::set<std::string> flags;
   bool Has(const std::string& flag) const { return flags.count(flag) > 0; }
 };
 
@@ -67,7 +67,8 @@ class Runsc {
   absl::Status Create(const std::string& id, const std::string& bundle,
                       const std::string& pid_file, int stdin_fd, int stdout_fd, int stderr_fd);
   absl::Status Start(const std::string& id);
-  // `restore --detach` from a checkpoint image, stdio wired like Create.
+  // `restore --detach` from a checkpoint image, stdio wired like Create;
+  // with --direct when RestoreUsesDirectIo.
   absl::Status Restore(const std::string& id, const std::string& bundle,
                        const std::string& image_dir, const std::string& pid_file,
                        int stdin_fd, int stdout_fd, int stderr_fd);
@@ -95,11 +96,18 @@ class Runsc {
   // to disk once, at disk speed, instead of filling the page cache that
   // the seal's fsync must then write back.
   bool CheckpointUsesDirectIo(const std::string& image_dir, const std::string& compression) const;
+  // Whether a restore from `image_dir` passes --direct: when the image is
+  // uncompressed (it has a pages file), this runsc has `restore --direct`
+  // and the image's file system takes O_DIRECT. Such an image was written
+  // with --direct and hashed past the cache, so it is on disk only, and
+  // the direct read avoids filling the page cache on the way in.
+  bool RestoreUsesDirectIo(const std::string& image_dir) const;
 
  private:
   absl::StatusOr<CommandResult> Call(std::vector<std::string> args,
                                      std::chrono::milliseconds timeout);
-  // The flags of one subcommand, from `runsc help <subcommand>`.
+  // The flags of one subcommand, from `runsc help <subcommand>`, each
+  // qualified as "<subcommand>.<flag>".
   std::set<std::string> SubcommandFlags(const std::string& subcommand);
   // For the calls that boot a networked sandbox: masks /proc/sys/net
   // (runsc's broken root-netns check) once the netns is known not to be
