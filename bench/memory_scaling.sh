@@ -5,6 +5,7 @@
 # and the same bytes, in the same run. Method and goals: docs/benchmarks.md.
 #
 #   bench/memory_scaling.sh [--runs N] [--write-docs] [--plot FILE.png] [--sizes "64 256 1024"]
+#                           [--checkpoint-io buffered|direct]
 #
 # Root only. Needs a built driver (scripts/build.sh) and the packages from
 # scripts/install-deps.sh (gnuplot for --plot). Prints a markdown block;
@@ -18,15 +19,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 PLOT=""
 SIZES="64 256 1024"
+CHECKPOINT_IO=buffered  # the driver's checkpoint.io
 rest=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --plot) PLOT=${2:?--plot needs a file name}; shift 2 ;;
     --sizes) SIZES=${2:?--sizes needs a list of MiB}; shift 2 ;;
+    --checkpoint-io) CHECKPOINT_IO=${2:?--checkpoint-io needs buffered or direct}; shift 2 ;;
     *) rest+=("$1"); shift ;;
   esac
 done
-bench_parse_args 3 2,12 "${rest[@]}"
+bench_parse_args 3 2,13 "${rest[@]}"
 for s in $SIZES; do
   [[ $s =~ ^[1-9][0-9]*$ ]] || osgv_die "--sizes takes MiB as positive integers (got '$s')"
 done
@@ -232,7 +235,7 @@ plot() {
   gnuplot <<EOF
 set terminal pngcairo size 900,560 font "sans,11"
 set output "$out"
-set title "Stop and Start against memory held ($(date -u +%Y-%m-%d), medians of $RUNS, $(nproc) vCPUs)"
+set title "Stop and Start against memory held ($(date -u +%Y-%m-%d), medians of $RUNS, $(nproc) vCPUs, checkpoint.io: $CHECKPOINT_IO)"
 set xlabel "memory held by the sandbox's process (MiB)"
 set ylabel "ms"
 set logscale xy 2
@@ -268,9 +271,12 @@ main() {
   RAW=(runsc --root="$OSGV_TMP/raw-runsc" --platform=systrap --network=none
        --overlay2=none --net-disconnect-ok)
 
-  echo "bench: starting the driver" >&2
+  echo "bench: starting the driver (checkpoint.io: $CHECKPOINT_IO)" >&2
+  # The demo's config (osgv_start_driver) plus checkpoint.io.
+  printf 'images:\n  oci_roots: ["%s"]\ncheckpoint:\n  io: %s\n' \
+    "$OSGV_TMP/image" "$CHECKPOINT_IO" >"$OSGV_TMP/driver.yaml"
   # debug: the driver logs where each Stop's and Start's time went.
-  osgv_start_driver --log-level debug
+  osgv_start_driver --config "$OSGV_TMP/driver.yaml" --log-level debug
 
   local mib
   for mib in $SIZES; do measure_size "$mib"; done
@@ -284,8 +290,7 @@ main() {
 
 Host: $(nproc) CPUs, kernel $(uname -r), $(runsc --version | head -n 1),
 load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $RUNS runs of each
-size after one warm-up cycle; driver at commit
-$(git -C "$OSGV_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?").
+size after one warm-up cycle; the driver's \`checkpoint.io: $CHECKPOINT_IO\`.
 
 $table
 EOF

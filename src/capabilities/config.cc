@@ -364,6 +364,9 @@ const std::vector<Field>& Fields() {
       MakeField<MemoryCodec>(
           "checkpoint.none_above",
           [](auto& c) -> auto& { return c.checkpoint.none_above_bytes; }),
+      MakeField<StringCodec>(
+          "checkpoint.io",
+          [](auto& c) -> auto& { return c.checkpoint.io; }),
       MakeField<DurationCodec>(
           "checkpoint.timeout",
           [](auto& c) -> auto& { return c.checkpoint.timeout; }),
@@ -645,6 +648,7 @@ absl::Status CheckValues(const Config& c) {
       CheckOptionalAbsolutePath("checkpoint_dir", c.checkpoint_dir),
       CheckOneOf("checkpoint.compression", c.checkpoint.compression,
                  {"auto", "flate", "none"}),
+      CheckOneOf("checkpoint.io", c.checkpoint.io, {"buffered", "direct"}),
       c.checkpoint.timeout.count() > 0
           ? absl::OkStatus()
           : KeyError("checkpoint.timeout", "must be greater than zero"),

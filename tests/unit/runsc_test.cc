@@ -1,6 +1,11 @@
 #include "lifecycle/runsc/runsc.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +29,19 @@ RunscOptions Options() {
   o.platform = "systrap";
   o.timeout = std::chrono::milliseconds(1234);
   return o;
+}
+
+// Writes `size` bytes (a multiple of 4096) to a new file with O_DIRECT, so
+// none of it is in the page cache; false where the file system refuses.
+bool WriteDirect(const std::string& path, size_t size) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  void* buf = aligned_alloc(4096, size);
+  memset(buf, 'd', size);
+  bool ok = write(fd, buf, size) == static_cast<ssize_t>(size);
+  free(buf);
+  close(fd);
+  return ok;
 }
 
 // Features with these global flags and no subcommand flags.
@@ -475,7 +493,9 @@ TEST_CASE("Checkpoint passes --direct for an uncompressed image when runsc and t
   FakeRunner fake;
   testing::TempDir tmp;
   const std::string image_dir = tmp / "tmp-1";  // runsc creates it
-  Runsc runsc(&fake, Options());
+  RunscOptions options = Options();
+  options.direct_checkpoint = true;  // checkpoint.io: direct
+  Runsc runsc(&fake, options);
   RunscFeatures features = GlobalFlags({"checkpoint.compression", "checkpoint.direct"});
   auto argv_of = [&](const std::string& dir, const std::string& compression) {
     REQUIRE(runsc.Checkpoint("osgv-1", dir, compression, std::chrono::seconds(9)).ok());
@@ -496,6 +516,13 @@ TEST_CASE("Checkpoint passes --direct for an uncompressed image when runsc and t
     CHECK_FALSE(runsc.CheckpointUsesDirectIo(nowhere, "none"));
     CHECK(argv_of(nowhere, "none") == Argv{"checkpoint", "--image-path=" + nowhere,
                                            "--compression=none", "osgv-1"});
+  }
+  SECTION("without checkpoint.io: direct, never") {
+    Runsc buffered(&fake, Options());
+    buffered.SetFeatures(features);
+    CHECK_FALSE(buffered.CheckpointUsesDirectIo(image_dir, "none"));
+    REQUIRE(buffered.Checkpoint("osgv-1", image_dir, "none", std::chrono::seconds(9)).ok());
+    CHECK_FALSE(Contains(fake.last().argv, "--direct"));
   }
   SECTION("uncompressed, with the flag: --direct exactly when the file system takes O_DIRECT") {
     runsc.SetFeatures(features);
@@ -525,20 +552,44 @@ TEST_CASE("Restore passes --direct for an uncompressed image when runsc and the 
     runsc.SetFeatures(GlobalFlags({"restore.direct"}));
     CHECK(restore_argv() == plain);
   }
-  SECTION("an uncompressed image") {
-    { std::ofstream(image + "/pages.img") << "pages"; }
+  SECTION("an uncompressed image in the page cache (written buffered) is read from it") {
+    { std::ofstream(image + "/pages.img") << std::string(1 << 16, 'p'); }
+    runsc.SetFeatures(GlobalFlags({"restore.direct"}));
+    REQUIRE(FileMostlyInPageCache(image + "/pages.img"));
+    CHECK(restore_argv() == plain);
+  }
+  SECTION("an uncompressed image on disk only (written with O_DIRECT)") {
+    if (!WriteDirect(image + "/pages.img", 1 << 16)) {
+      WARN("this file system has no O_DIRECT");
+      return;
+    }
+    REQUIRE_FALSE(FileMostlyInPageCache(image + "/pages.img"));
     SECTION("with a runsc without restore --direct does not get it") {
       runsc.SetFeatures(GlobalFlags({"checkpoint.direct"}));
       CHECK(restore_argv() == plain);
     }
-    SECTION("gets it exactly when the file system takes O_DIRECT") {
+    SECTION("gets it") {
       runsc.SetFeatures(GlobalFlags({"restore.direct"}));
       Argv want = plain;
-      if (FileSystemTakesDirectIo(image)) want.insert(want.end() - 1, "--direct");
+      want.insert(want.end() - 1, "--direct");
       CHECK(restore_argv() == want);
-      CHECK(runsc.RestoreUsesDirectIo(image) == FileSystemTakesDirectIo(image));
     }
   }
+}
+
+TEST_CASE("MostlyInPageCache tells a buffered write from a direct one", "[runsc][direct]") {
+  testing::TempDir tmp;
+  { std::ofstream(tmp / "buffered") << std::string(1 << 16, 'b'); }
+  CHECK(FileMostlyInPageCache(tmp / "buffered"));
+  // Unknown is "cached": the page cache is the always-correct way to read.
+  CHECK(FileMostlyInPageCache(tmp / "missing"));
+  { std::ofstream(tmp / "empty"); }
+  CHECK(FileMostlyInPageCache(tmp / "empty"));
+  if (!WriteDirect(tmp / "direct", 1 << 16)) {
+    WARN("this file system has no O_DIRECT");
+    return;
+  }
+  CHECK_FALSE(FileMostlyInPageCache(tmp / "direct"));
 }
 
 TEST_CASE("FileSystemTakesDirectIo leaves nothing behind", "[runsc][direct]") {

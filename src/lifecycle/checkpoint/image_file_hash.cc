@@ -1,7 +1,6 @@
 #include "lifecycle/checkpoint/image_file_hash.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/image/digest.h"
+#include "lifecycle/runsc/direct_io.h"
 
 namespace osgv {
 namespace {
@@ -40,24 +40,6 @@ class Fd {
 
 absl::Status ReadError(const std::string& path) {
   return absl::InternalError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
-}
-
-// Whether at least half of the file's pages are in the page cache: then
-// the cache is the faster source, and an O_DIRECT read would first have
-// to write any dirty pages back.
-bool MostlyCached(int fd, uint64_t size) {
-  void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) return true;  // unknown: the plain read is always correct
-  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> resident((size + page - 1) / page);
-  bool cached = true;
-  if (mincore(map, size, resident.data()) == 0) {
-    size_t in = 0;
-    for (unsigned char r : resident) in += r & 1;
-    cached = in * 2 >= resident.size();
-  }
-  munmap(map, size);
-  return cached;
 }
 
 // Reads chunk k into slot k % kSlots once the hash has finished with the
@@ -168,7 +150,7 @@ absl::StatusOr<std::string> Sha256ImageFile(const std::string& path) {
   {
     Fd plain(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (plain.get() < 0) return ReadError(path);
-    if (MostlyCached(plain.get(), size)) return Sha256File(path);
+    if (MostlyInPageCache(plain.get(), size)) return Sha256File(path);
   }
   return Sha256FileDirect(path);
 }

@@ -158,15 +158,15 @@ bool Runsc::CheckpointUsesDirectIo(const std::string& image_dir,
   // A flate image is one stream that runsc writes through its compressor;
   // --direct concerns the pages file of an uncompressed one. runsc creates
   // image_dir itself, on its parent's file system.
-  return compression == "none" && features_.Has("checkpoint.direct") &&
+  return options_.direct_checkpoint && compression == "none" && features_.Has("checkpoint.direct") &&
          FileSystemTakesDirectIo(std::filesystem::path(image_dir).parent_path().string());
 }
 
 bool Runsc::RestoreUsesDirectIo(const std::string& image_dir) const {
+  const std::string pages = image_dir + "/pages.img";
   std::error_code ec;
-  return features_.Has("restore.direct") &&
-         std::filesystem::is_regular_file(image_dir + "/pages.img", ec) &&
-         FileSystemTakesDirectIo(image_dir);
+  return features_.Has("restore.direct") && std::filesystem::is_regular_file(pages, ec) &&
+         !FileMostlyInPageCache(pages) && FileSystemTakesDirectIo(image_dir);
 }
 
 absl::Status Runsc::Start(const std::string& id) {

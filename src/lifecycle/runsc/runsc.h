@@ -32,6 +32,8 @@ struct RunscOptions {
   // not the host's own.
   std::string network = "none";
   std::string netns_path;
+  // checkpoint.io: direct. Allows `checkpoint --direct` (CheckpointUsesDirectIo).
+  bool direct_checkpoint = false;
 };
 
 struct RunscFeatures {
@@ -73,9 +75,9 @@ class Runsc {
                        const std::string& image_dir, const std::string& pid_file,
                        int stdin_fd, int stdout_fd, int stderr_fd);
   // `checkpoint` (never --leave-running). compression: flate | none. With
-  // `none`, and when this runsc has `checkpoint --direct` and the image's
-  // file system takes O_DIRECT, the pages file bypasses the page cache
-  // (CheckpointUsesDirectIo).
+  // `none`, when direct_checkpoint is set, this runsc has `checkpoint
+  // --direct` and the image's file system takes O_DIRECT, the pages file
+  // bypasses the page cache (CheckpointUsesDirectIo).
   absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
                           const std::string& compression, std::chrono::milliseconds timeout);
   absl::StatusOr<std::optional<ContainerState>> State(const std::string& id);
@@ -94,13 +96,16 @@ class Runsc {
   // Whether a checkpoint into `image_dir` (not yet created) with
   // `compression` passes --direct: a large uncompressed image then goes
   // to disk once, at disk speed, instead of filling the page cache that
-  // the seal's fsync must then write back.
+  // the seal's fsync must then write back. Only with direct_checkpoint:
+  // the restore then has to read it all from disk, where a buffered
+  // image is still in the cache.
   bool CheckpointUsesDirectIo(const std::string& image_dir, const std::string& compression) const;
   // Whether a restore from `image_dir` passes --direct: when the image is
-  // uncompressed (it has a pages file), this runsc has `restore --direct`
-  // and the image's file system takes O_DIRECT. Such an image was written
-  // with --direct and hashed past the cache, so it is on disk only, and
-  // the direct read avoids filling the page cache on the way in.
+  // uncompressed (it has a pages file) and its pages file is mostly not in
+  // the page cache (it was written with --direct and hashed past the
+  // cache), this runsc has `restore --direct` and the file system takes
+  // O_DIRECT: the direct read then avoids filling the page cache on the
+  // way in, while a cached image is read from the cache.
   bool RestoreUsesDirectIo(const std::string& image_dir) const;
 
  private:
