@@ -20,23 +20,8 @@ bench_parse_args 5 2,11 "$@"
 # Where --write-docs puts its block: just above this line of docs/benchmarks.md.
 DOCS_MARKER='<!-- bench/checkpoint_restore.sh inserts new results above this line -->'
 
-# A process that holds 200 MiB of random data in anonymous memory (tail
-# buffers its whole input), then says "ready" on stdout (runsc.md §3).
-# Expanded inside the sandbox, not here.
-# shellcheck disable=SC2016
-HOG='(head -c 209715200 /dev/urandom; exec sleep 100000) | tail -c 209715200 &
-while :; do set -- $(grep VmRSS /proc/$!/status) 0 0; [ "$2" -ge 204000 ] && break; sleep 0.05; done
-echo ready; wait'
-
-# Runs "$@" quietly and stores its wall time in ms in ELAPSED; fails if it fails.
-ELAPSED=0
-timed() {
-  local t0 t1
-  t0=${EPOCHREALTIME/[.,]/}
-  "$@"
-  t1=${EPOCHREALTIME/[.,]/}
-  ELAPSED=$(((t1 - t0 + 500) / 1000))
-}
+# A process that holds 200 MiB of random data (bench_lib.sh).
+HOG=$(bench_hog_script 209715200)
 
 # Each timed step starts on a quiet host: a restore keeps the sandbox busy
 # for a while after runsc returns, and the driver releases a stopped
@@ -44,44 +29,7 @@ timed() {
 # came next would pay for that, and always the same side.
 settle() { sleep 0.3; }
 
-# timed, keeping the command's stdout in CAPTURED (a file, not a subshell,
-# so ELAPSED survives).
-CAPTURED=""
-timed_capture() {
-  timed "$@" >"$OSGV_TMP/captured"
-  CAPTURED=$(<"$OSGV_TMP/captured")
-}
-
-# Prints one field of a sandbox snapshot from `ctl --json get`:
-# instance_id, or the first condition's type, reason or message.
-snapshot_field() {
-  python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-s = d["status"]
-c = (s.get("conditions") or [{}])[0]
-print({"instance_id": s.get("instance_id", "")}.get(sys.argv[2], c.get(sys.argv[2], "")))
-' "$1" "$2"
-}
-
-# `ctl --json get ID` into SNAP.
-SNAP=""
-get_snapshot() { SNAP=$(osgv_ctl --json get "$1"); }
-
-# Asserts the snapshot in SNAP has condition $1 with a message matching $2.
-expect_snapshot() {
-  local type message
-  type=$(snapshot_field "$SNAP" type)
-  message=$(snapshot_field "$SNAP" message)
-  [[ $type == "$1" && $message =~ $2 ]] ||
-    osgv_die "expected $1 /$2/, got $type: $message"
-  printf '%s' "$message"
-}
-
 # ---- raw runsc -------------------------------------------------------------------
-
-RAW=()       # runsc with the driver's global flags, on our own --root
-RAW_LOG=""
 
 # umoci's own unpack of the same image, made to match what the driver runs:
 # no terminal, no network namespace, a writable root, the image's command.
@@ -90,50 +38,12 @@ make_raw_bundle() {
   bench_match_driver_bundle "$BUNDLE"
 }
 
-# runsc that hands its stdio to the sandbox gets /dev/null and our log:
-# never a pipe we would wait on.
-raw() { "${RAW[@]}" "$@" </dev/null >>"$RAW_LOG" 2>&1 || osgv_die "runsc $1 failed (see $RAW_LOG)"; }
-
-raw_status() { "${RAW[@]}" state "$1" 2>/dev/null | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p'; }
-
-# After `checkpoint` returns, runsc says "running" until the sandbox process
-# has exited and been reaped (runsc.md, backports section); only then does
-# `delete` work. The raw sandbox's reaper is this host's PID 1, which may
-# reap more than a second late (runsc.md §3), so this wait is not timed.
-raw_wait_stopped() {
-  local id=$1 deadline
-  deadline=$(($(now_us) + 10000000))
-  while [[ $(raw_status "$id") == running ]]; do
-    (($(now_us) < deadline)) || osgv_die "raw sandbox $id still running 10 s after checkpoint"
-    sleep 0.02
-  done
-}
-
 raw_restore() {  # id image-dir
   raw delete "$1"
   raw restore --detach --bundle "$BUNDLE" --image-path="$2" "$1"
 }
 
 # ---- the driver ------------------------------------------------------------------
-
-# `ctl --json stop|start ID`: stores the whole command's wall time in ms in
-# ELAPSED and the RPC's own duration, as ctl measured it on a connected
-# channel, in RPC_MS.
-RPC_MS=0
-ctl_rpc() {
-  local out
-  timed_capture osgv_ctl --json "$@"
-  out=$CAPTURED
-  RPC_MS=$(sed -n 's/.*"rpc_ms":\([0-9.]*\).*/\1/p' <<<"$out")
-  [[ -n $RPC_MS ]] || osgv_die "ctl $1 printed no rpc_ms: $out"
-}
-
-# Creates a sandbox, waits for Ready=True and prints its id.
-driver_create() {
-  local json
-  json=$(osgv_ctl --json create --image "$IMAGE" --wait "$@")
-  python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$json"
-}
 
 # "Restored 213.8 MiB of memory in 845 ms" lines of the driver's log, in
 # order: the restore alone as the driver times it (monitor + runsc restore).
@@ -220,14 +130,7 @@ main() {
   trap osgv_cleanup EXIT
   trap 'exit 130' INT TERM
 
-  echo "bench: building the busybox image layout (+ head, tail)" >&2
-  LAYOUT=$(osgv_build_busybox_layout "$OSGV_TMP/image")
-  # The demo image lacks the two applets the 200 MiB process needs.
-  mkdir -p "$OSGV_TMP/extra/bin"
-  ln -s busybox "$OSGV_TMP/extra/bin/head"
-  ln -s busybox "$OSGV_TMP/extra/bin/tail"
-  umoci insert --image "$LAYOUT:v1" --tag cr "$OSGV_TMP/extra" / >&2
-  IMAGE="oci:$LAYOUT:cr"
+  bench_build_hog_image
   BUNDLE=$OSGV_TMP/raw-bundle
   RAW_LOG=$OSGV_TMP/raw.log
   # The driver's global flags (src/lifecycle/runsc/runsc.cc), on our own root.

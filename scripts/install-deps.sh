@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package the driver needs to build, test and run
-# (clang-14 and its compiler-rt build the libFuzzer targets, scripts/fuzz.sh).
+# (clang-14 and its compiler-rt build the libFuzzer targets, scripts/fuzz.sh;
+# gnuplot-nox draws bench/memory_scaling.sh --plot).
 # Debian 12 (bookworm) only; runsc comes from bookworm-backports because the
 # stock bookworm build lacks systrap, --net-disconnect-ok and a working
 # sandbox network stack (see the runsc notes in docs/lifecycle.md). The backports suite is added
@@ -62,7 +63,7 @@ apt-get install -y -qq --no-install-recommends \
   libabsl-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 \
   libsqlite3-dev sqlite3 libarchive-dev nlohmann-json3-dev prometheus-cpp-dev \
   skopeo umoci busybox-static docker-registry mmdebstrap \
-  iproute2 nftables util-linux procps python3 python3-yaml \
+  iproute2 nftables util-linux procps python3 python3-yaml gnuplot-nox \
   clang-14 libclang-rt-14-dev >/dev/null
 
 # `kubectl kustomize` renders the Helm post-renderer in the chart tests. Some

@@ -371,6 +371,9 @@ const std::vector<Field>& Fields() {
       MakeField<MemoryCodec>(
           "checkpoint.none_above",
           [](auto& c) -> auto& { return c.checkpoint.none_above_bytes; }),
+      MakeField<StringCodec>(
+          "checkpoint.io",
+          [](auto& c) -> auto& { return c.checkpoint.io; }),
       MakeField<DurationCodec>(
           "checkpoint.timeout",
           [](auto& c) -> auto& { return c.checkpoint.timeout; }),

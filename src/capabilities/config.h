@@ -55,6 +55,10 @@ struct CheckpointConfig {
   // sandbox's memory exceeds none_above. flate | none force one.
   std::string compression = "auto";
   uint64_t none_above_bytes = 64ull << 20;
+  // How runsc writes an uncompressed image: buffered (through the page
+  // cache, as runsc does by default) or direct (checkpoint --direct, past
+  // it; faster Stop, slower Start on our VMs: docs/benchmarks.md).
+  std::string io = "buffered";
   std::chrono::milliseconds timeout{600000};  // one `runsc checkpoint` (restore: runsc.timeout)
   // Checkpoint a sandbox whose processes used (almost) no CPU for this long;
   // 0 = off. The gateway sees a driver-initiated stop as Stopped.

@@ -207,6 +207,7 @@ absl::Status CheckValues(const Config& c) {
       CheckOptionalAbsolutePath("checkpoint_dir", c.checkpoint_dir),
       CheckOneOf("checkpoint.compression", c.checkpoint.compression,
                  {"auto", "flate", "none"}),
+      CheckOneOf("checkpoint.io", c.checkpoint.io, {"buffered", "direct"}),
       c.checkpoint.timeout.count() > 0
           ? absl::OkStatus()
           : KeyError("checkpoint.timeout", "must be greater than zero"),

@@ -33,6 +33,7 @@ RunscOptions RunscOptionsFor(const Config& config, const StateLayout& layout) {
   o.platform = config.runsc.platform;
   o.timeout = config.runsc.timeout;
   o.debug_log_dir = config.runsc.debug_log_dir;
+  o.direct_checkpoint = config.checkpoint.io == "direct";
   return o;
 }
 

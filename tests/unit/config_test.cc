@@ -78,6 +78,7 @@ TEST_CASE("an empty config file means every default", "[config]") {
     CHECK(config.sandbox.console_log_max_bytes == 16ULL << 20);
     CHECK(config.watch.queue_size == 4096);
     CHECK(config.images.oci_roots.empty());
+    CHECK(config.checkpoint.io == "buffered");
   }
 }
 
@@ -182,6 +183,8 @@ TEST_CASE("bad values name their key", "[config]") {
       {"runsc: {platform: hyper}",
        "runsc.platform: must be one of systrap, ptrace, kvm (got 'hyper')"},
       {"runsc: {path: ''}", "runsc.path: must not be empty"},
+      {"checkpoint: {io: odirect}",
+       "checkpoint.io: must be one of buffered, direct (got 'odirect')"},
       {"runsc: {debug_log_dir: logs}",
        "runsc.debug_log_dir: must be an absolute path (got 'logs')"},
       {"runsc: 5", "runsc: must be a mapping of keys"},

@@ -1,11 +1,20 @@
 #include "lifecycle/runsc/runsc.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "lifecycle/runsc/direct_io.h"
 #include "unit/fake_runner.h"
+#include "unit/temp_dir.h"
 
 namespace osgv {
 namespace {
@@ -22,6 +31,27 @@ RunscOptions Options() {
   return o;
 }
 
+// Writes `size` bytes (a multiple of 4096) to a new file with O_DIRECT, so
+// none of it is in the page cache; false where the file system refuses.
+bool WriteDirect(const std::string& path, size_t size) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  void* buf = aligned_alloc(4096, size);
+  memset(buf, 'd', size);
+  bool ok = write(fd, buf, size) == static_cast<ssize_t>(size);
+  free(buf);
+  close(fd);
+  return ok;
+}
+
+// Features with these global flags and no subcommand flags.
+RunscFeatures GlobalFlags(std::set<std::string> flags) {
+  RunscFeatures f;
+  f.version = "v";
+  f.flags = std::move(flags);
+  return f;
+}
+
 bool Contains(const Argv& argv, const std::string& item) {
   return std::find(argv.begin(), argv.end(), item) != argv.end();
 }
@@ -35,6 +65,15 @@ Argv AfterGlobals(const Runsc& runsc, const Argv& argv) {
 }
 
 constexpr char kVersionOut[] = "runsc version 0.0~20240729.0\nspec: 1.0.2-dev\n";
+// `runsc help checkpoint` of 0.0~20240729 (abridged).
+constexpr char kCheckpointHelpOut[] =
+    "checkpoint [flags] <container id> - save current state of container.\n"
+    "  -compression value\n"
+    "    \tcompress checkpoint image on disk. Values: none|flate-best-speed.\n"
+    "  -direct\n"
+    "    \tuse O_DIRECT for writing checkpoint pages file\n"
+    "  -image-path string\n"
+    "    \tdirectory path to saved container image\n";
 constexpr char kFlagsOut[] =
     "  -debug\n"
     "    \tenable debug logging.\n"
@@ -70,19 +109,19 @@ TEST_CASE("GlobalArgs: optional flags only when the features have them", "[runsc
   FakeRunner fake;
   Runsc runsc(&fake, Options());
   SECTION("overlay2 only") {
-    runsc.SetFeatures({"v", {"overlay2"}});
+    runsc.SetFeatures(GlobalFlags({"overlay2"}));
     Argv g = runsc.GlobalArgs();
     CHECK(Contains(g, "--overlay2=none"));
     CHECK_FALSE(Contains(g, "--net-disconnect-ok"));
   }
   SECTION("net-disconnect-ok only") {
-    runsc.SetFeatures({"v", {"net-disconnect-ok"}});
+    runsc.SetFeatures(GlobalFlags({"net-disconnect-ok"}));
     Argv g = runsc.GlobalArgs();
     CHECK_FALSE(Contains(g, "--overlay2=none"));
     CHECK(Contains(g, "--net-disconnect-ok"));
   }
   SECTION("both") {
-    runsc.SetFeatures({"v", {"overlay2", "net-disconnect-ok", "platform"}});
+    runsc.SetFeatures(GlobalFlags({"overlay2", "net-disconnect-ok", "platform"}));
     Argv g = runsc.GlobalArgs();
     CHECK(Contains(g, "--overlay2=none"));
     CHECK(Contains(g, "--net-disconnect-ok"));
@@ -121,20 +160,54 @@ TEST_CASE("Detect parses the version and the flag table", "[runsc][detect]") {
   CHECK_FALSE(f->Has("enable"));
   CHECK_FALSE(f->Has("specifies"));
 
-  // The probes are plain `runsc --version` and `runsc flags`, without the
-  // global flags, bounded by the configured timeout.
+  // The probes are plain `runsc --version`, `runsc flags` and `runsc help`
+  // of the two subcommands with optional flags, without the global flags,
+  // bounded by the configured timeout.
   auto cmds = fake.commands();
-  REQUIRE(cmds.size() == 2);
+  REQUIRE(cmds.size() == 4);
   CHECK(cmds[0].argv == Argv{"/usr/local/bin/runsc", "--version"});
   CHECK(cmds[1].argv == Argv{"/usr/local/bin/runsc", "flags"});
-  CHECK(cmds[0].timeout == std::chrono::milliseconds(1234));
-  CHECK(cmds[1].timeout == std::chrono::milliseconds(1234));
+  CHECK(cmds[2].argv == Argv{"/usr/local/bin/runsc", "help", "checkpoint"});
+  CHECK(cmds[3].argv == Argv{"/usr/local/bin/runsc", "help", "restore"});
+  for (const auto& c : cmds) CHECK(c.timeout == std::chrono::milliseconds(1234));
 
   // Detected features now shape every call.
   CHECK(runsc.features().version == "0.0~20240729.0");
   Argv g = runsc.GlobalArgs();
   CHECK(Contains(g, "--overlay2=none"));
   CHECK(Contains(g, "--net-disconnect-ok"));
+}
+
+TEST_CASE("Detect reads the checkpoint and restore flags", "[runsc][detect]") {
+  FakeRunner fake;
+  fake.Script("--version", FakeRunner::Ok(kVersionOut));
+  fake.Script("flags", FakeRunner::Ok(kFlagsOut));
+  SECTION("from `runsc help`") {
+    fake.Enqueue("help", FakeRunner::Ok(kCheckpointHelpOut));
+    fake.Enqueue("help", FakeRunner::Ok("restore [flags] <container id>\n  -detach\n  -direct\n"));
+    Runsc runsc(&fake, Options());
+    auto f = runsc.Detect();
+    REQUIRE(f.ok());
+    CHECK(f->Has("checkpoint.compression"));
+    CHECK(f->Has("checkpoint.direct"));
+    CHECK(f->Has("checkpoint.image-path"));
+    CHECK(f->Has("restore.detach"));
+    CHECK(f->Has("restore.direct"));
+    CHECK_FALSE(f->Has("restore.compression"));
+    // Subcommand flags are not global flags, and global ones stay bare.
+    CHECK_FALSE(f->Has("direct"));
+    CHECK(f->Has("net-disconnect-ok"));
+  }
+  SECTION("a help that fails leaves them empty and Detect OK") {
+    fake.Enqueue("help", FakeRunner::Exit(2, "unknown command\n", "  -direct\n"));
+    fake.Enqueue("help", absl::InternalError("fork: out of memory"));
+    Runsc runsc(&fake, Options());
+    auto f = runsc.Detect();
+    REQUIRE(f.ok());
+    CHECK_FALSE(f->Has("checkpoint.direct"));
+    CHECK_FALSE(f->Has("restore.direct"));
+    CHECK(f->Has("net-disconnect-ok"));
+  }
 }
 
 TEST_CASE("Detect reads a flag table printed on stderr", "[runsc][detect]") {
@@ -324,7 +397,7 @@ TEST_CASE("ParseContainerState tolerates missing fields", "[runsc][state]") {
 TEST_CASE("commands carry the global flags, then the subcommand", "[runsc][argv]") {
   FakeRunner fake;
   Runsc runsc(&fake, Options());
-  runsc.SetFeatures({"v", {"overlay2", "net-disconnect-ok"}});
+  runsc.SetFeatures(GlobalFlags({"overlay2", "net-disconnect-ok"}));
 
   REQUIRE(runsc.Start("osgv-1").ok());
   CHECK(AfterGlobals(runsc, fake.last().argv) == Argv{"start", "osgv-1"});
@@ -415,6 +488,120 @@ TEST_CASE("Checkpoint and Restore build the argv runsc expects", "[runsc][argv]"
   CHECK(c.stdout_fd == 4);
 }
 
+TEST_CASE("Checkpoint passes --direct for an uncompressed image when runsc and the disk can",
+          "[runsc][argv][direct]") {
+  FakeRunner fake;
+  testing::TempDir tmp;
+  const std::string image_dir = tmp / "tmp-1";  // runsc creates it
+  RunscOptions options = Options();
+  options.direct_checkpoint = true;  // checkpoint.io: direct
+  Runsc runsc(&fake, options);
+  RunscFeatures features = GlobalFlags({"checkpoint.compression", "checkpoint.direct"});
+  auto argv_of = [&](const std::string& dir, const std::string& compression) {
+    REQUIRE(runsc.Checkpoint("osgv-1", dir, compression, std::chrono::seconds(9)).ok());
+    return AfterGlobals(runsc, fake.last().argv);
+  };
+  SECTION("a runsc without checkpoint --direct never gets it") {
+    CHECK(argv_of(image_dir, "none") == Argv{"checkpoint", "--image-path=" + image_dir,
+                                             "--compression=none", "osgv-1"});
+    CHECK_FALSE(runsc.CheckpointUsesDirectIo(image_dir, "none"));
+  }
+  SECTION("a flate image never gets it") {
+    runsc.SetFeatures(features);
+    CHECK(argv_of(image_dir, "flate") == Argv{"checkpoint", "--image-path=" + image_dir, "osgv-1"});
+  }
+  SECTION("an image whose parent does not exist cannot be probed and does not get it") {
+    runsc.SetFeatures(features);
+    const std::string nowhere = tmp / "missing/tmp-1";
+    CHECK_FALSE(runsc.CheckpointUsesDirectIo(nowhere, "none"));
+    CHECK(argv_of(nowhere, "none") == Argv{"checkpoint", "--image-path=" + nowhere,
+                                           "--compression=none", "osgv-1"});
+  }
+  SECTION("without checkpoint.io: direct, never") {
+    Runsc buffered(&fake, Options());
+    buffered.SetFeatures(features);
+    CHECK_FALSE(buffered.CheckpointUsesDirectIo(image_dir, "none"));
+    REQUIRE(buffered.Checkpoint("osgv-1", image_dir, "none", std::chrono::seconds(9)).ok());
+    CHECK_FALSE(Contains(fake.last().argv, "--direct"));
+  }
+  SECTION("uncompressed, with the flag: --direct exactly when the file system takes O_DIRECT") {
+    runsc.SetFeatures(features);
+    bool direct = FileSystemTakesDirectIo(tmp.path());
+    Argv want = {"checkpoint", "--image-path=" + image_dir, "--compression=none"};
+    if (direct) want.push_back("--direct");
+    want.push_back("osgv-1");
+    CHECK(argv_of(image_dir, "none") == want);
+    CHECK(runsc.CheckpointUsesDirectIo(image_dir, "none") == direct);
+  }
+}
+
+TEST_CASE("Restore passes --direct for an uncompressed image when runsc and the disk can",
+          "[runsc][argv][direct]") {
+  FakeRunner fake;
+  testing::TempDir tmp;
+  const std::string image = tmp.Dir("image");
+  { std::ofstream(image + "/checkpoint.img") << "state"; }
+  Runsc runsc(&fake, Options());
+  auto restore_argv = [&] {
+    REQUIRE(runsc.Restore("osgv-1", "/b", image, "/b/pid", 3, 4, 5).ok());
+    return AfterGlobals(runsc, fake.last().argv);
+  };
+  const Argv plain = {"restore", "--detach", "--bundle", "/b", "--image-path=" + image,
+                      "--pid-file=/b/pid", "osgv-1"};
+  SECTION("a flate image (no pages file) never gets it") {
+    runsc.SetFeatures(GlobalFlags({"restore.direct"}));
+    CHECK(restore_argv() == plain);
+  }
+  SECTION("an uncompressed image in the page cache (written buffered) is read from it") {
+    { std::ofstream(image + "/pages.img") << std::string(1 << 16, 'p'); }
+    runsc.SetFeatures(GlobalFlags({"restore.direct"}));
+    REQUIRE(FileMostlyInPageCache(image + "/pages.img"));
+    CHECK(restore_argv() == plain);
+  }
+  SECTION("an uncompressed image on disk only (written with O_DIRECT)") {
+    if (!WriteDirect(image + "/pages.img", 1 << 16)) {
+      WARN("this file system has no O_DIRECT");
+      return;
+    }
+    REQUIRE_FALSE(FileMostlyInPageCache(image + "/pages.img"));
+    SECTION("with a runsc without restore --direct does not get it") {
+      runsc.SetFeatures(GlobalFlags({"checkpoint.direct"}));
+      CHECK(restore_argv() == plain);
+    }
+    SECTION("gets it") {
+      runsc.SetFeatures(GlobalFlags({"restore.direct"}));
+      Argv want = plain;
+      want.insert(want.end() - 1, "--direct");
+      CHECK(restore_argv() == want);
+    }
+  }
+}
+
+TEST_CASE("MostlyInPageCache tells a buffered write from a direct one", "[runsc][direct]") {
+  testing::TempDir tmp;
+  { std::ofstream(tmp / "buffered") << std::string(1 << 16, 'b'); }
+  CHECK(FileMostlyInPageCache(tmp / "buffered"));
+  // Unknown is "cached": the page cache is the always-correct way to read.
+  CHECK(FileMostlyInPageCache(tmp / "missing"));
+  { std::ofstream(tmp / "empty"); }
+  CHECK(FileMostlyInPageCache(tmp / "empty"));
+  if (!WriteDirect(tmp / "direct", 1 << 16)) {
+    WARN("this file system has no O_DIRECT");
+    return;
+  }
+  CHECK_FALSE(FileMostlyInPageCache(tmp / "direct"));
+}
+
+TEST_CASE("FileSystemTakesDirectIo leaves nothing behind", "[runsc][direct]") {
+  testing::TempDir tmp;
+  (void)FileSystemTakesDirectIo(tmp.path());
+  CHECK(std::filesystem::is_empty(tmp.path()));
+  CHECK_FALSE(FileSystemTakesDirectIo(tmp / "missing"));
+  // A regular file is no directory to write into.
+  { std::ofstream(tmp / "file") << "x"; }
+  CHECK_FALSE(FileSystemTakesDirectIo(tmp / "file"));
+}
+
 TEST_CASE("networked create start and restore mask /proc/sys/net - other calls do not",
           "[runsc][network]") {
   FakeRunner fake;
@@ -490,7 +677,7 @@ TEST_CASE("a runner error passes through unchanged", "[runsc][errors]") {
 TEST_CASE("ExecArgv: global flags then exec then id then command - never --tty", "[runsc][argv]") {
   FakeRunner fake;
   Runsc runsc(&fake, Options());
-  runsc.SetFeatures({"v", {"overlay2"}});
+  runsc.SetFeatures(GlobalFlags({"overlay2"}));
   Argv g = runsc.GlobalArgs();
 
   Argv plain = runsc.ExecArgv("osgv-1", {"/bin/sh", "-c", "echo 'a b'"});

@@ -7,14 +7,15 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/checkpoint/checkpoint_json.h"
+#include "lifecycle/checkpoint/image_file_hash.h"
 #include "lifecycle/fs_util.h"
-#include "lifecycle/image/digest.h"
 
 namespace osgv {
 namespace fs = std::filesystem;
@@ -73,28 +74,40 @@ absl::StatusOr<CheckpointImage> SealCheckpoint(const std::string& tmp_dir,
                                                CheckpointImage image) {
   image.files.clear();
   image.bytes = 0;
-  std::vector<std::string> to_sync;
+  std::vector<std::pair<std::string, std::string>> files;  // name, path
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(tmp_dir, ec)) {
     if (!entry.is_regular_file()) continue;
-    std::string path = entry.path().string();
-    auto digest = Sha256File(path);  // from the page cache runsc just filled
-    if (!digest.ok()) return digest.status();
-    image.files[entry.path().filename().string()] = *digest;
+    files.emplace_back(entry.path().filename().string(), entry.path().string());
     image.bytes += entry.file_size();
-    to_sync.push_back(path);
   }
   if (ec) return absl::InternalError(absl::StrCat("list ", tmp_dir, ": ", ec.message()));
-  if (image.files.empty()) {
+  if (files.empty()) {
     return absl::InternalError(absl::StrCat("runsc wrote no image files into ", tmp_dir));
   }
+  // The files' fsyncs (the write-back of whatever runsc left in the page
+  // cache) run while they are hashed: a large image costs the longer of
+  // the two, not their sum.
+  std::vector<std::string> to_sync;
+  for (const auto& [name, path] : files) to_sync.push_back(path);
+  auto synced = std::async(std::launch::async, [&to_sync] { return FsyncAll(to_sync); });
+  absl::Status hashed;
+  for (const auto& [name, path] : files) {
+    auto digest = Sha256ImageFile(path);
+    if (!digest.ok()) {
+      hashed = digest.status();
+      break;
+    }
+    image.files[name] = *digest;
+  }
+  if (auto s = synced.get(); !s.ok()) return s;
+  if (!hashed.ok()) return hashed;
   image.dir = final_dir;
   // Written in place: the directory is not published until its rename.
   std::string manifest = tmp_dir + "/" + kCheckpointManifestName;
   if (auto s = WriteFileReplace(manifest, CheckpointToJson(image), 0600); !s.ok()) return s;
-  to_sync.push_back(manifest);
-  to_sync.push_back(tmp_dir);  // its entries; all durable before the rename
-  if (auto s = FsyncAll(to_sync); !s.ok()) return s;
+  // The directory for its entries: all durable before the rename.
+  if (auto s = FsyncAll({manifest, tmp_dir}); !s.ok()) return s;
   // Replace an older image: move it aside first, so there is never a
   // moment with a half-replaced directory at final_dir.
   std::string old = final_dir + ".old";
@@ -123,8 +136,8 @@ absl::Status VerifyCheckpoint(const CheckpointImage& image) {
     if (!fs::exists(path)) {
       return absl::DataLossError(absl::StrCat("checkpoint file ", path, " is missing"));
     }
-    auto st = VerifyFileDigest(path, digest);
-    if (!st.ok()) {
+    auto actual = Sha256ImageFile(path);
+    if (!actual.ok() || *actual != digest) {
       return absl::DataLossError(absl::StrCat("checkpoint file ", path,
                                               " does not match its recorded digest"));
     }

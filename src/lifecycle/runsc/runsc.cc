@@ -1,5 +1,6 @@
 #include "lifecycle/runsc/runsc.h"
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -7,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "lifecycle/network/sandbox_network.h"
+#include "lifecycle/runsc/direct_io.h"
 
 namespace osgv {
 
@@ -81,8 +83,27 @@ absl::StatusOr<RunscFeatures> Runsc::Detect() {
   if (!f.ok()) return f.status();
   // `runsc flags` prints its table on stderr on some builds.
   features.flags = ParseRunscFlags(f->stdout_text + "\n" + f->stderr_text);
+  for (const char* subcommand : {"checkpoint", "restore"}) {
+    features.flags.merge(SubcommandFlags(subcommand));
+  }
   features_ = features;
   return features;
+}
+
+std::set<std::string> Runsc::SubcommandFlags(const std::string& subcommand) {
+  // `runsc help X` prints X's flag table on stdout and exits 0, where
+  // `runsc X --help` exits 128. A probe that fails only means none of X's
+  // optional flags is used.
+  Command help;
+  help.argv = {options_.path, "help", subcommand};
+  help.timeout = options_.timeout;
+  auto h = runner_->Run(help);
+  if (!h.ok() || !h->ok()) return {};
+  std::set<std::string> qualified;
+  for (const auto& flag : ParseRunscFlags(h->stdout_text + "\n" + h->stderr_text)) {
+    qualified.insert(absl::StrCat(subcommand, ".", flag));
+  }
+  return qualified;
 }
 
 absl::Status Runsc::RunWithContainerStdio(const std::string& what, const std::string& id,
@@ -113,11 +134,13 @@ absl::Status Runsc::Create(const std::string& id, const std::string& bundle,
 absl::Status Runsc::Restore(const std::string& id, const std::string& bundle,
                             const std::string& image_dir, const std::string& pid_file,
                             int stdin_fd, int stdout_fd, int stderr_fd) {
-  return RunWithContainerStdio(
-      "restore", id,
-      {"restore", "--detach", "--bundle", bundle, absl::StrCat("--image-path=", image_dir),
-       absl::StrCat("--pid-file=", pid_file), id},
-      stdin_fd, stdout_fd, stderr_fd, options_.timeout);
+  std::vector<std::string> args = {"restore", "--detach", "--bundle", bundle,
+                                   absl::StrCat("--image-path=", image_dir),
+                                   absl::StrCat("--pid-file=", pid_file)};
+  if (RestoreUsesDirectIo(image_dir)) args.push_back("--direct");
+  args.push_back(id);
+  return RunWithContainerStdio("restore", id, std::move(args), stdin_fd, stdout_fd, stderr_fd,
+                               options_.timeout);
 }
 
 absl::Status Runsc::Checkpoint(const std::string& id, const std::string& image_dir,
@@ -125,8 +148,25 @@ absl::Status Runsc::Checkpoint(const std::string& id, const std::string& image_d
                                std::chrono::milliseconds timeout) {
   std::vector<std::string> args = {"checkpoint", absl::StrCat("--image-path=", image_dir)};
   if (compression == "none") args.push_back("--compression=none");
+  if (CheckpointUsesDirectIo(image_dir, compression)) args.push_back("--direct");
   args.push_back(id);
   return Check("checkpoint", id, Call(args, timeout));
+}
+
+bool Runsc::CheckpointUsesDirectIo(const std::string& image_dir,
+                                   const std::string& compression) const {
+  // A flate image is one stream that runsc writes through its compressor;
+  // --direct concerns the pages file of an uncompressed one. runsc creates
+  // image_dir itself, on its parent's file system.
+  return options_.direct_checkpoint && compression == "none" && features_.Has("checkpoint.direct") &&
+         FileSystemTakesDirectIo(std::filesystem::path(image_dir).parent_path().string());
+}
+
+bool Runsc::RestoreUsesDirectIo(const std::string& image_dir) const {
+  const std::string pages = image_dir + "/pages.img";
+  std::error_code ec;
+  return features_.Has("restore.direct") && std::filesystem::is_regular_file(pages, ec) &&
+         !FileMostlyInPageCache(pages) && FileSystemTakesDirectIo(image_dir);
 }
 
 absl::Status Runsc::Start(const std::string& id) {

@@ -32,11 +32,17 @@ struct RunscOptions {
   // not the host's own.
   std::string network = "none";
   std::string netns_path;
+  // checkpoint.io: direct. Allows `checkpoint --direct` (CheckpointUsesDirectIo).
+  bool direct_checkpoint = false;
 };
 
 struct RunscFeatures {
-  std::string version;             // "0.0~20240729.0"
-  std::set<std::string> flags;     // global flag names, without dashes
+  std::string version;  // "0.0~20240729.0"
+  // Detected flag names, without dashes: global flags bare ("overlay2"),
+  // a subcommand's own flags qualified by it ("checkpoint.direct",
+  // "restore.direct"), so the one set that reaches the monitor (its spec's
+  // runsc flags) carries both.
+  std::set<std::string> flags;
   bool Has(const std::string& flag) const { return flags.count(flag) > 0; }
 };
 
@@ -51,8 +57,8 @@ class Runsc {
  public:
   Runsc(CommandRunner* runner, RunscOptions options);
 
-  // Probes `runsc --version` and `runsc flags`; the result decides the
-  // global flags used by every later call.
+  // Probes `runsc --version`, `runsc flags` and `runsc help checkpoint` /
+  // `restore`; the result decides the flags used by every later call.
   absl::StatusOr<RunscFeatures> Detect();
   void SetFeatures(RunscFeatures features) { features_ = std::move(features); }
   const RunscFeatures& features() const { return features_; }
@@ -63,11 +69,15 @@ class Runsc {
   absl::Status Create(const std::string& id, const std::string& bundle,
                       const std::string& pid_file, int stdin_fd, int stdout_fd, int stderr_fd);
   absl::Status Start(const std::string& id);
-  // `restore --detach` from a checkpoint image, stdio wired like Create.
+  // `restore --detach` from a checkpoint image, stdio wired like Create;
+  // with --direct when RestoreUsesDirectIo.
   absl::Status Restore(const std::string& id, const std::string& bundle,
                        const std::string& image_dir, const std::string& pid_file,
                        int stdin_fd, int stdout_fd, int stderr_fd);
-  // `checkpoint` (never --leave-running). compression: flate | none.
+  // `checkpoint` (never --leave-running). compression: flate | none. With
+  // `none`, when direct_checkpoint is set, this runsc has `checkpoint
+  // --direct` and the image's file system takes O_DIRECT, the pages file
+  // bypasses the page cache (CheckpointUsesDirectIo).
   absl::Status Checkpoint(const std::string& id, const std::string& image_dir,
                           const std::string& compression, std::chrono::milliseconds timeout);
   absl::StatusOr<std::optional<ContainerState>> State(const std::string& id);
@@ -83,9 +93,27 @@ class Runsc {
 
   std::vector<std::string> GlobalArgs() const;
 
+  // Whether a checkpoint into `image_dir` (not yet created) with
+  // `compression` passes --direct: a large uncompressed image then goes
+  // to disk once, at disk speed, instead of filling the page cache that
+  // the seal's fsync must then write back. Only with direct_checkpoint:
+  // the restore then has to read it all from disk, where a buffered
+  // image is still in the cache.
+  bool CheckpointUsesDirectIo(const std::string& image_dir, const std::string& compression) const;
+  // Whether a restore from `image_dir` passes --direct: when the image is
+  // uncompressed (it has a pages file) and its pages file is mostly not in
+  // the page cache (it was written with --direct and hashed past the
+  // cache), this runsc has `restore --direct` and the file system takes
+  // O_DIRECT: the direct read then avoids filling the page cache on the
+  // way in, while a cached image is read from the cache.
+  bool RestoreUsesDirectIo(const std::string& image_dir) const;
+
  private:
   absl::StatusOr<CommandResult> Call(std::vector<std::string> args,
                                      std::chrono::milliseconds timeout);
+  // The flags of one subcommand, from `runsc help <subcommand>`, each
+  // qualified as "<subcommand>.<flag>".
+  std::set<std::string> SubcommandFlags(const std::string& subcommand);
   // For the calls that boot a networked sandbox: masks /proc/sys/net
   // (runsc's broken root-netns check) once the netns is known not to be
   // the host's (the mask also switches that guard off).
