@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "lifecycle/unique_fd.h"
 
 namespace osgv {
 namespace {
@@ -46,10 +47,7 @@ absl::StatusOr<std::string> ReadInterpreter(int fd, const std::string& path) {
 absl::StatusOr<ElfFacts> ReadElfFacts(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(absl::StrCat("'", path, "': ", std::strerror(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
+  UniqueFd closer(fd);
   unsigned char ident[EI_NIDENT];
   if (!ReadAt(fd, ident, sizeof ident, 0) || std::memcmp(ident, ELFMAG, SELFMAG) != 0) {
     return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not an ELF executable"));

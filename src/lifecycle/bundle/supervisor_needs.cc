@@ -11,23 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lifecycle/unique_fd.h"
 
 namespace osgv {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Opens `path` inside `root` the way the sandbox will see it: absolute
 // symlinks and ".." resolve against the image's root, never the host's
@@ -85,12 +72,12 @@ const std::vector<std::string>& SupervisorNsenterPaths() {
 
 absl::Status CheckImageForSupervisor(const std::string& rootfs_dir, const std::string& image,
                                      const std::string& main_program) {
-  Fd root(open(rootfs_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd root(open(rootfs_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) {
     return absl::InternalError(absl::StrCat("image root '", rootfs_dir, "': ", std::strerror(errno)));
   }
   if (!main_program.empty() && main_program[0] == '/') {
-    Fd f(OpenInRoot(root.get(), main_program, O_PATH));
+    UniqueFd f(OpenInRoot(root.get(), main_program, O_PATH));
     if (f.get() < 0 || !IsExecutableFile(f.get())) {
       return Missing(image, absl::StrCat(
                                 "has no executable ", main_program,
@@ -101,7 +88,7 @@ absl::Status CheckImageForSupervisor(const std::string& rootfs_dir, const std::s
   bool found_ip = false;
   for (const auto& path : SupervisorIpPaths()) {
     // O_NONBLOCK: an image's FIFO at this path must not block the open.
-    Fd f(OpenInRoot(root.get(), path, O_RDONLY | O_NONBLOCK));
+    UniqueFd f(OpenInRoot(root.get(), path, O_RDONLY | O_NONBLOCK));
     if (f.get() < 0 || !IsExecutableFile(f.get())) continue;
     if (IsBusybox(f.get())) {
       return Missing(image, absl::StrCat(
@@ -119,7 +106,7 @@ absl::Status CheckImageForSupervisor(const std::string& rootfs_dir, const std::s
                                        "network namespace"));
   }
   for (const auto& path : SupervisorNsenterPaths()) {
-    Fd f(OpenInRoot(root.get(), path, O_PATH));
+    UniqueFd f(OpenInRoot(root.get(), path, O_PATH));
     if (f.get() >= 0 && IsExecutableFile(f.get())) return absl::OkStatus();
   }
   return Missing(image, absl::StrCat("has no nsenter (util-linux) at any of ",

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/runsc/direct_io.h"
+#include "lifecycle/unique_fd.h"
 
 namespace osgv {
 namespace {
@@ -23,20 +24,6 @@ namespace {
 constexpr size_t kChunk = 4 << 20;  // aligned for O_DIRECT; one read request
 constexpr int kSlots = 6;           // chunks read ahead of the hash, at most
 constexpr int kReaders = 2;         // requests in flight
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 absl::Status ReadError(const std::string& path) {
   return absl::InternalError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
@@ -148,7 +135,7 @@ absl::StatusOr<std::string> Sha256ImageFile(const std::string& path) {
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (!S_ISREG(st.st_mode) || size < kDirectHashMinBytes) return Sha256File(path);
   {
-    Fd plain(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd plain(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (plain.get() < 0) return ReadError(path);
     if (MostlyInPageCache(plain.get(), size)) return Sha256File(path);
   }
@@ -156,7 +143,7 @@ absl::StatusOr<std::string> Sha256ImageFile(const std::string& path) {
 }
 
 absl::StatusOr<std::string> Sha256FileDirect(const std::string& path) {
-  Fd direct(open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  UniqueFd direct(open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
   // A file system without O_DIRECT: the page cache it is.
   if (direct.get() < 0) return Sha256File(path);
   struct stat st;

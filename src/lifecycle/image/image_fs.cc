@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/image/status_util.h"
+#include "lifecycle/unique_fd.h"
 
 namespace osgv::image_fs {
 namespace {
@@ -40,10 +41,7 @@ absl::StatusOr<std::string> ReadFileAt(int dir_fd, const std::string& name, int6
     }
     return PosixError(errno, "cannot open", display);
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  UniqueFd closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) return PosixError(errno, "cannot stat", display);
   if (!S_ISREG(st.st_mode)) {

@@ -16,6 +16,7 @@
 #include "lifecycle/image/digest.h"
 #include "lifecycle/image/image_fs.h"
 #include "lifecycle/image/status_util.h"
+#include "lifecycle/unique_fd.h"
 
 namespace osgv {
 namespace {
@@ -196,16 +197,6 @@ absl::StatusOr<ResolvedManifest> ParseManifest(const Descriptor& self, const jso
 
 constexpr int kSubdirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
-struct UniqueFd {
-  explicit UniqueFd(int fd) : fd(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd >= 0) ::close(fd);
-  }
-  int fd;
-};
-
 // realpath(3); nullopt when the path does not resolve (a missing root
 // holds nothing).
 std::optional<std::string> RealPath(const std::string& path) {
@@ -264,8 +255,8 @@ absl::StatusOr<BlobFile> OciLayout::OpenBlob(const Descriptor& d) const {
   std::string display = absl::StrCat(dir_, "/blobs/sha256/", d.digest.substr(sizeof("sha256:") - 1));
   // blobs/ and blobs/sha256/ one component at a time, neither a symlink.
   UniqueFd blobs(::openat(fd(), "blobs", kSubdirFlags));
-  UniqueFd sha256(blobs.fd >= 0 ? ::openat(blobs.fd, "sha256", kSubdirFlags) : -1);
-  if (sha256.fd < 0) {
+  UniqueFd sha256(blobs.get() >= 0 ? ::openat(blobs.get(), "sha256", kSubdirFlags) : -1);
+  if (sha256.get() < 0) {
     if (errno == ENOENT) {
       return absl::FailedPreconditionError(
           absl::StrCat("blob ", d.digest, " is missing from OCI layout ", dir_));
@@ -273,7 +264,7 @@ absl::StatusOr<BlobFile> OciLayout::OpenBlob(const Descriptor& d) const {
     return absl::FailedPreconditionError(absl::StrCat(
         "OCI layout ", dir_, ": blobs/sha256 is not a directory (symlinks are not followed)"));
   }
-  return BlobFile::OpenAt(sha256.fd, d.digest.substr(sizeof("sha256:") - 1), d.digest, d.size,
+  return BlobFile::OpenAt(sha256.get(), d.digest.substr(sizeof("sha256:") - 1), d.digest, d.size,
                           display);
 }
 

@@ -20,6 +20,7 @@
 #include "lifecycle/migration/archive_entries.h"
 #include "lifecycle/migration/archive_reader.h"
 #include "lifecycle/migration/archived_record_check.h"
+#include "lifecycle/unique_fd.h"
 
 namespace osgv {
 
@@ -201,10 +202,7 @@ absl::Status ArchiveUnpacker::CheckpointFile(archive* in, archive_entry* entry,
   std::string path = image_dir_ + "/" + file;
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("create", path);
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
+  UniqueFd closer(fd);
   std::vector<char> buf(kArchiveCopyBuffer);
   Sha256Hasher hash;
   for (;;) {

@@ -12,6 +12,7 @@
 #include "lifecycle/fs_util.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/migration/archive_entries.h"
+#include "lifecycle/unique_fd.h"
 #include "lifecycle/wall_clock.h"
 
 namespace osgv {
@@ -54,10 +55,7 @@ absl::Status ArchiveWriter::AddFile(const std::string& name, const std::string& 
                                     std::string* digest) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open", path);
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
+  UniqueFd closer(fd);
   struct stat st;
   if (fstat(fd, &st) != 0) return ErrnoStatus("stat", path);
   if (!S_ISREG(st.st_mode)) {
