@@ -1,17 +1,13 @@
 // The Prometheus endpoint of a real `serve`: a create, stop, start and
 // delete move exactly the series they should, as a plain HTTP scrape of
 // /metrics shows them.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "common/loopback_http.h"
 #include "live_support.h"
 
 using namespace osgv::live;
@@ -19,34 +15,14 @@ using namespace osgv::live;
 namespace {
 
 int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  int port = osgv::testing::FreeLoopbackPort();
+  REQUIRE(port > 0);
+  return port;
 }
 
-// GET /metrics over a bare TCP socket; the body, "" when nothing answers.
+// GET /metrics; the body, "" when nothing answers with 200.
 std::string Scrape(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[8192];
-      ssize_t n;
-      while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
+  std::string response = osgv::testing::LoopbackHttpGet(port, "/metrics").value_or("");
   size_t body = response.find("\r\n\r\n");
   return response.rfind("HTTP/1.1 200", 0) == 0 && body != std::string::npos
              ? response.substr(body + 4)

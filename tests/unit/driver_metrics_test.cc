@@ -3,13 +3,11 @@
 // disk gauges read at the scrape.
 #include "metrics/driver_metrics.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
+#include <optional>
+#include <string>
 
+#include "common/loopback_http.h"
 #include "metrics/checkpoint_disk.h"
 #include "unit/fake_runner.h"
 #include "unit/metrics_reader.h"
@@ -20,38 +18,17 @@ namespace {
 
 using namespace osgv::testing;  // NOLINT
 
-// A port nobody listens on right now (bound, read, closed).
 int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  int port = FreeLoopbackPort();
+  REQUIRE(port > 0);
+  return port;
 }
 
-// GET `path` from 127.0.0.1:port; the whole response, headers included.
+// The whole response, headers included; "" when nothing answers.
 std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return response;
+  std::optional<std::string> response = LoopbackHttpGet(port, path);
+  REQUIRE(response.has_value());  // the request was written whole
+  return *response;
 }
 
 TEST_CASE("DriverMetrics: no listen address means no metrics at all", "[metrics]") {
