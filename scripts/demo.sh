@@ -303,19 +303,10 @@ demo_upstream() (
   OPENSHELL_GVISOR_LIVE=1 e2e_require_environment
   e2e_make_tmp
   trap e2e_cleanup EXIT
-  local cache=${OPENSHELL_E2E_IMAGE_CACHE:-/var/tmp/openshell-gvisor-e2e-image}
   osgv_banner "The real OpenShell gateway, CLI and supervisor (from $OPENSHELL_E2E_BIN_DIR)"
   echo "sandbox image: Debian 12 minbase + bash, iproute2, util-linux, a user 'sandbox'"
-  E2E_IMAGE=$("$OSGV_ROOT/scripts/build-sandbox-image.sh" "$cache")
+  e2e_start_world
   echo "image: $E2E_IMAGE"
-  E2E_PORT=$(e2e_pick_port)
-  e2e_write_cli
-  E2E_REGISTRY_PORT=$(e2e_pick_port)
-  e2e_start_registry
-  e2e_write_driver_config "$cache" "$E2E_IMAGE"
-  e2e_write_gateway_config
-  e2e_start_driver
-  e2e_start_gateway
   echo "driver: supervisor.binary = $OPENSHELL_E2E_BIN_DIR/openshell-sandbox, network.mode sandbox"
   echo "gateway: 127.0.0.1:$E2E_PORT (TLS off, Ed25519 signing keys from openssl, telemetry off)"
   local counter='i=0; while :; do i=$((i+1)); echo $i > /sandbox/counter; sleep 0.2; done'

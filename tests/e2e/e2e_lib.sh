@@ -270,6 +270,26 @@ e2e_wait_driver_restored() {
 # The runsc containers of our driver.
 e2e_runsc_ids() { runsc --root "$E2E_TMP/state/runsc" list --quiet 2>/dev/null || true; }
 
+# Everything a run needs, in order: the sandbox image (built once, cached in
+# OPENSHELL_E2E_IMAGE_CACHE), the CLI wrapper, the registry, our driver and
+# the gateway. Sets E2E_IMAGE, E2E_PORT and E2E_REGISTRY_PORT. Needs
+# E2E_TMP (e2e_make_tmp) and E2E_DRIVER.
+e2e_start_world() {
+  local cache=${OPENSHELL_E2E_IMAGE_CACHE:-/var/tmp/openshell-gvisor-e2e-image}
+  e2e_log "sandbox image (cached in $cache)"
+  E2E_IMAGE=$("$(dirname "${BASH_SOURCE[0]}")/../../scripts/build-sandbox-image.sh" "$cache")
+  E2E_PORT=$(e2e_pick_port)
+  e2e_write_cli
+  E2E_REGISTRY_PORT=$(e2e_pick_port)
+  e2e_start_registry
+  e2e_write_driver_config "$cache" "$E2E_IMAGE"
+  e2e_write_gateway_config
+  e2e_log "driver: $E2E_DRIVER (log $E2E_TMP/driver.log)"
+  e2e_start_driver
+  e2e_log "gateway on 127.0.0.1:$E2E_PORT and $E2E_BRIDGE_IP:$E2E_PORT"
+  e2e_start_gateway
+}
+
 # ---- checks and bookkeeping ------------------------------------------------
 
 e2e_die() {

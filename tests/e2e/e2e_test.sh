@@ -328,19 +328,7 @@ main() {
   trap e2e_cleanup EXIT
   trap 'exit 130' INT TERM
 
-  local cache=${OPENSHELL_E2E_IMAGE_CACHE:-/var/tmp/openshell-gvisor-e2e-image}
-  e2e_log "sandbox image (cached in $cache)"
-  E2E_IMAGE=$("$here/../../scripts/build-sandbox-image.sh" "$cache")
-  E2E_PORT=$(e2e_pick_port)
-  e2e_write_cli
-  E2E_REGISTRY_PORT=$(e2e_pick_port)
-  e2e_start_registry
-  e2e_write_driver_config "$cache" "$E2E_IMAGE"
-  e2e_write_gateway_config
-  e2e_log "driver: $E2E_DRIVER (log $E2E_TMP/driver.log)"
-  e2e_start_driver
-  e2e_log "gateway on 127.0.0.1:$E2E_PORT and $E2E_BRIDGE_IP:$E2E_PORT"
-  e2e_start_gateway
+  e2e_start_world
 
   local s
   for s in ${OPENSHELL_E2E_ONLY:-$ALL_SCENARIOS}; do
