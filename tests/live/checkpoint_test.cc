@@ -35,15 +35,6 @@ std::string InstanceId(pb::ComputeDriver::Stub* stub, const std::string& id) {
   return s->status().instance_id();
 }
 
-pb::DriverSandbox WaitSuspended(pb::ComputeDriver::Stub* stub, const std::string& id) {
-  auto s = WaitForSandbox(stub, id, [](const pb::DriverSandbox& x) {
-    auto* c = SuspendedCondition(x);
-    return c && c->status() == "True";
-  });
-  REQUIRE(s.has_value());
-  return *s;
-}
-
 // Runs the counter until it is well past 1, stops, and returns its value
 // as the sandbox's files saw it at the moment of the stop.
 int StartCounterAndStop(Driver& d, const std::string& id, const std::string& name) {

@@ -334,4 +334,13 @@ const pb::DriverCondition* SuspendedCondition(const pb::DriverSandbox& s) {
   return nullptr;
 }
 
+pb::DriverSandbox WaitSuspended(pb::ComputeDriver::Stub* stub, const std::string& id) {
+  auto s = WaitForSandbox(stub, id, [](const pb::DriverSandbox& x) {
+    auto* c = SuspendedCondition(x);
+    return c && c->status() == "True";
+  });
+  REQUIRE(s.has_value());
+  return *s;
+}
+
 }  // namespace osgv::live

@@ -105,5 +105,7 @@ grpc::Status Start(pb::ComputeDriver::Stub* stub, const std::string& id);
 pb::DriverSandbox WaitReady(pb::ComputeDriver::Stub* stub, const std::string& id);
 // The sandbox's Suspended condition, or nullptr.
 const pb::DriverCondition* SuspendedCondition(const pb::DriverSandbox& s);
+// Waits until Suspended=True (stopped); fails the test otherwise.
+pb::DriverSandbox WaitSuspended(pb::ComputeDriver::Stub* stub, const std::string& id);
 
 }  // namespace osgv::live

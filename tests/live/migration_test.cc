@@ -24,15 +24,6 @@ const std::vector<std::string> kCounter = {
     "echo before-stop > /root/marker; i=0; while true; do i=$((i+1)); echo $i > /root/counter.new; mv /root/counter.new /root/counter; "
     "sleep 0.1; done"};
 
-pb::DriverSandbox WaitSuspended(pb::ComputeDriver::Stub* stub, const std::string& id) {
-  auto s = WaitForSandbox(stub, id, [](const pb::DriverSandbox& x) {
-    auto* c = SuspendedCondition(x);
-    return c && c->status() == "True";
-  });
-  REQUIRE(s.has_value());
-  return *s;
-}
-
 CommandOutput Export(const std::string& state, const std::string& sandbox, const std::string& file) {
   return RunCommand({OSGV_DRIVER_BINARY, "export", "--state-dir", state, sandbox, file});
 }

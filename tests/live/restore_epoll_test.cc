@@ -95,10 +95,7 @@ TEST_CASE("an event loop's epoll instance across stop/start cycles", "[live][che
     auto st = Stop(d.stub.get(), sb.id());
     INFO(st.error_message());
     REQUIRE(st.ok());
-    REQUIRE(WaitForSandbox(d.stub.get(), sb.id(), [](const pb::DriverSandbox& x) {
-      auto* c = SuspendedCondition(x);
-      return c && c->status() == "True";
-    }).has_value());
+    WaitSuspended(d.stub.get(), sb.id());
     REQUIRE(Start(d.stub.get(), sb.id()).ok());
     auto ready = WaitReady(d.stub.get(), sb.id());
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
