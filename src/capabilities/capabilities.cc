@@ -18,6 +18,12 @@ DriverCapabilities CapabilitiesOf(const Config& config, const std::string& runsc
       "; network ", NetworkEnabled(config) ? "sandbox" : "none", ")");
   c.default_image = config.default_image;
   c.gateway_manages_lifecycle = false;
+  c.implementation_version = OSGV_VERSION;
+  // ValidateConfig has accepted the JSON already; a parse failure here
+  // would be a bug, and the default policy the safe answer to it.
+  if (auto admission = ParseAdmissionPolicy(config.gateway.admission_config_json); admission.ok()) {
+    c.admission = *admission;
+  }
   return c;
 }
 

@@ -82,6 +82,9 @@ struct GatewayConfig {
   std::string tls_ca;    // client TLS trio, required for https:// endpoints
   std::string tls_cert;
   std::string tls_key;
+  // v0.1.x and Ryno gateways: the admission policy the operator also set in
+  // the gateway's [<prefix>.drivers.<name>] table (admission_policy.h).
+  std::string admission_config_json = "{}";
 };
 
 struct NetworkConfig {

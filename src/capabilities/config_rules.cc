@@ -1,6 +1,8 @@
 // Which configuration values are acceptable (config_rules.h).
 #include "capabilities/config_rules.h"
 
+#include "capabilities/admission_policy.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -215,6 +217,7 @@ absl::Status CheckValues(const Config& c) {
       CheckAbsolutePath("supervisor.workdir", c.supervisor.workdir),
       CheckGatewayTls(c.gateway),
       CheckSupervisorGateway(c),
+      ParseAdmissionPolicy(c.gateway.admission_config_json).status(),
       c.images.skopeo_path.empty() ? KeyError("images.skopeo_path", "must not be empty")
                                    : absl::OkStatus(),
       CheckOptionalAbsolutePath("images.auth_file", c.images.auth_file),

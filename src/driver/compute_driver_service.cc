@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "capabilities/quantity.h"
 #include "capabilities/validation.h"
+#include "driver/negotiation.h"
 #include "driver/proto_convert.h"
 #include "driver/watch_reactor.h"
 #include "lifecycle/log_context.h"
@@ -52,6 +53,33 @@ std::string TraceId(const grpc::ServerContextBase* ctx) {
   return TraceIdFromTraceparent(std::string(it->second.data(), it->second.size()));
 }
 
+// Stable and opaque (gateway-contract-v01.md §5): the sandbox itself is the
+// compute resource, across every Stop and Start.
+std::string RuntimeIdentity(const std::string& sandbox_id) {
+  return absl::StrCat("gvisor://", sandbox_id);
+}
+
+// StartSandboxRequest.generation_id: upstream's runtime-generation form.
+bool IsGenerationId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+bool HasV01Fields(const pb::DriverSandbox& sandbox) {
+  const auto& spec = sandbox.spec();
+  return spec.has_policy() || spec.await_main_process_attachment() ||
+         spec.has_workload_identity() || !spec.launch_authentication().empty() ||
+         spec.template_().has_user_namespaces();
+}
+
+bool HasV01Fields(const pb::StartSandboxRequest& in) {
+  return !in.launch_authentication().empty() || !in.generation_id().empty() ||
+         !in.expected_runtime_identity().empty();
+}
+
 }  // namespace
 
 ComputeDriverService::ComputeDriverService(SandboxManager* manager,
@@ -72,15 +100,44 @@ grpc::Status ComputeDriverService::AwaitReady() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "driver is still recovering its sandboxes");
 }
 
+GatewayGeneration ComputeDriverService::OpenShellGeneration(bool request_has_v01_fields) const {
+  return request_has_v01_fields || last_capabilities_v01_.load() ? GatewayGeneration::kV01
+                                                                 : GatewayGeneration::kV0;
+}
+
 grpc::Status ComputeDriverService::GetCapabilities(grpc::ServerContext* ctx,
-                                                   const pb::GetCapabilitiesRequest*,
+                                                   const pb::GetCapabilitiesRequest* in,
                                                    pb::GetCapabilitiesResponse* out) {
+  last_capabilities_v01_.store(in->has_gateway());
+  return Capabilities(ctx, in->has_gateway() ? GatewayGeneration::kV01 : GatewayGeneration::kV0,
+                      *in, out);
+}
+
+grpc::Status ComputeDriverService::Capabilities(grpc::ServerContextBase* ctx,
+                                                GatewayGeneration generation,
+                                                const pb::GetCapabilitiesRequest& in,
+                                                pb::GetCapabilitiesResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  out->set_driver_name(capabilities_.driver_name);
-  out->set_driver_version(capabilities_.driver_version);
-  out->set_default_image(capabilities_.default_image);
-  out->set_gateway_manages_lifecycle(capabilities_.gateway_manages_lifecycle);
+  if (generation != GatewayGeneration::kV0) {
+    if (!in.has_gateway()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "gateway: peer metadata required; this gateway generation always sends it");
+    }
+    if (auto s = CheckGatewayMetadata(in.gateway(), generation); !s.ok()) {
+      spdlog::warn("refusing the gateway's capabilities request: {}", s.error_message());
+      return s;
+    }
+  }
+  FillCapabilities(capabilities_, generation, out);
   return grpc::Status::OK;
+}
+
+grpc::Status ComputeDriverService::AuthenticateSandbox(grpc::ServerContext*,
+                                                       const pb::AuthenticateSandboxRequest*,
+                                                       pb::AuthenticateSandboxResponse*) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "this driver does not authenticate sandbox credentials "
+                      "(supports_sandbox_authentication is false)");
 }
 
 grpc::Status ComputeDriverService::GetGatewayListenerRequirements(
@@ -98,16 +155,39 @@ grpc::Status ComputeDriverService::GetGatewayListenerRequirements(
 grpc::Status ComputeDriverService::ValidateSandboxCreate(grpc::ServerContext* ctx,
                                                          const pb::ValidateSandboxCreateRequest* in,
                                                          pb::ValidateSandboxCreateResponse*) {
+  return Validate(ctx, OpenShellGeneration(HasV01Fields(in->sandbox())), *in);
+}
+
+grpc::Status ComputeDriverService::Validate(grpc::ServerContextBase* ctx,
+                                            GatewayGeneration generation,
+                                            const pb::ValidateSandboxCreateRequest& in) {
   ScopedTraceId trace(TraceId(ctx));
-  return ToGrpc(manager_->Validate(FromProto(in->sandbox())));
+  if (auto s = CheckAdmitted(generation, in.sandbox()); !s.ok()) return s;
+  return ToGrpc(manager_->Validate(FromProto(in.sandbox(), generation)));
+}
+
+grpc::Status ComputeDriverService::CheckAdmitted(GatewayGeneration generation,
+                                                 const pb::DriverSandbox& sandbox) const {
+  // The acknowledged admission policy binds v0.1.x and Ryno gateways only;
+  // v0.0.x knows none and keeps its behaviour.
+  if (generation == GatewayGeneration::kV0 || capabilities_.admission.allow_driver_config) {
+    return grpc::Status::OK;
+  }
+  const auto& tmpl = sandbox.spec().template_();
+  if (tmpl.has_driver_config() && tmpl.driver_config().fields_size() > 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "spec.template.driver_config: not admitted; the acknowledged admission "
+                        "policy (gateway.admission_config_json) has allow_driver_config false");
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status ComputeDriverService::GetSandbox(grpc::ServerContext* ctx, const pb::GetSandboxRequest* in,
                                               pb::GetSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
-  if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
-  auto snap = manager_->Get(in->sandbox_id(), in->sandbox_name());
+  if (auto bad = MalformedLookupKey(in->sandbox_id(), in->name())) return *bad;
+  auto snap = manager_->Get(in->sandbox_id(), in->name());
   if (!snap.ok()) return ToGrpc(snap.status());
   ToProto(*snap, out->mutable_sandbox());
   return grpc::Status::OK;
@@ -124,10 +204,20 @@ grpc::Status ComputeDriverService::ListSandboxes(grpc::ServerContext* ctx,
 
 grpc::Status ComputeDriverService::CreateSandbox(grpc::ServerContext* ctx,
                                                  const pb::CreateSandboxRequest* in,
-                                                 pb::CreateSandboxResponse*) {
+                                                 pb::CreateSandboxResponse* out) {
+  return Create(ctx, OpenShellGeneration(HasV01Fields(in->sandbox())), *in, out);
+}
+
+grpc::Status ComputeDriverService::Create(grpc::ServerContextBase* ctx, GatewayGeneration generation,
+                                          const pb::CreateSandboxRequest& in,
+                                          pb::CreateSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
-  return ToGrpc(manager_->Create(FromProto(in->sandbox())));
+  if (auto s = CheckAdmitted(generation, in.sandbox()); !s.ok()) return s;
+  auto created = manager_->Create(FromProto(in.sandbox(), generation));
+  if (!created.ok()) return ToGrpc(created);
+  out->set_runtime_identity(RuntimeIdentity(in.sandbox().id()));
+  return grpc::Status::OK;
 }
 
 grpc::Status ComputeDriverService::StopSandbox(grpc::ServerContext* ctx,
@@ -135,17 +225,41 @@ grpc::Status ComputeDriverService::StopSandbox(grpc::ServerContext* ctx,
                                                pb::StopSandboxResponse*) {
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
-  if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
-  return ToGrpc(manager_->Stop(in->sandbox_id(), in->sandbox_name()));
+  if (auto bad = MalformedLookupKey(in->sandbox_id(), in->name())) return *bad;
+  return ToGrpc(manager_->Stop(in->sandbox_id(), in->name()));
 }
 
 grpc::Status ComputeDriverService::StartSandbox(grpc::ServerContext* ctx,
                                                 const pb::StartSandboxRequest* in,
-                                                pb::StartSandboxResponse*) {
+                                                pb::StartSandboxResponse* out) {
+  return Start(ctx, OpenShellGeneration(HasV01Fields(*in)), *in, out);
+}
+
+grpc::Status ComputeDriverService::Start(grpc::ServerContextBase* ctx, GatewayGeneration generation,
+                                         const pb::StartSandboxRequest& in,
+                                         pb::StartSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
-  if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
-  return ToGrpc(manager_->Start(in->sandbox_id(), in->sandbox_name()));
+  if (auto bad = MalformedLookupKey(in.sandbox_id(), in.name())) return *bad;
+  if (!in.generation_id().empty() && !IsGenerationId(in.generation_id())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("generation_id: must be 1 to 64 characters of [a-z0-9-] (got ",
+                                     QuoteForMessage(in.generation_id()), ")"));
+  }
+  // Start of a running sandbox succeeds without doing anything, so a
+  // retried Start (same generation_id) is idempotent. The credentials in
+  // launch_authentication are not used: no supervisor runs in v0.1.x and
+  // Ryno sandboxes (docs/generations.md).
+  if (auto s = manager_->Start(in.sandbox_id(), in.name()); !s.ok()) return ToGrpc(s);
+  if (generation != GatewayGeneration::kV0) {
+    std::string id = in.sandbox_id();
+    if (id.empty()) {
+      auto snap = manager_->Get("", in.name());
+      if (snap.ok()) id = snap->id;
+    }
+    out->set_runtime_identity(RuntimeIdentity(id));
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext* ctx,
@@ -154,8 +268,8 @@ grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext* ctx,
   ScopedTraceId trace(TraceId(ctx));
   if (auto s = AwaitReady(); !s.ok()) return s;
   // Nothing can be there: deleted = false, as for any absent sandbox.
-  if (MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return grpc::Status::OK;
-  auto deleted = manager_->Delete(in->sandbox_id(), in->sandbox_name());
+  if (MalformedLookupKey(in->sandbox_id(), in->name())) return grpc::Status::OK;
+  auto deleted = manager_->Delete(in->sandbox_id(), in->name());
   if (!deleted.ok()) return ToGrpc(deleted.status());
   out->set_deleted(*deleted);
   return grpc::Status::OK;
@@ -180,9 +294,16 @@ grpc::Status ComputeDriverService::DeleteWorkspace(grpc::ServerContext* ctx,
 
 grpc::ServerWriteReactor<pb::WatchSandboxesEvent>* ComputeDriverService::WatchSandboxes(
     grpc::CallbackServerContext* ctx, const pb::WatchSandboxesRequest*) {
+  WatchStart start;
+  if (auto s = OpenWatch(ctx, &start); !s.ok()) return FailedWatch(s);
+  return NewWatchReactor(std::move(start));
+}
+
+grpc::Status ComputeDriverService::OpenWatch(grpc::ServerContextBase* ctx, WatchStart* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return FailedWatch(s);
-  return NewWatchReactor(manager_->Watch());
+  if (auto s = AwaitReady(); !s.ok()) return s;
+  *out = manager_->Watch();
+  return grpc::Status::OK;
 }
 
 }  // namespace osgv

@@ -1,12 +1,22 @@
 // openshell.compute.v1.ComputeDriver: translates each RPC to the lifecycle
 // layer and back. No lifecycle logic lives here.
 //
+// Three gateway generations call it (docs/generations.md): v0.0.x and
+// v0.1.x on this service, Ryno through RynoComputeDriverService, which
+// relays to the generation-aware methods below. Which generation an
+// OpenShell call comes from is decided per call: a v0.1-only field in the
+// request, or the last GetCapabilities having carried peer metadata (a
+// v0.1.x gateway asks before every Validate, Create and Start) means
+// v0.1.x; anything else is the v0.0.x pin. Nothing an older gateway omits
+// is ever refused.
+//
 // Unary RPCs use the synchronous API (one pool thread for the length of the
 // call; none of them waits on more than one runsc call). WatchSandboxes uses
 // the callback API, so an idle or slow watcher costs no thread at all.
 #pragma once
 
 #include <atomic>
+#include <string>
 #include <condition_variable>
 #include <mutex>
 
@@ -34,6 +44,9 @@ class ComputeDriverService final : public ComputeDriverBase {
 
   grpc::Status GetCapabilities(grpc::ServerContext*, const pb::GetCapabilitiesRequest*,
                                pb::GetCapabilitiesResponse*) override;
+  // UNIMPLEMENTED: supports_sandbox_authentication is false (negotiation.h).
+  grpc::Status AuthenticateSandbox(grpc::ServerContext*, const pb::AuthenticateSandboxRequest*,
+                                   pb::AuthenticateSandboxResponse*) override;
   grpc::Status GetGatewayListenerRequirements(grpc::ServerContext*,
                                               const pb::GetGatewayListenerRequirementsRequest*,
                                               pb::GetGatewayListenerRequirementsResponse*) override;
@@ -58,8 +71,27 @@ class ComputeDriverService final : public ComputeDriverBase {
   grpc::ServerWriteReactor<pb::WatchSandboxesEvent>* WatchSandboxes(
       grpc::CallbackServerContext*, const pb::WatchSandboxesRequest*) override;
 
+  // The RPCs whose answer depends on the calling generation, for a caller
+  // that knows it. The overrides above decide it and call these.
+  grpc::Status Capabilities(grpc::ServerContextBase*, GatewayGeneration,
+                            const pb::GetCapabilitiesRequest&, pb::GetCapabilitiesResponse*);
+  grpc::Status Validate(grpc::ServerContextBase*, GatewayGeneration,
+                        const pb::ValidateSandboxCreateRequest&);
+  grpc::Status Create(grpc::ServerContextBase*, GatewayGeneration, const pb::CreateSandboxRequest&,
+                      pb::CreateSandboxResponse*);
+  grpc::Status Start(grpc::ServerContextBase*, GatewayGeneration, const pb::StartSandboxRequest&,
+                     pb::StartSandboxResponse*);
+  // Waits (bounded) for recovery, then subscribes; the caller wraps the
+  // subscription in its generation's stream.
+  grpc::Status OpenWatch(grpc::ServerContextBase*, WatchStart* out);
+
  private:
   grpc::Status AwaitReady();
+  GatewayGeneration OpenShellGeneration(bool request_has_v01_fields) const;
+  // What a sandbox request of `generation` may not carry (admission policy).
+  grpc::Status CheckAdmitted(GatewayGeneration generation, const pb::DriverSandbox& sandbox) const;
+  // Set by each OpenShell GetCapabilities: did it carry peer metadata?
+  std::atomic<bool> last_capabilities_v01_{false};
   std::string callback_address_;
 
   SandboxManager* manager_;

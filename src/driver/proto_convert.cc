@@ -1,6 +1,9 @@
 #include "driver/proto_convert.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "driver/policy_convert.h"
 
 namespace osgv {
 namespace {
@@ -19,8 +22,9 @@ std::map<std::string, std::string> MapOf(const google::protobuf::Map<std::string
 
 }  // namespace
 
-SandboxRequest FromProto(const pb::DriverSandbox& in) {
+SandboxRequest FromProto(const pb::DriverSandbox& in, GatewayGeneration generation) {
   SandboxRequest r;
+  r.spec.generation = generation;
   r.id = in.id();
   r.name = in.name();
   r.namespace_name = in.namespace_();
@@ -28,7 +32,11 @@ SandboxRequest FromProto(const pb::DriverSandbox& in) {
   const auto& spec = in.spec();
   r.spec.log_level = spec.log_level();
   r.spec.environment = MapOf(spec.environment());
-  r.spec.sandbox_token = spec.sandbox_token();
+  // From v0.1.x on this field carries the supervisor's gateway JWT, which
+  // must never reach the workload (gateway-contract-v01.md §8.3); no
+  // supervisor runs in those sandboxes, so it is dropped here, as is
+  // launch_authentication.
+  if (generation == GatewayGeneration::kV0) r.spec.sandbox_token = spec.sandbox_token();
   r.spec.command.assign(spec.command().begin(), spec.command().end());
   r.spec.tty = spec.tty();
   if (spec.has_resource_requirements() && spec.resource_requirements().has_gpu()) {
@@ -48,6 +56,12 @@ SandboxRequest FromProto(const pb::DriverSandbox& in) {
   }
   r.spec.tmpl.platform_config_json = StructJson(t.has_platform_config(), t.platform_config());
   r.spec.tmpl.driver_config_json = StructJson(t.has_driver_config(), t.driver_config());
+  if (generation != GatewayGeneration::kV0) {
+    if (spec.has_policy()) r.spec.policy = NetworkPolicyFromProto(spec.policy());
+    r.spec.await_main_process_attachment = spec.await_main_process_attachment();
+    r.spec.workload_user = spec.workload_identity().user();
+    r.spec.workload_group = spec.workload_identity().group();
+  }
   return r;
 }
 
@@ -57,7 +71,7 @@ void ToProto(const SandboxSnapshot& s, pb::DriverSandbox* out) {
   out->set_namespace_(s.namespace_name);
   out->set_workspace(s.workspace);
   auto* status = out->mutable_status();
-  status->set_sandbox_name(s.status.sandbox_name);
+  status->set_name(s.status.sandbox_name);
   status->set_instance_id(s.status.instance_id);
   status->set_deleting(s.status.deleting);
   for (const auto& c : s.status.conditions) {
@@ -66,7 +80,13 @@ void ToProto(const SandboxSnapshot& s, pb::DriverSandbox* out) {
     pc->set_status(c.status);
     pc->set_reason(c.reason);
     pc->set_message(c.message);
+    // Both generations' fields (gateway-contract-v01.md §4): each gateway
+    // reads its own and skips the other.
     pc->set_last_transition_time(c.last_transition_time);
+    google::protobuf::Timestamp when;
+    if (google::protobuf::util::TimeUtil::FromString(c.last_transition_time, &when)) {
+      *pc->mutable_transition_time() = when;
+    }
   }
 }
 
@@ -83,6 +103,8 @@ void ToProto(const WatchEvent& e, pb::WatchSandboxesEvent* out) {
       pe->set_sandbox_id(e.sandbox_id);
       auto* ev = pe->mutable_event();
       ev->set_timestamp_ms(e.event.timestamp_ms);
+      *ev->mutable_event_time() =
+          google::protobuf::util::TimeUtil::MillisecondsToTimestamp(e.event.timestamp_ms);
       ev->set_source(e.event.source);
       ev->set_type(e.event.type);
       ev->set_reason(e.event.reason);

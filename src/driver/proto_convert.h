@@ -11,7 +11,9 @@ namespace osgv {
 
 namespace pb = ::openshell::compute::v1;
 
-SandboxRequest FromProto(const pb::DriverSandbox& sandbox);
+// `generation`: the gateway generation of the call (negotiation.h); the
+// v0.1.x fields are read only for v0.1.x and Ryno calls.
+SandboxRequest FromProto(const pb::DriverSandbox& sandbox, GatewayGeneration generation);
 void ToProto(const SandboxSnapshot& snapshot, pb::DriverSandbox* out);
 void ToProto(const WatchEvent& event, pb::WatchSandboxesEvent* out);
 

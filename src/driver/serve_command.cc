@@ -15,6 +15,7 @@
 #include "driver/cli_args.h"
 #include "driver/commands.h"
 #include "driver/compute_driver_service.h"
+#include "driver/ryno_service.h"
 #include "driver/driver_config.h"
 #include "driver/driver_runtime.h"
 #include "driver/logging.h"
@@ -93,6 +94,8 @@ int ServeCommand(const std::vector<std::string>& argv) {
   SandboxManager& manager = *(*rt)->manager;
   ComputeDriverService service(&manager, CapabilitiesOf(*config, (*rt)->features.version));
   service.SetGatewayCallbackAddress(*callback);
+  // The Ryno gateway's service name for the same contract, on the same socket.
+  RynoComputeDriverService ryno_service(&service);
 
   auto listen_fd = BindDriverSocket(config->socket);
   if (!listen_fd.ok()) return Fatal(std::string(listen_fd.status().message()));
@@ -100,6 +103,7 @@ int ServeCommand(const std::vector<std::string>& argv) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
+  builder.RegisterService(&ryno_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fatal("cannot start the gRPC server");
   SetHealth(server.get(), false);

@@ -7,12 +7,23 @@
 #include <mutex>
 
 #include "driver/proto_convert.h"
+#include "driver/recode.h"
 
 namespace osgv {
 namespace {
 
-using Event = ::openshell::compute::v1::WatchSandboxesEvent;
+using OpenShellEvent = ::openshell::compute::v1::WatchSandboxesEvent;
+using RynoEvent = ::ryno::compute::v1::WatchSandboxesEvent;
 
+void Encode(const WatchEvent& event, OpenShellEvent* out) { ToProto(event, out); }
+
+void Encode(const WatchEvent& event, RynoEvent* out) {
+  OpenShellEvent superset;
+  ToProto(event, &superset);
+  Recode(superset, out);
+}
+
+template <class Event>
 class WatchReactor : public grpc::ServerWriteReactor<Event> {
  public:
   explicit WatchReactor(WatchStart start) : sub_(std::move(start.subscription)) {
@@ -89,9 +100,9 @@ class WatchReactor : public grpc::ServerWriteReactor<Event> {
     }
     if (have) {
       msg_.Clear();
-      ToProto(next, &msg_);
+      Encode(next, &msg_);
       writing_ = true;
-      StartWrite(&msg_);
+      this->StartWrite(&msg_);
       return;
     }
     if (sub_->overflowed()) {
@@ -106,7 +117,7 @@ class WatchReactor : public grpc::ServerWriteReactor<Event> {
   void FinishOnce(const grpc::Status& status) {
     if (finished_) return;
     finished_ = true;
-    Finish(status);
+    this->Finish(status);
   }
 
   std::shared_ptr<Subscription> sub_;
@@ -118,20 +129,29 @@ class WatchReactor : public grpc::ServerWriteReactor<Event> {
   bool cancelled_ = false;
 };
 
+template <class Event>
 class FailedReactor : public grpc::ServerWriteReactor<Event> {
  public:
-  explicit FailedReactor(const grpc::Status& status) { Finish(status); }
+  explicit FailedReactor(const grpc::Status& status) { this->Finish(status); }
   void OnDone() override { delete this; }
 };
 
 }  // namespace
 
-grpc::ServerWriteReactor<Event>* NewWatchReactor(WatchStart start) {
-  return new WatchReactor(std::move(start));
+grpc::ServerWriteReactor<OpenShellEvent>* NewWatchReactor(WatchStart start) {
+  return new WatchReactor<OpenShellEvent>(std::move(start));
 }
 
-grpc::ServerWriteReactor<Event>* FailedWatch(const grpc::Status& status) {
-  return new FailedReactor(status);
+grpc::ServerWriteReactor<OpenShellEvent>* FailedWatch(const grpc::Status& status) {
+  return new FailedReactor<OpenShellEvent>(status);
+}
+
+grpc::ServerWriteReactor<RynoEvent>* NewRynoWatchReactor(WatchStart start) {
+  return new WatchReactor<RynoEvent>(std::move(start));
+}
+
+grpc::ServerWriteReactor<RynoEvent>* FailedRynoWatch(const grpc::Status& status) {
+  return new FailedReactor<RynoEvent>(status);
 }
 
 }  // namespace osgv

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "compute_driver.pb.h"
+#include "ryno/compute_driver.pb.h"
 #include "lifecycle/sandbox_manager.h"
 
 namespace osgv {
@@ -14,6 +15,12 @@ grpc::ServerWriteReactor<::openshell::compute::v1::WatchSandboxesEvent>* NewWatc
     WatchStart start);
 // A stream that ends at once with `status`.
 grpc::ServerWriteReactor<::openshell::compute::v1::WatchSandboxesEvent>* FailedWatch(
+    const grpc::Status& status);
+
+// The same for a Ryno gateway: the events under Ryno's names.
+grpc::ServerWriteReactor<::ryno::compute::v1::WatchSandboxesEvent>* NewRynoWatchReactor(
+    WatchStart start);
+grpc::ServerWriteReactor<::ryno::compute::v1::WatchSandboxesEvent>* FailedRynoWatch(
     const grpc::Status& status);
 
 }  // namespace osgv

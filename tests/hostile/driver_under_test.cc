@@ -73,13 +73,16 @@ DriverUnderTest::DriverUnderTest() : tmp_("osgv-hostile") {
 
   DriverCapabilities capabilities;
   capabilities.driver_name = "gvisor";
+  capabilities.implementation_version = "0.0.0-test";
   service_ = std::make_unique<ComputeDriverService>(manager_.get(), capabilities);
   service_->SetReady();
+  ryno_service_ = std::make_unique<RynoComputeDriverService>(service_.get());
 
   // As `serve` builds it (serve_command.cc): no listening port of gRPC's
   // own, default limits; connections arrive through SocketServer.
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
+  builder.RegisterService(ryno_service_.get());
   server_ = builder.BuildAndStart();
   REQUIRE(server_);
   SocketConfig socket;
@@ -102,6 +105,11 @@ DriverUnderTest::~DriverUnderTest() {
   launcher_.KillAll();
   events_.reset();
   spdlog::set_default_logger(previous_logger_);
+}
+
+std::unique_ptr<::ryno::compute::v1::ComputeDriver::Stub> DriverUnderTest::ConnectRyno() const {
+  return ::ryno::compute::v1::ComputeDriver::NewStub(
+      grpc::CreateChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials()));
 }
 
 std::unique_ptr<pb::ComputeDriver::Stub> DriverUnderTest::Connect() const {

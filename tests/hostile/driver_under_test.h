@@ -16,6 +16,7 @@
 
 #include "compute_driver.grpc.pb.h"
 #include "driver/compute_driver_service.h"
+#include "driver/ryno_service.h"
 #include "driver/socket_server.h"
 #include "lifecycle/image/image_store.h"
 #include "lifecycle/monitor/exit_watcher.h"
@@ -46,6 +47,8 @@ class DriverUnderTest {
 
   // A new connection (channel) to the driver's socket.
   std::unique_ptr<pb::ComputeDriver::Stub> Connect() const;
+  // The same socket, through the Ryno gateway's service name.
+  std::unique_ptr<::ryno::compute::v1::ComputeDriver::Stub> ConnectRyno() const;
 
   // Creates the sandbox `id`/`name` in workspace "dev" (registry image) and
   // waits until its provisioning has failed and published its last event,
@@ -75,6 +78,7 @@ class DriverUnderTest {
   std::unique_ptr<EventLog> events_;
   std::unique_ptr<SandboxManager> manager_;
   std::unique_ptr<ComputeDriverService> service_;
+  std::unique_ptr<RynoComputeDriverService> ryno_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<SocketServer> socket_;
   std::string socket_path_;

@@ -470,21 +470,21 @@ grpc::Status Send(pb::ComputeDriver::Stub& stub, Rpc rpc, const pb::DriverSandbo
     case Rpc::kGet: {
       pb::GetSandboxRequest in;
       in.set_sandbox_id(c.id);
-      in.set_sandbox_name(c.lookup_name);
+      in.set_name(c.lookup_name);
       pb::GetSandboxResponse out;
       return stub.GetSandbox(&ctx, in, &out);
     }
     case Rpc::kStop: {
       pb::StopSandboxRequest in;
       in.set_sandbox_id(c.id);
-      in.set_sandbox_name(c.lookup_name);
+      in.set_name(c.lookup_name);
       pb::StopSandboxResponse out;
       return stub.StopSandbox(&ctx, in, &out);
     }
     case Rpc::kStart: {
       pb::StartSandboxRequest in;
       in.set_sandbox_id(c.id);
-      in.set_sandbox_name(c.lookup_name);
+      in.set_name(c.lookup_name);
       pb::StartSandboxResponse out;
       return stub.StartSandbox(&ctx, in, &out);
     }
@@ -503,7 +503,7 @@ grpc::Status Send(pb::ComputeDriver::Stub& stub, Rpc rpc, const pb::DriverSandbo
     case Rpc::kDelete: {
       pb::DeleteSandboxRequest in;
       in.set_sandbox_id(c.id);
-      in.set_sandbox_name(c.lookup_name);
+      in.set_name(c.lookup_name);
       pb::DeleteSandboxResponse out;
       grpc::Status st = stub.DeleteSandbox(&ctx, in, &out);
       *deleted = out.deleted();

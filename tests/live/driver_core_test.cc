@@ -280,7 +280,7 @@ TEST_CASE("duplicate id or name is ALREADY_EXISTS - list and get report the sand
   REQUIRE(list.sandboxes_size() == 1);
   CHECK(list.sandboxes(0).id() == sb.id());
   CHECK(list.sandboxes(0).name() == "dup");
-  CHECK(list.sandboxes(0).status().sandbox_name() == "dup");
+  CHECK(list.sandboxes(0).status().name() == "dup");
   CHECK_FALSE(list.sandboxes(0).status().instance_id().empty());
   WaitReady(d.stub.get(), sb.id());
   REQUIRE(Delete(d.stub.get(), sb.id(), nullptr).ok());
