@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -260,6 +263,43 @@ TEST_CASE("a Ryno watch stream carries the sandboxes under Ryno's names with eve
   REQUIRE(event.has_sandbox());
   CHECK(event.sandbox().sandbox().id() == "99998888777766665555444433332222");
   ctx.TryCancel();
+}
+
+// Every regular file under `root` whose bytes contain `needle`.
+std::vector<std::string> FilesContaining(const std::string& root, const std::string& needle) {
+  std::vector<std::string> hits;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    if (absl::StrContains(bytes.str(), needle)) hits.push_back(entry.path().string());
+  }
+  return hits;
+}
+
+TEST_CASE("v0.1.x credentials (launch_authentication, the gateway JWT) reach no file and no log",
+          "[generations][secrets]") {
+  DriverUnderTest driver;
+  const std::string launch = "launch-bundle-secret-5d1e0b";
+  const std::string jwt = "supervisor-gateway-jwt-8c2f47";
+  pb::CreateSandboxRequest in = V01Create("0a0b0c0d0e0f00112233445566778899", "secrets");
+  in.mutable_sandbox()->mutable_spec()->set_launch_authentication(launch);
+  in.mutable_sandbox()->mutable_spec()->set_sandbox_token(jwt);
+  pb::CreateSandboxResponse out;
+  REQUIRE(Call(*driver.Connect(), &pb::ComputeDriver::Stub::CreateSandbox, in, &out).ok());
+  pb::StartSandboxRequest start;
+  start.set_sandbox_id("0a0b0c0d0e0f00112233445566778899");
+  start.set_launch_authentication(launch);
+  start.set_generation_id("gen-1");
+  pb::StartSandboxResponse started;
+  Call(*driver.Connect(), &pb::ComputeDriver::Stub::StartSandbox, start, &started);
+  for (const std::string& secret : {launch, jwt}) {
+    INFO(secret);
+    CHECK(FilesContaining(driver.layout().root, secret).empty());
+    CHECK(FilesContaining(driver.checkpoint_dir(), secret).empty());
+    CHECK_FALSE(absl::StrContains(driver.Logs(), secret));
+  }
 }
 
 }  // namespace
