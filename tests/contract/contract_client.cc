@@ -96,6 +96,10 @@ absl::StatusOr<pb::DriverSandbox> WaitForPhase(Session& s, const Options& o, Pha
   Phase phase = Phase::kProvisioning;
   while (absl::Now() < deadline) {
     if (auto st = GetSandbox(s, o, &last); !st.ok()) return RpcFailed("GetSandbox", st);
+    if (last.id() != o.id) {  // the gateway treats this as an error
+      return absl::FailedPreconditionError(
+          absl::StrCat("GetSandbox for id ", o.id, " answered with id '", last.id(), "'"));
+    }
     phase = DerivePhase(Conditions(last), last.status().deleting());
     if (phase == want) return last;
     if (phase == Phase::kError || phase == Phase::kDeleting) break;
@@ -115,6 +119,21 @@ absl::Status WaitReady(Session& s, const Options& o) {
     if (c.type() == "Ready") return CheckConditionTime(c, absl::Now());
   }
   return absl::InternalError("Ready phase without a Ready condition");
+}
+
+// The gateway's reconcile sweep starts from ListSandboxes' ids.
+absl::Status Listed(Session& s, const Options& o) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, absl::Seconds(10));
+  pb::ListSandboxesResponse resp;
+  if (auto st = s.stub->ListSandboxes(&ctx, pb::ListSandboxesRequest(), &resp); !st.ok()) {
+    return RpcFailed("ListSandboxes", st);
+  }
+  for (const auto& sb : resp.sandboxes()) {
+    if (sb.id() == o.id) return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("ListSandboxes does not list the ready sandbox ", o.id));
 }
 
 // The platform events a WatchSandboxes stream brings for one sandbox while
@@ -211,6 +230,7 @@ absl::Status Create(Session& s, const Options& o) {
     if (auto st = CheckCreated(s, resp); !st.ok()) return st;
   }
   if (auto st = WaitReady(s, o); !st.ok()) return st;
+  if (auto st = Listed(s, o); !st.ok()) return st;
   return events.Check(std::cout);
 }
 
@@ -311,6 +331,10 @@ int Main(int argc, char** argv) {
       grpc::CreateChannel("unix://" + o.socket, grpc::InsecureChannelCredentials()));
   // Every run is a gateway starting up: it negotiates before anything else.
   absl::Status st = Startup(s);
+  if (st.code() == absl::StatusCode::kUnimplemented) {
+    st = absl::UnimplementedError(absl::StrCat(st.message(), " (the driver does not serve ",
+                                               pb::ComputeDriver::service_full_name(), ")"));
+  }
   const std::string what = st.ok() ? o.command : "gateway start-up (GetCapabilities)";
   if (st.ok()) st = step->second(s, o);
   if (!st.ok()) {

@@ -1,5 +1,7 @@
 #include "gateway_checks.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -8,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -241,6 +244,22 @@ absl::Status CheckDefaultAdmissionPolicy(const std::string& policy, const std::s
         Describe(want)));
   }
   return absl::OkStatus();
+}
+
+bool IsSocketAddress(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = text.substr(0, colon);
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port > 65535 ||
+      text.substr(colon + 1).find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  unsigned char buf[16];
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    return inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) == 1;
+  }
+  return inet_pton(AF_INET, host.c_str(), buf) == 1;
 }
 
 const char* PhaseName(Phase p) {

@@ -44,6 +44,10 @@ absl::Status Negotiate(const std::optional<PeerInfo>& driver, const PeerInfo& ga
 // default policy.
 absl::Status CheckDefaultAdmissionPolicy(const std::string& policy, const std::string& prefix);
 
+// The pin gateway's check of a listener requirement's exact_bind_address:
+// a valid "IP:port" ("[v6]:port" for IPv6), as Rust's SocketAddr parses it.
+bool IsSocketAddress(const std::string& text);
+
 // A DriverCondition, whichever package it came from (timestamps aside).
 struct Condition {
   std::string type;

@@ -103,6 +103,18 @@ TEST_CASE("admission check 1 takes v1:{} and its spelled-out default only", "[co
   }
 }
 
+TEST_CASE("a listener's exact_bind_address must be IP:port", "[contract]") {
+  for (const char* good : {"10.89.0.1:8080", "0.0.0.0:0", "[::1]:443", "[fe80::1]:65535"}) {
+    INFO(good);
+    CHECK(IsSocketAddress(good));
+  }
+  for (const char* bad : {"", "10.89.0.1", "10.89.0.1:", "10.89.0.1:65536", "10.89.0.1:+80",
+                          "host:80", "::1:443", "[::1]", "10.89.0.1:80 ", "[10.0.0.1]:80"}) {
+    INFO(bad);
+    CHECK_FALSE(IsSocketAddress(bad));
+  }
+}
+
 TEST_CASE("derive_phase maps conditions as the gateway does", "[contract]") {
   using C = std::vector<Condition>;
   CHECK(DerivePhase(C{{"Ready", "True", "BackendReady", ""}}, false) == Phase::kReady);

@@ -49,7 +49,9 @@ in_sandbox() {
 counter() { in_sandbox "$1" cat /dev/shm/counter 2>/dev/null || true; }
 
 # Field 22 of /proc/1/stat (starttime); fields are counted after "(comm)",
-# which may itself hold spaces.
+# which may itself hold spaces. It counts clock ticks since the sandbox
+# booted, so a cold boot can land on the same tick: the counter is the
+# stronger of the two proofs.
 pid1_start_time() {
   local stat
   stat=$(in_sandbox "$1" cat /proc/1/stat) || return 1
@@ -61,7 +63,7 @@ pid1_start_time() {
 # not be mistaken for a restore. Prints the value.
 counter_at_least() {
   local id=$1 want=$2 value i
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < 150; i++)); do
     value=$(counter "$id")
     if [[ $value =~ ^[0-9]+$ ]] && ((value >= want)); then
       echo "$value"
@@ -69,7 +71,7 @@ counter_at_least() {
     fi
     sleep 0.1
   done
-  echo "the counter in /dev/shm/counter did not reach $want within 10 s (last: '$value')" >&2
+  echo "the counter in /dev/shm/counter did not reach $want within 15 s (last: '$value')" >&2
   return 1
 }
 
@@ -83,7 +85,7 @@ run_generation() {
   }
   step capabilities || return 1
   step create --image "$IMAGE" || return 1
-  before=$(counter_at_least "$id" 5) || { echo "FAIL: ${generation[$tag]}: before Stop"; return 1; }
+  before=$(counter_at_least "$id" 10) || { echo "FAIL: ${generation[$tag]}: before Stop"; return 1; }
   t_before=$(pid1_start_time "$id") ||
     { echo "FAIL: ${generation[$tag]}: cannot read /proc/1/stat before Stop"; return 1; }
   step stop || return 1

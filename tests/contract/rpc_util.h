@@ -25,7 +25,8 @@ inline absl::StatusCode CodeOf(const grpc::Status& st) {
 }
 
 inline std::string Describe(const grpc::Status& st) {
-  return absl::StrCat(absl::StatusCodeToString(CodeOf(st)), ": ", st.error_message());
+  std::string code = absl::StatusCodeToString(CodeOf(st));
+  return st.error_message().empty() ? code : absl::StrCat(code, ": ", st.error_message());
 }
 
 // `rpc` failed: its code and message, for the step's failure message.

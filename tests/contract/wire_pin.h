@@ -14,8 +14,35 @@ namespace osgv::contract {
 inline constexpr bool kNegotiates = false;
 inline constexpr int kStartCalls = 1;  // a pin gateway sends one Start, no generation id
 
+// Right after GetCapabilities the pin gateway asks which extra listeners
+// the driver needs: UNIMPLEMENTED means none; any other error, a
+// requirement without a selector, or a bind address that is not IP:port
+// stops its start-up (gateway-contract.md §1.1).
+inline absl::Status CheckListenerRequirements(Session& s) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, absl::Seconds(10));
+  pb::GetGatewayListenerRequirementsRequest req;
+  pb::GetGatewayListenerRequirementsResponse resp;
+  auto st = s.stub->GetGatewayListenerRequirements(&ctx, req, &resp);
+  if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED) return absl::OkStatus();
+  if (!st.ok()) return RpcFailed("GetGatewayListenerRequirements", st);
+  for (const auto& r : resp.requirements()) {
+    if (r.selector_case() == pb::GatewayListenerRequirement::SELECTOR_NOT_SET) {
+      return absl::FailedPreconditionError(
+          "GetGatewayListenerRequirements: a requirement without a selector (reason '" +
+          r.reason() + "')");
+    }
+    if (r.has_exact_bind_address() && !IsSocketAddress(r.exact_bind_address())) {
+      return absl::FailedPreconditionError("GetGatewayListenerRequirements: exact_bind_address '" +
+                                           r.exact_bind_address() + "' is not IP:port");
+    }
+  }
+  return absl::OkStatus();
+}
+
 // At start-up the pin gateway sends GetCapabilitiesRequest{} and uses
 // driver_name and default_image; it aborts only when the call fails.
+// Then it asks for listener requirements.
 inline absl::Status Startup(Session& s) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx, absl::Seconds(10));
@@ -28,7 +55,7 @@ inline absl::Status Startup(Session& s) {
     return absl::FailedPreconditionError("GetCapabilitiesResponse.driver_name (field 1) is empty");
   }
   s.driver_name = resp.driver_name();
-  return absl::OkStatus();
+  return CheckListenerRequirements(s);
 }
 
 // The pin gateway calls GetCapabilities only at start-up.
