@@ -11,7 +11,6 @@
 
 namespace osgv::contract {
 
-inline constexpr bool kNegotiates = false;
 inline constexpr int kStartCalls = 1;  // a pin gateway sends one Start, no generation id
 
 // Right after GetCapabilities the pin gateway asks which extra listeners

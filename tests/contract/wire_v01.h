@@ -14,7 +14,6 @@
 
 namespace osgv::contract {
 
-inline constexpr bool kNegotiates = true;
 // A retried Start carries the same generation_id (compute_driver.proto), so
 // the client sends each Start twice; both must succeed.
 inline constexpr int kStartCalls = 2;
