@@ -40,6 +40,24 @@ struct HostMount {
   bool read_only = false;
 };
 
+// Which gateway generation created a sandbox (gateway-contract-v01.md §13.4). Each sandbox
+// belongs to exactly one; it is fixed at create and persisted.
+enum class GatewayGeneration { kV0, kV01, kRyno };
+
+// One endpoint the sandbox's network fence allows (from SandboxPolicy.network_policies).
+struct PolicyEndpoint {
+  std::string host;                      // exact host name, "" when only allowed_ips
+  std::vector<uint32_t> ports;           // at least one
+  std::vector<std::string> allowed_ips;  // IPs or CIDRs ("10.0.5.0/24"); IPv4 and IPv6
+};
+
+// What the fence enforces of the gateway's SandboxPolicy, and what it cannot.
+struct SandboxNetworkPolicy {
+  bool present = false;                   // spec.policy was set
+  std::vector<PolicyEndpoint> endpoints;  // allowed exactly; everything else denied
+  std::vector<std::string> not_enforced;  // one human-readable line per ignored part
+};
+
 struct SandboxSpec {
   std::string log_level;
   std::map<std::string, std::string> environment;
@@ -51,6 +69,11 @@ struct SandboxSpec {
   std::vector<std::string> command;
   bool tty = false;
   std::vector<HostMount> host_mounts;
+  GatewayGeneration generation = GatewayGeneration::kV0;
+  SandboxNetworkPolicy policy;              // v0.1.x/Ryno only
+  bool await_main_process_attachment = false;
+  std::string workload_user;                // WorkloadIdentityRequest selectors
+  std::string workload_group;
 };
 
 // What ValidateSandboxCreate and CreateSandbox carry.
