@@ -1922,5 +1922,89 @@ TEST_CASE("Create: the sandbox's root has the image root's mode, not the upper d
   CHECK((upper.st_mode & 07777) == 0755);
 }
 
+// ---- v0.1.x / Ryno mode (docs/supervisor.md, docs/network.md "Policy fence") ----
+
+SandboxRequest V01Req(const Fixture& f, const std::string& id, const std::string& name) {
+  SandboxRequest r = f.Req(id, name);
+  r.spec.generation = GatewayGeneration::kV01;
+  r.spec.policy.present = true;
+  r.spec.policy.endpoints = {{"api.example.com", {443}, {}},
+                             {"", {5432}, {"10.0.5.0/24", "2001:db8::1"}},
+                             {"gone.example.com", {80}, {}}};
+  r.spec.policy.not_enforced = {"network_policies[\"gh\"].endpoints[0]: L7 rules (protocol rest)"};
+  return r;
+}
+
+TEST_CASE("v0.1.x sandbox: no supervisor and no token, even with supervisor.binary set",
+          "[manager][generation]") {
+  Fixture f;
+  // Would fail a pin-era create (no such file); the mode never looks at it.
+  f.config.supervisor.binary = "/nonexistent/openshell-sandbox";
+  REQUIRE(f.M().Create(V01Req(f, "sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  const std::string rid = f.Rec("sb-1").runsc_id;
+  CHECK_FALSE(HasTokenFile(f.layout.sandbox_dir(rid)));
+  const auto rec = f.Rec("sb-1");
+  CHECK(rec.spec_json.find("secret-token") == std::string::npos);
+  auto stored = DecodeRequest(rec.spec_json);
+  REQUIRE(stored.ok());
+  CHECK(stored->spec.generation == GatewayGeneration::kV01);
+
+  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle(rid) + "/config.json"));
+  const auto& process = spec.at("process");
+  CHECK(process.at("args") == nlohmann::json({"/bin/sh", "-c", "sleep 1000"}));
+  for (const auto& e : process.at("env")) {
+    const std::string entry = e;
+    CHECK(entry.find("secret-token") == std::string::npos);
+    CHECK(entry.rfind("OPENSHELL_SANDBOX_TOKEN", 0) != 0);
+  }
+  for (const auto& m : spec.at("mounts")) {
+    const std::string destination = m.at("destination");
+    CHECK(destination.rfind("/etc/openshell", 0) != 0);
+    CHECK(destination.rfind("/opt/openshell", 0) != 0);
+  }
+}
+
+TEST_CASE("v0.1.x sandbox: \"sandbox\" workload identity runs the workload as that user",
+          "[manager][generation]") {
+  Fixture f;
+  OciLayoutBuilder oci(f.tmp.Dir("image-with-user"));
+  auto layer = oci.AddLayer({Dir("etc"),
+                             File("etc/passwd", "root:x:0:0::/root:/bin/sh\n"
+                                                "sandbox:x:1000:1001::/sandbox:/bin/sh\n"),
+                             File("etc/group", "sandbox:x:1001:\n"), Dir("bin"),
+                             File("bin/sh", "#!", 0755)});
+  oci.WriteIndex({oci.AddImage({layer}, {{"Cmd", {"/bin/sh"}}})});
+  auto req = V01Req(f, "sb-1", "alpha");
+  req.spec.tmpl.image = "oci:" + oci.dir();
+  req.spec.workload_user = "sandbox";
+  REQUIRE(f.M().Create(req).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle(f.Rec("sb-1").runsc_id) + "/config.json"));
+  CHECK(spec.at("process").at("user").at("uid") == 1000);
+  CHECK(spec.at("process").at("user").at("gid") == 1001);
+
+  // The fixture's image has no such account: the create fails, naming it.
+  auto missing = V01Req(f, "sb-2", "beta");
+  missing.spec.workload_user = "sandbox";
+  REQUIRE(f.M().Create(missing).ok());
+  REQUIRE(f.WaitPhase("sb-2", phase::kFailed));
+  CHECK_THAT(f.Rec("sb-2").message, Catch::Contains("sandbox.spec.workload_identity.user"));
+}
+
+TEST_CASE("v0.1.x sandbox: refused requests change nothing", "[manager][generation]") {
+  Fixture f;
+  auto req = V01Req(f, "sb-1", "alpha");
+  req.spec.await_main_process_attachment = true;
+  auto st = f.M().Create(req);
+  CHECK(st.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(Msg(st), Catch::StartsWith("sandbox.spec.await_main_process_attachment"));
+  req = V01Req(f, "sb-1", "alpha");
+  req.spec.policy.endpoints[0].ports = {70000};
+  CHECK(f.M().Create(req).code() == absl::StatusCode::kInvalidArgument);
+  CHECK_FALSE(f.HasRecord("sb-1"));
+  CHECK(f.M().List().empty());
+}
+
 }  // namespace
 }  // namespace osgv
