@@ -103,6 +103,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
   PublishEvent(request.id, "Normal", "Scheduled", "Sandbox accepted by the gvisor driver",
                progress::Step(progress::kRequestingSandbox, "Sandbox allocated",
                               progress::kPullingImage, ""));
+  if (IsDriverReadinessMode(request.spec)) PublishPolicyLimitations(request);
   RunInBackground([this, e, request = std::move(request)]() mutable {
     Provision(e, std::move(request));
   });
@@ -297,7 +298,7 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
                progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
 
   *failure_reason = reason::kContainerCreateFailed;
-  auto net = ConnectNetwork(e, WantsNetwork(request));
+  auto net = ConnectNetwork(e, WantsNetwork(request), request);
   if (!net.ok()) return net.status();
   if (auto st = PrepareRootfs(e, request, *image, /*write_bundle=*/true,
                               net->has_value() ? &**net : nullptr);

@@ -93,7 +93,8 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
 
   // The bundle is rewritten only when it is missing (an imported sandbox).
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
-  auto net = ConnectNetwork(e, have_bundle ? !BundleNetnsPath(rid).empty() : WantsNetwork(*request));
+  auto net = ConnectNetwork(e, have_bundle ? !BundleNetnsPath(rid).empty() : WantsNetwork(*request),
+                            *request);
   // The digest it ran on, not whatever the tag names today.
   auto rootfs_image = PrepareImage(*request, stopped.image_digest);
   st = !net.ok()            ? net.status()
@@ -130,7 +131,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     ReleaseRuntime(rid);
     PrepareRootfs(e, *request, *rootfs_image, false).IgnoreError();  // release unmounted it
     // The failed restore may have stripped eth0 again.
-    if (net->has_value()) ConnectNetwork(e, true).IgnoreError();
+    if (net->has_value()) ConnectNetwork(e, true, *request).IgnoreError();
     cold_reason = absl::StrCat("restoring its checkpoint failed (", handle.status().message(), ")");
   }
 

@@ -70,6 +70,7 @@ struct Fixture {
   Config config;
   FakeSandboxNetwork net;  // used when Networked() was called
   bool networked = false;
+  HostResolver* resolver = nullptr;  // policy fence lookups (v0.1.x/Ryno sandboxes)
   std::unique_ptr<SandboxManager> mgr;
 
   Fixture() {
@@ -124,6 +125,7 @@ struct Fixture {
       d.events = &bus;
       d.cgroup_root = cgroup_root;
       if (networked) d.network = &net;
+      d.resolver = resolver;
       mgr = std::make_unique<SandboxManager>(d);
     }
     return *mgr;
@@ -1924,6 +1926,27 @@ TEST_CASE("Create: the sandbox's root has the image root's mode, not the upper d
 
 // ---- v0.1.x / Ryno mode (docs/supervisor.md, docs/network.md "Policy fence") ----
 
+// Answers from a table and counts the lookups; a name not in the table is
+// NOT_FOUND.
+class TableResolver : public HostResolver {
+ public:
+  std::map<std::string, absl::StatusOr<std::vector<std::string>>> Resolve(
+      const std::vector<std::string>& names, std::chrono::milliseconds) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++lookups;
+    std::map<std::string, absl::StatusOr<std::vector<std::string>>> out;
+    for (const auto& name : names) {
+      auto it = table.find(name);
+      out.emplace(name, it != table.end() ? absl::StatusOr<std::vector<std::string>>(it->second)
+                                          : absl::NotFoundError("no such name"));
+    }
+    return out;
+  }
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> table;
+  int lookups = 0;
+};
+
 SandboxRequest V01Req(const Fixture& f, const std::string& id, const std::string& name) {
   SandboxRequest r = f.Req(id, name);
   r.spec.generation = GatewayGeneration::kV01;
@@ -1933,6 +1956,18 @@ SandboxRequest V01Req(const Fixture& f, const std::string& id, const std::string
                              {"gone.example.com", {80}, {}}};
   r.spec.policy.not_enforced = {"network_policies[\"gh\"].endpoints[0]: L7 rules (protocol rest)"};
   return r;
+}
+
+std::vector<std::string> EventMessages(Fixture& f, const std::string& id,
+                                       const std::string& reason) {
+  std::vector<std::string> out;
+  for (const auto& p : f.log->PlatformEvents(id)) {
+    if (p.reason == reason) {
+      CHECK(p.type == "Warning");
+      out.push_back(p.message);
+    }
+  }
+  return out;
 }
 
 TEST_CASE("v0.1.x sandbox: no supervisor and no token, even with supervisor.binary set",
@@ -1963,6 +1998,10 @@ TEST_CASE("v0.1.x sandbox: no supervisor and no token, even with supervisor.bina
     CHECK(destination.rfind("/etc/openshell", 0) != 0);
     CHECK(destination.rfind("/opt/openshell", 0) != 0);
   }
+  // Not networked here: every endpoint is said to be unreachable, once.
+  CHECK(EventMessages(f, "sb-1", "PolicyNotEnforced") ==
+        std::vector<std::string>{"network_policies[\"gh\"].endpoints[0]: L7 rules (protocol rest)",
+                                 "network.mode is none: no endpoint is reachable"});
 }
 
 TEST_CASE("v0.1.x sandbox: \"sandbox\" workload identity runs the workload as that user",
@@ -2004,6 +2043,65 @@ TEST_CASE("v0.1.x sandbox: refused requests change nothing", "[manager][generati
   CHECK(f.M().Create(req).code() == absl::StatusCode::kInvalidArgument);
   CHECK_FALSE(f.HasRecord("sb-1"));
   CHECK(f.M().List().empty());
+}
+
+TEST_CASE("v0.1.x sandbox: the policy fence goes up at create and again, freshly looked up, at "
+          "each Start",
+          "[manager][generation][network]") {
+  Fixture f;
+  f.Networked();
+  TableResolver resolver;
+  resolver.table["api.example.com"] = {"93.184.216.34"};
+  f.resolver = &resolver;
+  REQUIRE(f.M().Create(V01Req(f, "sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  const std::string rid = f.Rec("sb-1").runsc_id;
+  CHECK(f.NetCalls() == std::vector<std::string>{"setup " + rid, "fence " + rid});
+  NetworkFence fence;
+  {
+    std::lock_guard<std::mutex> lock(f.net.mu);
+    fence = f.net.fences.at(rid);
+    CHECK(f.net.fence_hostnames.at(rid) == "alpha");
+  }
+  REQUIRE(fence.rules.size() == 2);
+  CHECK(fence.rules[0].destinations == std::vector<std::string>{"93.184.216.34"});
+  CHECK(fence.rules[0].ports == std::vector<uint16_t>{443});
+  CHECK(fence.rules[1].destinations == std::vector<std::string>{"10.0.5.0/24"});
+  using Host = std::pair<std::string, std::string>;
+  CHECK(fence.hosts == std::vector<Host>{{"93.184.216.34", "api.example.com"}});
+  CHECK(resolver.lookups == 1);
+  // The driver layer's line, then this host's: the IPv6 address.
+  auto not_enforced = EventMessages(f, "sb-1", "PolicyNotEnforced");
+  REQUIRE(not_enforced.size() == 2);
+  CHECK_THAT(not_enforced[1], Catch::StartsWith("allowed_ips 2001:db8::1: sandboxes have IPv4 only"));
+  CHECK(f.WaitEvent("sb-1", "Warning", "PolicyHostUnresolved"));
+  CHECK_THAT(EventMessages(f, "sb-1", "PolicyHostUnresolved").at(0),
+             Catch::StartsWith("policy host gone.example.com is not reachable"));
+
+  // Stop/Start: the name now resolves elsewhere, and the fence follows.
+  f.StopWithCheckpoint("sb-1");
+  resolver.table["api.example.com"] = {"93.184.216.99"};
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  CHECK(f.NetCalled("restore " + rid));
+  {
+    std::lock_guard<std::mutex> lock(f.net.mu);
+    CHECK(f.net.fences.at(rid).rules[0].destinations == std::vector<std::string>{"93.184.216.99"});
+  }
+  CHECK(resolver.lookups == 2);
+  // Published at create only.
+  CHECK(EventMessages(f, "sb-1", "PolicyNotEnforced").size() == 2);
+}
+
+TEST_CASE("pin-era sandbox: no fence, no lookups, token file as before", "[manager][generation]") {
+  Fixture f;
+  f.Networked();
+  TableResolver resolver;
+  f.resolver = &resolver;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CHECK(f.NetCalls() == std::vector<std::string>{"setup " + rid});
+  CHECK(resolver.lookups == 0);
+  CHECK(HasTokenFile(f.layout.sandbox_dir(rid)));
+  CHECK(EventMessages(f, "sb-1", "PolicyNotEnforced").empty());
 }
 
 }  // namespace
