@@ -78,6 +78,14 @@ TEST_CASE("FenceLimitations: what this host cannot reach is said, not hidden", "
   CHECK_THAT(deny[0], Catch::StartsWith("network.egress is deny on this driver"));
 
   CHECK(FenceLimitations({}, {false, false, "10.89.0.0/16"}).empty());
+
+  // The bridge address is the one address of those ranges a fence opens,
+  // and it needs no egress.
+  SandboxNetworkPolicy bridge_only;
+  bridge_only.endpoints = {{"", {9000}, {"10.89.0.1"}}};
+  CHECK(FenceLimitations(bridge_only, {true, false, "10.89.0.0/16"}).empty());
+  bridge_only.endpoints[0].allowed_ips = {"10.89.0.2"};
+  CHECK(FenceLimitations(bridge_only, {true, false, "10.89.0.0/16"}).size() == 2);
 }
 
 TEST_CASE("RenderRuleset: a fenced sandbox gets its endpoints and nothing else", "[policy_fence]") {

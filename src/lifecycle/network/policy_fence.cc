@@ -98,23 +98,24 @@ std::vector<std::string> FenceLimitations(const SandboxNetworkPolicy& policy,
     lines.push_back("network.mode is none: no endpoint is reachable");
     return lines;
   }
-  if (!context.egress_allowed) {
-    lines.push_back(
-        "network.egress is deny on this driver: only endpoints at the bridge address "
-        "(host.openshell.internal) are reachable");
-  }
   auto subnet = ParseIpv4Prefix(context.subnet);
+  // The one address in the blocked ranges a fence may open.
+  const std::pair<uint32_t, int> bridge = {subnet.ok() ? subnet->first + 1 : 0u, 32};
   const std::pair<uint32_t, int> never[] = {
-      {0x7f000000u, 8}, {0xa9fe0000u, 16}, subnet.ok() ? *subnet : std::make_pair(0u, 32)};
+      {0x7f000000u, 8}, {0xa9fe0000u, 16}, subnet.ok() ? *subnet : bridge};
+  bool off_host = false;  // an endpoint that is not exactly the bridge address
   std::vector<std::string> ipv6;
   std::vector<std::string> blocked;
   for (const auto& endpoint : policy.endpoints) {
+    off_host = off_host || !endpoint.host.empty();
     for (const auto& text : endpoint.allowed_ips) {
       auto prefix = ParseIpv4Prefix(text);
       if (!prefix.ok()) {
         ipv6.push_back(text);
         continue;
       }
+      if (*prefix == bridge) continue;
+      off_host = true;
       for (const auto& range : never) {
         if (PrefixesOverlap(*prefix, range)) {
           blocked.push_back(text);
@@ -122,6 +123,11 @@ std::vector<std::string> FenceLimitations(const SandboxNetworkPolicy& policy,
         }
       }
     }
+  }
+  if (!context.egress_allowed && off_host) {
+    lines.push_back(
+        "network.egress is deny on this driver: only endpoints at the bridge address "
+        "(host.openshell.internal) are reachable");
   }
   if (!ipv6.empty()) {
     lines.push_back(absl::StrCat("allowed_ips ", absl::StrJoin(ipv6, ", "),
