@@ -44,7 +44,9 @@ absl::StatusOr<std::vector<std::string>> LookupIpv4(const std::string& name) {
     }
   }
   freeaddrinfo(list);
-  if (addresses.empty()) return absl::NotFoundError(absl::StrCat("'", name, "' has no IPv4 address"));
+  if (addresses.empty()) {
+    return absl::NotFoundError(absl::StrCat("'", name, "' has no IPv4 address"));
+  }
   return std::vector<std::string>(addresses.begin(), addresses.end());
 }
 
@@ -68,7 +70,8 @@ std::map<std::string, absl::StatusOr<std::vector<std::string>>> SystemHostResolv
     }).detach();
   }
   std::unique_lock<std::mutex> lock(pending->mu);
-  pending->done.wait_until(lock, deadline, [&] { return pending->results.size() >= unique.size(); });
+  pending->done.wait_until(lock, deadline,
+                           [&] { return pending->results.size() >= unique.size(); });
   std::map<std::string, absl::StatusOr<std::vector<std::string>>> out;
   for (const std::string& name : unique) {
     auto it = pending->results.find(name);
