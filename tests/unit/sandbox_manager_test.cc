@@ -2092,6 +2092,23 @@ TEST_CASE("v0.1.x sandbox: the policy fence goes up at create and again, freshly
   CHECK(EventMessages(f, "sb-1", "PolicyNotEnforced").size() == 2);
 }
 
+TEST_CASE("v0.1.x sandbox: a create the crash interrupted is re-provisioned behind its fence",
+          "[manager][generation][network]") {
+  Fixture f;
+  f.Networked();
+  TableResolver resolver;
+  resolver.table["api.example.com"] = {"93.184.216.34"};
+  f.resolver = &resolver;
+  auto r = f.Prefill("sb-1", "alpha", phase::kProvisioning, reason::kStarting);
+  r.spec_json = EncodeRequest(V01Req(f, "sb-1", "alpha"));
+  REQUIRE(f.store->Update(r).ok());
+  REQUIRE(f.M().Recover().ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  CHECK(f.NetCalled("fence " + r.runsc_id));
+  std::lock_guard<std::mutex> lock(f.net.mu);
+  CHECK(f.net.fences.at(r.runsc_id).rules.size() == 2);
+}
+
 TEST_CASE("pin-era sandbox: no fence, no lookups, token file as before", "[manager][generation]") {
   Fixture f;
   f.Networked();
