@@ -25,8 +25,8 @@ std::string PortSet(const std::vector<uint16_t>& ports) {
   return absl::StrCat("{ ", absl::StrJoin(ports, ", "), " }");
 }
 
-// A policy fence (docs/network.md, "Policy fence"), in `chain` ("input":
-// this host, "forward": elsewhere): the sandbox at `sandbox_ip` may open TCP
+// A policy fence (docs/network.md, "Policy fence"), for the input chain
+// (this host) or the forward chain (elsewhere): the sandbox at `sandbox_ip` may open TCP
 // to the rules' destinations and ports, and is refused everything else,
 // before the rules every other sandbox gets. On this host only the bridge
 // address itself can be allowed; forwarded destinations only with egress
