@@ -19,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "capabilities/generation_validation.h"
 #include "capabilities/image_reference.h"
 #include "capabilities/quantity.h"
 #include "nlohmann/json.hpp"
@@ -29,10 +30,8 @@ namespace {
 constexpr absl::string_view kSpec = "sandbox.spec";
 constexpr absl::string_view kTemplate = "sandbox.spec.template";
 constexpr absl::string_view kResources = "sandbox.spec.template.resources";
-constexpr absl::string_view kPlatformConfig =
-    "sandbox.spec.template.platform_config";
-constexpr absl::string_view kDriverConfig =
-    "sandbox.spec.template.driver_config";
+constexpr absl::string_view kPlatformConfig = "sandbox.spec.template.platform_config";
+constexpr absl::string_view kDriverConfig = "sandbox.spec.template.driver_config";
 
 constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxLabelLength = 63;
@@ -58,8 +57,7 @@ absl::Status Unsupported(absl::string_view path, absl::string_view why) {
 
 // Prefixes a status from a shared parser (quantities) with the field path.
 absl::Status WithPath(absl::string_view path, const absl::Status& status) {
-  return absl::Status(status.code(),
-                      absl::StrCat(path, ": ", status.message()));
+  return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
 }
 
 std::string Got(absl::string_view value) {
@@ -139,12 +137,10 @@ constexpr absl::string_view kDns1123Rule =
 absl::Status CheckName(const std::string& name) {
   if (name.empty()) return Invalid("sandbox.name", "required");
   if (IsDns1123Label(name)) return absl::OkStatus();
-  return Invalid("sandbox.name",
-                 absl::StrCat("must be ", kDns1123Rule, Got(name)));
+  return Invalid("sandbox.name", absl::StrCat("must be ", kDns1123Rule, Got(name)));
 }
 
-absl::Status CheckOptionalLabel(absl::string_view path,
-                                const std::string& value) {
+absl::Status CheckOptionalLabel(absl::string_view path, const std::string& value) {
   if (value.empty() || IsDns1123Label(value)) return absl::OkStatus();
   return Invalid(path,
                  absl::StrCat("must be empty or ", kDns1123Rule, Got(value)));
@@ -219,8 +215,7 @@ absl::Status CheckExecTotal(const SandboxSpec& spec) {
 }
 
 absl::Status CheckLogLevel(const std::string& level) {
-  constexpr absl::string_view kLevels[] = {"trace", "debug", "info", "warn",
-                                           "error"};
+  constexpr absl::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
   if (level.empty()) return absl::OkStatus();
   for (absl::string_view known : kLevels) {
     if (level == known) return absl::OkStatus();
@@ -574,6 +569,7 @@ absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
   for (const absl::Status& status : {
            CheckImage(spec.tmpl.image, config),
            CheckUnsupportedFeatures(spec),
+           CheckGenerationRequest(spec),  // the v0.1.x/Ryno mode's own rules
        }) {
     if (!status.ok()) return status;
   }

@@ -33,6 +33,7 @@
 #include "lifecycle/image/image_store.h"
 #include "lifecycle/monitor/exit_watcher.h"
 #include "lifecycle/monitor/monitor.h"
+#include "lifecycle/network/host_resolver.h"
 #include "lifecycle/network/sandbox_network.h"
 #include "lifecycle/recovery_plan.h"
 #include "lifecycle/rootfs/rootfs_mounter.h"
@@ -60,6 +61,9 @@ struct ManagerDeps {
   // (docs/network.md), its EnsureHost() already done by whoever built it
   // (OpenDriverRuntime, before the socket answers). nullptr = none.
   SandboxNetwork* network = nullptr;
+  // Looks up the host names of v0.1.x/Ryno policy fences; nullptr = the
+  // system resolver (SystemHostResolver).
+  HostResolver* resolver = nullptr;
   std::string cgroup_root = "/sys/fs/cgroup";  // tests point it elsewhere
 };
 
@@ -183,9 +187,15 @@ class SandboxManager {
   // The sandbox's network, ready for runsc to boot it: a fresh Setup at
   // create (or for an imported sandbox), PrepareRestore before every later
   // boot of the same id (runsc stripped eth0 the previous time). nullopt
-  // when the sandbox is not networked.
+  // when the sandbox is not networked. A v0.1.x/Ryno sandbox is then put
+  // behind its policy fence (ApplyPolicyFence), with its names looked up anew.
   absl::StatusOr<std::optional<NetworkAttachment>> ConnectNetwork(const EntryPtr& e,
-                                                                  bool networked);
+                                                                  bool networked,
+                                                                  const SandboxRequest& request);
+  absl::Status ApplyPolicyFence(const EntryPtr& e, const SandboxRequest& request);
+  // Create's PolicyNotEnforced warnings: the gateway's policy parts the
+  // driver layer dropped and what this host's network cannot reach.
+  void PublishPolicyLimitations(const SandboxRequest& request);
   // The netns the sandbox's bundle names ("" = not networked): how it was
   // created, whatever the configuration says today.
   std::string BundleNetnsPath(const std::string& runsc_id) const;

@@ -9,11 +9,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "capabilities/generation_validation.h"
 #include "lifecycle/bundle/host_mounts.h"
 #include "lifecycle/bundle/oci_spec.h"
 #include "lifecycle/bundle/sandbox_env.h"
 #include "lifecycle/bundle/supervisor_spec.h"
 #include "lifecycle/bundle/token_file.h"
+#include "lifecycle/bundle/workload_identity.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/manager_support.h"
 #include "lifecycle/progress.h"
@@ -46,9 +48,10 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
   // The gateway sends the token once, here (contract §6.10): keep it in a
   // 0600 file of its own, never in the record, env, argv or a log. Written
   // before the record exists: a crash in between leaves an orphan dir that
-  // recovery removes.
+  // recovery removes. A v0.1.x/Ryno sandbox runs no supervisor, so its
+  // token has no reader and is dropped here.
   bool wrote_token = false;
-  if (!request.spec.sandbox_token.empty()) {
+  if (!request.spec.sandbox_token.empty() && !IsDriverReadinessMode(request.spec)) {
     if (auto st = WriteTokenFile(sdir, request.spec.sandbox_token); !st.ok()) return st;
     wrote_token = true;
   }
@@ -100,6 +103,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
   PublishEvent(request.id, "Normal", "Scheduled", "Sandbox accepted by the gvisor driver",
                progress::Step(progress::kRequestingSandbox, "Sandbox allocated",
                               progress::kPullingImage, ""));
+  if (IsDriverReadinessMode(request.spec)) PublishPolicyLimitations(request);
   RunInBackground([this, e, request = std::move(request)]() mutable {
     Provision(e, std::move(request));
   });
@@ -157,7 +161,9 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
     in.request = &request;
     in.image = &image.config;
     const std::string sdir = L.sandbox_dir(rid);
-    if (SupervisorEnabled(d_.config)) {
+    // A v0.1.x/Ryno sandbox never runs the pin-era supervisor: its gateway
+    // would not accept it (docs/supervisor.md, "v0.1.x and Ryno gateways").
+    if (SupervisorEnabled(d_.config) && !IsDriverReadinessMode(request.spec)) {
       // The supervisor runs as root and resolves the image's user itself.
       if (auto st = CheckSupervisorHostFiles(d_.config); !st.ok()) return st;
       SupervisorInputs sin;
@@ -172,7 +178,7 @@ absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxReque
       in.supervisor = std::move(sup->process);
       in.extra_mounts = std::move(sup->mounts);
     } else {
-      auto user = ResolveImageUser(image.config.user, image.rootfs_dir);
+      auto user = ResolveWorkloadUser(request.spec, image.config.user, image.rootfs_dir);
       if (!user.ok()) return user.status();
       in.user = *user;
       SandboxEnvInputs ein;
@@ -292,7 +298,7 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
                progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
 
   *failure_reason = reason::kContainerCreateFailed;
-  auto net = ConnectNetwork(e, WantsNetwork(request));
+  auto net = ConnectNetwork(e, WantsNetwork(request), request);
   if (!net.ok()) return net.status();
   if (auto st = PrepareRootfs(e, request, *image, /*write_bundle=*/true,
                               net->has_value() ? &**net : nullptr);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "capabilities/generation_validation.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/checkpoint/cold_start.h"
 #include "lifecycle/fs_util.h"
@@ -71,9 +72,15 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   if (!st.ok()) return st;
   clock.Lap("record starting");
 
+  auto request = DecodeRequest(stopped.spec_json);
+  if (!request.ok()) {
+    Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
+    return request.status();
+  }
   auto hint = d_.config.checkpoint.token_ttl_hint;
   int64_t age_ms = NowMs() - stopped.created_at_ms;
-  if (hint.count() > 0 && age_ms > hint.count()) {
+  // A v0.1.x/Ryno sandbox holds no token (no supervisor).
+  if (hint.count() > 0 && age_ms > hint.count() && !IsDriverReadinessMode(request->spec)) {
     // The gateway's token reached the sandbox once, at create (contract
     // §6.10); a supervisor restored after its expiry cannot reconnect.
     std::string warning = absl::StrCat(
@@ -84,14 +91,10 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     PublishEvent(id, "Warning", "TokenMayBeExpired", warning);
   }
 
-  auto request = DecodeRequest(stopped.spec_json);
-  if (!request.ok()) {
-    Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
-    return request.status();
-  }
   // The bundle is rewritten only when it is missing (an imported sandbox).
   bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
-  auto net = ConnectNetwork(e, have_bundle ? !BundleNetnsPath(rid).empty() : WantsNetwork(*request));
+  auto net = ConnectNetwork(e, have_bundle ? !BundleNetnsPath(rid).empty() : WantsNetwork(*request),
+                            *request);
   // The digest it ran on, not whatever the tag names today.
   auto rootfs_image = PrepareImage(*request, stopped.image_digest);
   st = !net.ok()            ? net.status()
@@ -128,7 +131,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     ReleaseRuntime(rid);
     PrepareRootfs(e, *request, *rootfs_image, false).IgnoreError();  // release unmounted it
     // The failed restore may have stripped eth0 again.
-    if (net->has_value()) ConnectNetwork(e, true).IgnoreError();
+    if (net->has_value()) ConnectNetwork(e, true, *request).IgnoreError();
     cold_reason = absl::StrCat("restoring its checkpoint failed (", handle.status().message(), ")");
   }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/migration/sandbox_archive.h"
+#include "lifecycle/spec_codec.h"
 #include "sandbox_archive_fixture.h"
 #include "temp_dir.h"
 
@@ -369,6 +370,41 @@ TEST_CASE_METHOD(Tamper, "import re-validates the stored request and the image f
   SECTION("a request that is not one") {
     Refused(WithManifest([](json& m) { m["spec_json"] = "[]"; }), kInvalid, "record.spec: ");
   }
+}
+
+namespace {
+
+// A stored request as a v0.1.x gateway's create leaves it (spec_codec.cc).
+void MakeV01(json& s) {
+  s["generation"] = "v0.1";
+  s["workload_identity"] = {{"user", "sandbox"}, {"group", ""}};
+  s["policy"] = {{"present", true},
+                 {"endpoints", {{{"host", "api.example.com"}, {"ports", {443}},
+                                 {"allowed_ips", json::array()}}}},
+                 {"not_enforced", json::array()}};
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Tamper, "import keeps a v0.1.x sandbox's mode, policy and selectors",
+                 "[archive][tamper][generation]") {
+  auto r = Imported(WithSpec(MakeV01));
+  auto request = DecodeRequest(r.record.spec_json);
+  RequireOk(request.status());
+  CHECK(request->spec.generation == GatewayGeneration::kV01);
+  CHECK(request->spec.workload_user == "sandbox");
+  REQUIRE(request->spec.policy.endpoints.size() == 1);
+  CHECK(request->spec.policy.endpoints[0].host == "api.example.com");
+}
+
+TEST_CASE_METHOD(Tamper, "import re-validates a v0.1.x sandbox's policy",
+                 "[archive][tamper][generation]") {
+  // A host that would add lines to the sandbox's /etc/hosts, from an archive.
+  Refused(WithSpec([](json& s) {
+            MakeV01(s);
+            s["policy"]["endpoints"][0]["host"] = "a.com\n6.6.6.6 bank.example.com";
+          }),
+          kInvalid, "record.spec: sandbox.spec.policy.endpoints[0].host");
 }
 
 }  // namespace osgv

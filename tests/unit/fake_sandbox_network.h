@@ -52,6 +52,18 @@ class FakeSandboxNetwork : public SandboxNetwork {
     return it->second;
   }
 
+  absl::Status ApplyFence(const std::string& runsc_id, const std::string& hostname,
+                          const NetworkFence& fence) override {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.push_back("fence " + runsc_id);
+    if (attached.count(runsc_id) == 0) {
+      return absl::FailedPreconditionError("network: no attachment for " + runsc_id);
+    }
+    fences[runsc_id] = fence;
+    fence_hostnames[runsc_id] = hostname;
+    return absl::OkStatus();
+  }
+
   absl::Status Teardown(const std::string& runsc_id) override {
     std::lock_guard<std::mutex> lock(mu);
     calls.push_back("teardown " + runsc_id);
@@ -72,8 +84,10 @@ class FakeSandboxNetwork : public SandboxNetwork {
   }
 
   std::mutex mu;
-  std::vector<std::string> calls;  // "setup <id>", "restore <id>", ...
+  std::vector<std::string> calls;  // "setup <id>", "restore <id>", "fence <id>", ...
   std::map<std::string, NetworkAttachment> attached;
+  std::map<std::string, NetworkFence> fences;  // the last ApplyFence of each id
+  std::map<std::string, std::string> fence_hostnames;
   absl::Status fail_setup = absl::OkStatus();  // returned by the next Setups
   int next_host = 2;
 };

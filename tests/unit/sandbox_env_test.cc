@@ -371,6 +371,16 @@ TEST_CASE("direct mode: OPENSHELL_ENDPOINT only when a gateway is configured", "
   CHECK(Get(f.Build(), "OPENSHELL_ENDPOINT") == "http://spoofed:1");  // the user's own, untouched
 }
 
+TEST_CASE("direct mode: a v0.1.x/Ryno sandbox gets no OPENSHELL_ENDPOINT of the driver's",
+          "[sandbox_env][direct][generation]") {
+  // Its policy fence closes the gateway port, so the address would mislead.
+  EnvFixture f;
+  f.in.supervisor = false;
+  f.req.spec.generation = GatewayGeneration::kRyno;
+  CHECK_FALSE(Get(f.Build(), "OPENSHELL_ENDPOINT"));
+  CHECK(Get(f.Build(), "OPENSHELL_SANDBOX_ID") == f.req.id);
+}
+
 TEST_CASE("direct mode: no supervisor keys, forbidden keys removed", "[sandbox_env][direct]") {
   EnvFixture f;
   f.in.supervisor = false;

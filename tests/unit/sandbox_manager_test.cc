@@ -70,6 +70,7 @@ struct Fixture {
   Config config;
   FakeSandboxNetwork net;  // used when Networked() was called
   bool networked = false;
+  HostResolver* resolver = nullptr;  // policy fence lookups (v0.1.x/Ryno sandboxes)
   std::unique_ptr<SandboxManager> mgr;
 
   Fixture() {
@@ -124,6 +125,7 @@ struct Fixture {
       d.events = &bus;
       d.cgroup_root = cgroup_root;
       if (networked) d.network = &net;
+      d.resolver = resolver;
       mgr = std::make_unique<SandboxManager>(d);
     }
     return *mgr;
@@ -1920,6 +1922,203 @@ TEST_CASE("Create: the sandbox's root has the image root's mode, not the upper d
   struct stat upper;
   REQUIRE(stat(f.layout.upper(f.Rec("sb-1").runsc_id).c_str(), &upper) == 0);
   CHECK((upper.st_mode & 07777) == 0755);
+}
+
+// ---- v0.1.x / Ryno mode (docs/supervisor.md, docs/network.md "Policy fence") ----
+
+// Answers from a table and counts the lookups; a name not in the table is
+// NOT_FOUND.
+class TableResolver : public HostResolver {
+ public:
+  std::map<std::string, absl::StatusOr<std::vector<std::string>>> Resolve(
+      const std::vector<std::string>& names, std::chrono::milliseconds) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++lookups;
+    std::map<std::string, absl::StatusOr<std::vector<std::string>>> out;
+    for (const auto& name : names) {
+      auto it = table.find(name);
+      out.emplace(name, it != table.end() ? absl::StatusOr<std::vector<std::string>>(it->second)
+                                          : absl::NotFoundError("no such name"));
+    }
+    return out;
+  }
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> table;
+  int lookups = 0;
+};
+
+SandboxRequest V01Req(const Fixture& f, const std::string& id, const std::string& name) {
+  SandboxRequest r = f.Req(id, name);
+  r.spec.generation = GatewayGeneration::kV01;
+  r.spec.policy.present = true;
+  r.spec.policy.endpoints = {{"api.example.com", {443}, {}},
+                             {"", {5432}, {"10.0.5.0/24", "2001:db8::1"}},
+                             {"gone.example.com", {80}, {}}};
+  r.spec.policy.not_enforced = {"network_policies[\"gh\"].endpoints[0]: L7 rules (protocol rest)"};
+  return r;
+}
+
+std::vector<std::string> EventMessages(Fixture& f, const std::string& id,
+                                       const std::string& reason) {
+  std::vector<std::string> out;
+  for (const auto& p : f.log->PlatformEvents(id)) {
+    if (p.reason == reason) {
+      CHECK(p.type == "Warning");
+      out.push_back(p.message);
+    }
+  }
+  return out;
+}
+
+TEST_CASE("v0.1.x sandbox: no supervisor and no token, even with supervisor.binary set",
+          "[manager][generation]") {
+  Fixture f;
+  // Would fail a pin-era create (no such file); the mode never looks at it.
+  f.config.supervisor.binary = "/nonexistent/openshell-sandbox";
+  REQUIRE(f.M().Create(V01Req(f, "sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  const std::string rid = f.Rec("sb-1").runsc_id;
+  CHECK_FALSE(HasTokenFile(f.layout.sandbox_dir(rid)));
+  const auto rec = f.Rec("sb-1");
+  CHECK(rec.spec_json.find("secret-token") == std::string::npos);
+  auto stored = DecodeRequest(rec.spec_json);
+  REQUIRE(stored.ok());
+  CHECK(stored->spec.generation == GatewayGeneration::kV01);
+
+  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle(rid) + "/config.json"));
+  const auto& process = spec.at("process");
+  CHECK(process.at("args") == nlohmann::json({"/bin/sh", "-c", "sleep 1000"}));
+  for (const auto& e : process.at("env")) {
+    const std::string entry = e;
+    CHECK(entry.find("secret-token") == std::string::npos);
+    CHECK(entry.rfind("OPENSHELL_SANDBOX_TOKEN", 0) != 0);
+  }
+  for (const auto& m : spec.at("mounts")) {
+    const std::string destination = m.at("destination");
+    CHECK(destination.rfind("/etc/openshell", 0) != 0);
+    CHECK(destination.rfind("/opt/openshell", 0) != 0);
+  }
+  // Not networked here: every endpoint is said to be unreachable, once.
+  CHECK(EventMessages(f, "sb-1", "PolicyNotEnforced") ==
+        std::vector<std::string>{"network_policies[\"gh\"].endpoints[0]: L7 rules (protocol rest)",
+                                 "network.mode is none: no endpoint is reachable"});
+}
+
+TEST_CASE("v0.1.x sandbox: \"sandbox\" workload identity runs the workload as that user",
+          "[manager][generation]") {
+  Fixture f;
+  OciLayoutBuilder oci(f.tmp.Dir("image-with-user"));
+  auto layer = oci.AddLayer({Dir("etc"),
+                             File("etc/passwd", "root:x:0:0::/root:/bin/sh\n"
+                                                "sandbox:x:1000:1001::/sandbox:/bin/sh\n"),
+                             File("etc/group", "sandbox:x:1001:\n"), Dir("bin"),
+                             File("bin/sh", "#!", 0755)});
+  oci.WriteIndex({oci.AddImage({layer}, {{"Cmd", {"/bin/sh"}}})});
+  auto req = V01Req(f, "sb-1", "alpha");
+  req.spec.tmpl.image = "oci:" + oci.dir();
+  req.spec.workload_user = "sandbox";
+  REQUIRE(f.M().Create(req).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle(f.Rec("sb-1").runsc_id) + "/config.json"));
+  CHECK(spec.at("process").at("user").at("uid") == 1000);
+  CHECK(spec.at("process").at("user").at("gid") == 1001);
+
+  // The fixture's image has no such account: the create fails, naming it.
+  auto missing = V01Req(f, "sb-2", "beta");
+  missing.spec.workload_user = "sandbox";
+  REQUIRE(f.M().Create(missing).ok());
+  REQUIRE(f.WaitPhase("sb-2", phase::kFailed));
+  CHECK_THAT(f.Rec("sb-2").message, Catch::Contains("sandbox.spec.workload_identity.user"));
+}
+
+TEST_CASE("v0.1.x sandbox: refused requests change nothing", "[manager][generation]") {
+  Fixture f;
+  auto req = V01Req(f, "sb-1", "alpha");
+  req.spec.await_main_process_attachment = true;
+  auto st = f.M().Create(req);
+  CHECK(st.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(Msg(st), Catch::StartsWith("sandbox.spec.await_main_process_attachment"));
+  req = V01Req(f, "sb-1", "alpha");
+  req.spec.policy.endpoints[0].ports = {70000};
+  CHECK(f.M().Create(req).code() == absl::StatusCode::kInvalidArgument);
+  CHECK_FALSE(f.HasRecord("sb-1"));
+  CHECK(f.M().List().empty());
+}
+
+TEST_CASE("v0.1.x sandbox: the policy fence goes up at create and again, freshly looked up, at "
+          "each Start",
+          "[manager][generation][network]") {
+  Fixture f;
+  f.Networked();
+  TableResolver resolver;
+  resolver.table["api.example.com"] = {"93.184.216.34"};
+  f.resolver = &resolver;
+  REQUIRE(f.M().Create(V01Req(f, "sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  const std::string rid = f.Rec("sb-1").runsc_id;
+  CHECK(f.NetCalls() == std::vector<std::string>{"setup " + rid, "fence " + rid});
+  NetworkFence fence;
+  {
+    std::lock_guard<std::mutex> lock(f.net.mu);
+    fence = f.net.fences.at(rid);
+    CHECK(f.net.fence_hostnames.at(rid) == "alpha");
+  }
+  REQUIRE(fence.rules.size() == 2);
+  CHECK(fence.rules[0].destinations == std::vector<std::string>{"93.184.216.34"});
+  CHECK(fence.rules[0].ports == std::vector<uint16_t>{443});
+  CHECK(fence.rules[1].destinations == std::vector<std::string>{"10.0.5.0/24"});
+  using Host = std::pair<std::string, std::string>;
+  CHECK(fence.hosts == std::vector<Host>{{"93.184.216.34", "api.example.com"}});
+  CHECK(resolver.lookups == 1);
+  // The driver layer's line, then this host's: the IPv6 address.
+  auto not_enforced = EventMessages(f, "sb-1", "PolicyNotEnforced");
+  REQUIRE(not_enforced.size() == 2);
+  CHECK_THAT(not_enforced[1], Catch::StartsWith("allowed_ips 2001:db8::1: sandboxes have IPv4 only"));
+  CHECK(f.WaitEvent("sb-1", "Warning", "PolicyHostUnresolved"));
+  CHECK_THAT(EventMessages(f, "sb-1", "PolicyHostUnresolved").at(0),
+             Catch::StartsWith("policy host gone.example.com is not reachable"));
+
+  // Stop/Start: the name now resolves elsewhere, and the fence follows.
+  f.StopWithCheckpoint("sb-1");
+  resolver.table["api.example.com"] = {"93.184.216.99"};
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  CHECK(f.NetCalled("restore " + rid));
+  {
+    std::lock_guard<std::mutex> lock(f.net.mu);
+    CHECK(f.net.fences.at(rid).rules[0].destinations == std::vector<std::string>{"93.184.216.99"});
+  }
+  CHECK(resolver.lookups == 2);
+  // Published at create only.
+  CHECK(EventMessages(f, "sb-1", "PolicyNotEnforced").size() == 2);
+}
+
+TEST_CASE("v0.1.x sandbox: a create the crash interrupted is re-provisioned behind its fence",
+          "[manager][generation][network]") {
+  Fixture f;
+  f.Networked();
+  TableResolver resolver;
+  resolver.table["api.example.com"] = {"93.184.216.34"};
+  f.resolver = &resolver;
+  auto r = f.Prefill("sb-1", "alpha", phase::kProvisioning, reason::kStarting);
+  r.spec_json = EncodeRequest(V01Req(f, "sb-1", "alpha"));
+  REQUIRE(f.store->Update(r).ok());
+  REQUIRE(f.M().Recover().ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
+  CHECK(f.NetCalled("fence " + r.runsc_id));
+  std::lock_guard<std::mutex> lock(f.net.mu);
+  CHECK(f.net.fences.at(r.runsc_id).rules.size() == 2);
+}
+
+TEST_CASE("pin-era sandbox: no fence, no lookups, token file as before", "[manager][generation]") {
+  Fixture f;
+  f.Networked();
+  TableResolver resolver;
+  f.resolver = &resolver;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CHECK(f.NetCalls() == std::vector<std::string>{"setup " + rid});
+  CHECK(resolver.lookups == 0);
+  CHECK(HasTokenFile(f.layout.sandbox_dir(rid)));
+  CHECK(EventMessages(f, "sb-1", "PolicyNotEnforced").empty());
 }
 
 }  // namespace

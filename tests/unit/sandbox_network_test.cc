@@ -324,6 +324,52 @@ TEST_CASE("HostNetwork Setup, PrepareRestore, Teardown through ip and nft", "[ne
   CHECK_FALSE(absl::StrContains(ReadFile(rig.dir + "/state/network/ruleset.nft").value(), a->sandbox_ip));
 }
 
+TEST_CASE("HostNetwork ApplyFence: kept in a file, loaded with every ruleset, fails closed",
+          "[network][policy_fence]") {
+  Rig rig;
+  HostNetwork net(&rig.runner, rig.Options());
+  REQUIRE(net.EnsureHost().ok());
+  const std::string id = "osgv-0123456789abcdef";
+  NetworkFence fence;
+  fence.rules = {{{"93.184.216.34"}, {443}}};
+  fence.hosts = {{"93.184.216.34", "api.example.com"}};
+  CHECK(net.ApplyFence(id, "box", fence).code() == absl::StatusCode::kFailedPrecondition);
+  auto a = net.Setup(id, "box");
+  REQUIRE(a.ok());
+  REQUIRE(net.ApplyFence(id, "box", fence).ok());
+  const std::string ruleset = rig.dir + "/state/network/ruleset.nft";
+  const std::string allow =
+      "ip saddr " + a->sandbox_ip + " ip daddr 93.184.216.34 tcp dport { 443 } accept";
+  CHECK(absl::StrContains(ReadFile(ruleset).value(), allow));
+  const std::string hosts = ReadFile(a->hosts_path).value();
+  CHECK(absl::StrContains(hosts, a->sandbox_ip + "\tbox\n"));
+  CHECK(absl::StrContains(hosts, "93.184.216.34\tapi.example.com\n"));
+  CHECK_FALSE(absl::StrContains(ReadFile(a->resolv_conf_path).value(), "\nnameserver"));
+
+  // A restart (a new HostNetwork over the same state) loads it again, and a
+  // restore keeps the fence's /etc/hosts.
+  HostNetwork again(&rig.runner, rig.Options());
+  REQUIRE(again.EnsureHost().ok());
+  CHECK(absl::StrContains(ReadFile(ruleset).value(), allow));
+  REQUIRE(again.PrepareRestore(id).ok());
+  CHECK(absl::StrContains(ReadFile(a->hosts_path).value(), "api.example.com"));
+
+  // A damaged fence file denies all rather than opening the sandbox up.
+  const std::string fence_file = rig.dir + "/state/network/" + id + ".fence";
+  REQUIRE(WriteFileReplace(fence_file, "{\"rules\":[{\"destinations\":[\"1.2.3.4; flush ruleset\"],"
+                                       "\"ports\":[443]}]}", 0600).ok());
+  REQUIRE(again.EnsureHost().ok());
+  const std::string text = ReadFile(ruleset).value();
+  CHECK_FALSE(absl::StrContains(text, "flush ruleset"));
+  CHECK(absl::StrContains(text, "ip saddr " + a->sandbox_ip + " meta l4proto tcp reject"));
+  CHECK_FALSE(absl::StrContains(text, "ip saddr " + a->sandbox_ip + " ip daddr"));
+
+  REQUIRE(again.Teardown(id).ok());
+  struct stat st {};
+  CHECK(stat(fence_file.c_str(), &st) != 0);
+  CHECK_FALSE(absl::StrContains(ReadFile(ruleset).value(), a->sandbox_ip));
+}
+
 TEST_CASE("HostNetwork reports ip's stderr and refuses bad input", "[network]") {
   Rig rig;
   rig.runner.Script("netns", FakeRunner::Exit(2, "Cannot create namespace file: Permission denied"));

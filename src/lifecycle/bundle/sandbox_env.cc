@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "capabilities/generation_validation.h"
 #include "lifecycle/bundle/oci_spec.h"
 #include "lifecycle/bundle/reserved_paths.h"
 
@@ -90,8 +91,11 @@ absl::StatusOr<std::vector<std::string>> DirectEnvironment(const SandboxEnvInput
   EnvList env(MergeEnvironment(in.image->env, spec.tmpl.environment, spec.environment));
   env.Set(kSandboxId, in.request->id);
   env.Set(kSandboxName, in.request->name);
-  // Where the gateway is, for a workload that talks to it itself.
-  if (!in.config->gateway.endpoint.empty()) env.Set(kEndpoint, in.config->gateway.endpoint);
+  // Where the gateway is, for a workload that talks to it itself; not for a
+  // v0.1.x/Ryno sandbox, whose policy fence keeps the gateway port closed.
+  if (!in.config->gateway.endpoint.empty() && !IsDriverReadinessMode(spec)) {
+    env.Set(kEndpoint, in.config->gateway.endpoint);
+  }
   RemoveForbidden(env, /*token_file=*/false);  // nothing reads a token in direct mode
   return std::move(env).Take();
 }

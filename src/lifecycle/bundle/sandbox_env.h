@@ -16,8 +16,9 @@
 // Direct mode (no supervisor) keeps today's merged environment
 // (MergeEnvironment: image, template, spec, default PATH) and adds only the
 // identity keys OPENSHELL_SANDBOX_ID and OPENSHELL_SANDBOX, so a workload can
-// tell which sandbox it is in. Step 4's removals apply too, so these names
-// mean the same in both modes. Nothing else of step 3 is set: there is no
+// tell which sandbox it is in, and OPENSHELL_ENDPOINT when gateway.endpoint
+// is set (not for a v0.1.x/Ryno sandbox, which cannot reach the gateway).
+// Step 4's removals apply too, so these names mean the same in both modes. Nothing else of step 3 is set: there is no
 // supervisor to read it.
 //
 // The token's value never enters the environment in any mode; only the path

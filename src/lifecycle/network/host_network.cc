@@ -7,6 +7,9 @@
 //                           what to clean up and restarts never re-use it
 //   <runsc id>.hosts        bind-mounted onto /etc/hosts
 //   <runsc id>.resolv.conf  bind-mounted onto /etc/resolv.conf
+//   <runsc id>.fence        a v0.1.x/Ryno sandbox's policy fence rules
+//                           ({"rules":[{"destinations":[..],"ports":[..]}]}),
+//                           read at every ruleset load
 //   ruleset.nft             the last script loaded (for operators)
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,6 +34,7 @@ namespace {
 constexpr char kIpSuffix[] = ".ip";
 constexpr char kHostsSuffix[] = ".hosts";
 constexpr char kResolvSuffix[] = ".resolv.conf";
+constexpr char kFenceSuffix[] = ".fence";
 // The interface name inside the netns; runsc moves whatever it finds there
 // into the sandbox under the same name.
 constexpr char kSandboxLink[] = "eth0";
@@ -182,8 +186,37 @@ absl::Status HostNetwork::LoadRuleset() {
   for (const auto& [id, address] : *allocations) {
     std::string link = HostLinkName(id);
     if (!link.empty()) in.ports[link] = FormatIpv4(address);
+    if (auto rules = ReadFence(id)) in.fences[FormatIpv4(address)] = *std::move(rules);
   }
   return RunNftScript("ruleset.nft", RenderRuleset(in));
+}
+
+std::optional<std::vector<FenceRule>> HostNetwork::ReadFence(const std::string& runsc_id) {
+  const std::string path = NetworkDir() + "/" + runsc_id + kFenceSuffix;
+  if (!Exists(path)) return std::nullopt;
+  // A fence that cannot be read fails closed: the sandbox keeps no egress.
+  std::vector<FenceRule> rules;
+  auto text = ReadFile(path);
+  auto j = nlohmann::json::parse(text.ok() ? *text : "", nullptr, false);
+  if (!j.is_object() || !j.contains("rules") || !j["rules"].is_array()) return rules;
+  for (const auto& r : j["rules"]) {
+    if (!r.is_object()) continue;
+    FenceRule rule;
+    for (const auto& d : r.value("destinations", nlohmann::json::array())) {
+      // Re-parsed: only canonical addresses ever reach the nft script.
+      auto prefix = ParseIpv4Prefix(d.is_string() ? d.get<std::string>() : "");
+      if (prefix.ok()) rule.destinations.push_back(FormatIpv4Prefix(prefix->first, prefix->second));
+    }
+    std::set<uint16_t> ports;
+    for (const auto& p : r.value("ports", nlohmann::json::array())) {
+      if (p.is_number_unsigned() && p.get<uint64_t>() >= 1 && p.get<uint64_t>() <= 65535) {
+        ports.insert(static_cast<uint16_t>(p.get<uint64_t>()));
+      }
+    }
+    rule.ports.assign(ports.begin(), ports.end());
+    if (!rule.destinations.empty() && !rule.ports.empty()) rules.push_back(std::move(rule));
+  }
+  return rules;
 }
 
 absl::Status HostNetwork::EnsureHost() {
@@ -416,6 +449,39 @@ absl::StatusOr<NetworkAttachment> HostNetwork::PrepareRestore(const std::string&
   return Attachment(runsc_id, address);
 }
 
+absl::Status HostNetwork::ApplyFence(const std::string& runsc_id, const std::string& hostname,
+                                     const NetworkFence& fence) {
+  if (!options_status_.ok()) return options_status_;
+  if (!ValidRunscId(runsc_id)) {
+    return absl::InvalidArgumentError(absl::StrCat("network: bad runsc id '", runsc_id, "'"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto allocations = ReadAllocations();
+  if (!allocations.ok()) return allocations.status();
+  auto it = allocations->find(runsc_id);
+  if (it == allocations->end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("network: sandbox ", runsc_id, " has no network attachment"));
+  }
+  nlohmann::json rules = nlohmann::json::array();
+  for (const FenceRule& rule : fence.rules) {
+    rules.push_back({{"destinations", rule.destinations}, {"ports", rule.ports}});
+  }
+  const std::string base = NetworkDir() + "/" + runsc_id;
+  absl::Status st = WriteFileReplace(base + kFenceSuffix,
+                                     nlohmann::json{{"rules", rules}}.dump() + "\n", 0600);
+  // Names come from the fence, not DNS: the sandbox has no nameserver.
+  if (st.ok()) {
+    st = WriteFileReplace(base + kHostsSuffix,
+                          RenderHostsFile(FormatIpv4(it->second), FormatIpv4(network_ + 1),
+                                          hostname, fence.hosts),
+                          0644);
+  }
+  if (st.ok()) st = WriteFileReplace(base + kResolvSuffix, RenderResolvConf({}), 0644);
+  if (st.ok()) st = LoadRuleset();
+  return st;
+}
+
 absl::Status HostNetwork::Teardown(const std::string& runsc_id) {
   if (!options_status_.ok()) return options_status_;
   if (!ValidRunscId(runsc_id)) {
@@ -424,7 +490,7 @@ absl::Status HostNetwork::Teardown(const std::string& runsc_id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto st = RemoveLinks(runsc_id); !st.ok()) return st;
   const std::string base = NetworkDir() + "/" + runsc_id;
-  for (const char* suffix : {kHostsSuffix, kResolvSuffix, kIpSuffix}) {
+  for (const char* suffix : {kHostsSuffix, kResolvSuffix, kFenceSuffix, kIpSuffix}) {
     if (auto st = RemoveFile(base + suffix); !st.ok()) return st;
   }
   // Drop the address from the anti-spoofing set, so a later owner of the

@@ -19,6 +19,36 @@ void AppendTable(std::string* out, const std::string& family, const std::string&
                   "\n", "table ", family, " ", name, " {\n", body, "}\n");
 }
 
+// "{ 80, 443 }": ports were parsed as numbers, so nothing but digits
+// reaches the script.
+std::string PortSet(const std::vector<uint16_t>& ports) {
+  return absl::StrCat("{ ", absl::StrJoin(ports, ", "), " }");
+}
+
+// A policy fence (docs/network.md, "Policy fence"), for the input chain
+// (this host) or the forward chain (elsewhere): the sandbox at `sandbox_ip` may open TCP
+// to the rules' destinations and ports, and is refused everything else,
+// before the rules every other sandbox gets. On this host only the bridge
+// address itself can be allowed; forwarded destinations only with egress
+// allowed (otherwise nothing is masqueraded). Destinations are canonical
+// addresses (ReadFence re-parses them), so they are safe in the script.
+void AppendFence(std::string* out, const RulesetInputs& in, const std::string& br,
+                 const std::string& sandbox_ip, const std::vector<FenceRule>& rules,
+                 bool input_chain) {
+  const std::string from = absl::StrCat("    iifname ", br, " ip saddr ", sandbox_ip);
+  for (const FenceRule& rule : rules) {
+    if (rule.ports.empty()) continue;
+    for (const std::string& destination : rule.destinations) {
+      const bool on_host = destination == in.gateway_ip;
+      if (input_chain ? !on_host : (on_host || !in.egress_allowed)) continue;
+      absl::StrAppend(out, from, " ip daddr ", destination, " tcp dport ", PortSet(rule.ports),
+                      " accept comment \"policy\"\n");
+    }
+  }
+  absl::StrAppend(out, from, " meta l4proto tcp reject with tcp reset comment \"policy fence\"\n",
+                  from, " reject with icmpx type admin-prohibited\n");
+}
+
 }  // namespace
 
 std::string RenderRuleset(const RulesetInputs& in) {
@@ -37,6 +67,7 @@ std::string RenderRuleset(const RulesetInputs& in) {
   absl::StrAppend(&filter, "  chain input {\n",
                   "    type filter hook input priority filter; policy accept;\n",
                   "    iifname ", br, " ct state established,related accept\n");
+  for (const auto& [ip, rules] : in.fences) AppendFence(&filter, in, br, ip, rules, true);
   if (in.gateway_port != 0) {
     absl::StrAppend(&filter, "    iifname ", br, " ip daddr ", in.gateway_ip, " tcp dport ",
                     in.gateway_port, " accept comment \"gateway\"\n");
@@ -54,6 +85,7 @@ std::string RenderRuleset(const RulesetInputs& in) {
                   "    iifname ", br, " ip daddr ", blocked, " meta l4proto tcp reject with tcp reset\n",
                   "    iifname ", br, " ip daddr ", blocked,
                   " reject with icmpx type admin-prohibited\n");
+  for (const auto& [ip, rules] : in.fences) AppendFence(&filter, in, br, ip, rules, false);
   if (in.egress_allowed) {
     absl::StrAppend(&filter, "    iifname ", br, " meta nfproto ipv4 accept comment \"egress\"\n");
   }

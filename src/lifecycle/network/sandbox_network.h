@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -43,6 +44,23 @@ struct NetworkAttachment {
   std::string resolv_conf_path;  // bind-mount read-only onto /etc/resolv.conf
 };
 
+// One allowance of a policy fence: TCP to these IPv4 destinations on these
+// ports.
+struct FenceRule {
+  std::vector<std::string> destinations;  // "a.b.c.d" or "a.b.c.d/n", canonical
+  std::vector<uint16_t> ports;            // sorted, unique, 1..65535
+};
+
+// The egress fence of a v0.1.x/Ryno sandbox (docs/network.md, "Policy
+// fence"; policy_fence.h builds it from the gateway's SandboxPolicy): TCP to
+// the rules' destinations and ports and nothing else, not even the gateway
+// port. A destination on this host is reachable only when it is exactly the
+// bridge address; loopback, link-local and the sandbox subnet never are.
+struct NetworkFence {
+  std::vector<FenceRule> rules;
+  std::vector<std::pair<std::string, std::string>> hosts;  // (IPv4, name) for /etc/hosts
+};
+
 class SandboxNetwork {
  public:
   virtual ~SandboxNetwork() = default;
@@ -62,6 +80,15 @@ class SandboxNetwork {
   // they are put back; a missing netns or veth (host reboot) is rebuilt with
   // the same address. FAILED_PRECONDITION when the id was never Set up.
   virtual absl::StatusOr<NetworkAttachment> PrepareRestore(const std::string& runsc_id) = 0;
+  // Puts the sandbox (Set up before) behind `fence`: its rules replace any
+  // earlier fence of the id in the firewall, its names (with localhost,
+  // `hostname` and host.openshell.internal) replace /etc/hosts, and
+  // resolv.conf lists no nameserver. Kept in <id>.fence, so every later
+  // ruleset load (EnsureHost after a restart, Setup/Teardown of others)
+  // applies it; an unreadable one denies all. Call after Setup and each
+  // PrepareRestore; FAILED_PRECONDITION when the id was never Set up.
+  virtual absl::Status ApplyFence(const std::string& runsc_id, const std::string& hostname,
+                                  const NetworkFence& fence) = 0;
   // Removes the veth, the netns, the address allocation and the files.
   // Idempotent: whatever is already gone is skipped.
   virtual absl::Status Teardown(const std::string& runsc_id) = 0;
@@ -116,6 +143,8 @@ class HostNetwork : public SandboxNetwork {
   absl::StatusOr<NetworkAttachment> Setup(const std::string& runsc_id,
                                           const std::string& hostname) override;
   absl::StatusOr<NetworkAttachment> PrepareRestore(const std::string& runsc_id) override;
+  absl::Status ApplyFence(const std::string& runsc_id, const std::string& hostname,
+                          const NetworkFence& fence) override;
   absl::Status Teardown(const std::string& runsc_id) override;
   bool IsOurs(const std::string& runsc_id) override;
   absl::StatusOr<std::vector<std::string>> ListAttachments() override;
@@ -139,6 +168,8 @@ class HostNetwork : public SandboxNetwork {
   absl::Status EnsureBridge();
   absl::Status LoadRuleset();
   absl::StatusOr<std::map<std::string, uint32_t>> ReadAllocations();
+  // The rules of the id's <id>.fence; nullopt when it has none.
+  std::optional<std::vector<FenceRule>> ReadFence(const std::string& runsc_id);
   absl::StatusOr<uint32_t> AllocateLocked(const std::string& runsc_id);
   absl::Status BuildLinks(const std::string& runsc_id, uint32_t address);
   absl::Status AssignAddress(const std::string& runsc_id, uint32_t address, bool replace);
@@ -174,6 +205,13 @@ std::string FormatIpv4(uint32_t address);
 // (/8 to /29).
 absl::StatusOr<std::pair<uint32_t, int>> ParseSubnet(const std::string& cidr);
 
+// "a.b.c.d" (a /32) or "a.b.c.d/n" (0..32) -> base with host bits cleared,
+// and prefix; and back, "a.b.c.d" for a /32.
+absl::StatusOr<std::pair<uint32_t, int>> ParseIpv4Prefix(const std::string& text);
+std::string FormatIpv4Prefix(uint32_t base, int prefix_len);
+// Whether two prefixes share an address.
+bool PrefixesOverlap(std::pair<uint32_t, int> a, std::pair<uint32_t, int> b);
+
 // Picks a free address for `runsc_id`: network+2 .. broadcast-1 (the .1 is
 // the bridge's), starting at a point derived from the id and probing upward,
 // so it is deterministic for a given id and set of used addresses, and a
@@ -198,9 +236,12 @@ std::vector<std::string> SandboxNameservers(const std::string& resolv_conf_text,
                                             uint32_t network, int prefix_len);
 
 // /etc/hosts for a sandbox: localhost, its own name on its address (when
-// `hostname` is a valid hostname), host.openshell.internal on the bridge.
+// `hostname` is a valid hostname), host.openshell.internal on the bridge,
+// then `extra` (a policy fence's names; pairs whose address is not IPv4 or
+// whose name is not a valid hostname are left out).
 std::string RenderHostsFile(const std::string& sandbox_ip, const std::string& gateway_ip,
-                            const std::string& hostname);
+                            const std::string& hostname,
+                            const std::vector<std::pair<std::string, std::string>>& extra = {});
 // /etc/resolv.conf: the nameservers, or a comment saying there are none.
 std::string RenderResolvConf(const std::vector<std::string>& nameservers);
 
@@ -214,6 +255,9 @@ struct RulesetInputs {
   bool egress_allowed = true;
   // host link -> sandbox address, for the anti-spoofing set
   std::map<std::string, std::string> ports;
+  // sandbox address -> the rules of its policy fence (none = deny all);
+  // sandboxes not in here get the rules above.
+  std::map<std::string, std::vector<FenceRule>> fences;
 };
 // The nft script that atomically replaces our three tables (and only ours).
 std::string RenderRuleset(const RulesetInputs& in);
