@@ -52,16 +52,16 @@ void ExitWatcher::Stop() {
 
 void ExitWatcher::Watch(int pid, Callback on_exit) {
   int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) {
-    // Already gone (ESRCH): report it from the watcher thread's point of
-    // view would need a queue; the caller's callback is thread-safe anyway.
-    waitpid(pid, nullptr, WNOHANG);
-    std::thread([cb = std::move(on_exit)] { cb(); }).detach();
-    return;
-  }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    watched_[fd] = {pid, std::move(on_exit)};
+    if (fd < 0) {
+      // Already gone (ESRCH): reported from the watcher thread all the
+      // same, never from the caller's, which may hold its own locks.
+      waitpid(pid, nullptr, WNOHANG);
+      gone_.push_back(std::move(on_exit));
+    } else {
+      watched_[fd] = {pid, std::move(on_exit)};
+    }
   }
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);
@@ -70,12 +70,15 @@ void ExitWatcher::Watch(int pid, Callback on_exit) {
 void ExitWatcher::Loop() {
   while (true) {
     std::vector<pollfd> fds;
+    std::vector<Callback> gone;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
+      gone.swap(gone_);
       fds.push_back({wake_fd_, POLLIN, 0});
       for (const auto& [fd, entry] : watched_) fds.push_back({fd, POLLIN, 0});
     }
+    for (auto& on_exit : gone) on_exit();
     if (poll(fds.data(), fds.size(), -1) < 0) continue;
     if (fds[0].revents) {
       uint64_t v;

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace osgv {
 
@@ -48,6 +49,7 @@ class ExitWatcher {
 
   std::mutex mu_;
   std::map<int, std::pair<int, Callback>> watched_;  // pidfd -> (pid, callback)
+  std::vector<Callback> gone_;  // of processes that had ended when watched
   int wake_fd_ = -1;  // eventfd that interrupts poll() when the set changes
   bool stopping_ = false;
   std::thread thread_;
