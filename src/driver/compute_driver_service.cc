@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -64,10 +66,14 @@ void ComputeDriverService::SetReady() {
   ready_cv_.notify_all();
 }
 
-grpc::Status ComputeDriverService::AwaitReady() {
+grpc::Status ComputeDriverService::AwaitReady(std::chrono::system_clock::time_point deadline) {
+  // 60 s, or the call's own deadline when that comes first (max() = none).
+  auto limit = std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(60));
   std::unique_lock<std::mutex> lock(ready_mu_);
-  if (ready_cv_.wait_for(lock, std::chrono::seconds(60), [this] { return ready_; })) {
-    return grpc::Status::OK;
+  if (ready_cv_.wait_until(lock, limit, [this] { return ready_; })) return grpc::Status::OK;
+  if (limit == deadline) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "driver is still recovering its sandboxes; the call's deadline passed");
   }
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "driver is still recovering its sandboxes");
 }
@@ -105,7 +111,7 @@ grpc::Status ComputeDriverService::ValidateSandboxCreate(grpc::ServerContext* ct
 grpc::Status ComputeDriverService::GetSandbox(grpc::ServerContext* ctx, const pb::GetSandboxRequest* in,
                                               pb::GetSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
   auto snap = manager_->Get(in->sandbox_id(), in->sandbox_name());
   if (!snap.ok()) return ToGrpc(snap.status());
@@ -117,7 +123,7 @@ grpc::Status ComputeDriverService::ListSandboxes(grpc::ServerContext* ctx,
                                                  const pb::ListSandboxesRequest*,
                                                  pb::ListSandboxesResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   for (const auto& snap : manager_->List()) ToProto(snap, out->add_sandboxes());
   return grpc::Status::OK;
 }
@@ -126,36 +132,36 @@ grpc::Status ComputeDriverService::CreateSandbox(grpc::ServerContext* ctx,
                                                  const pb::CreateSandboxRequest* in,
                                                  pb::CreateSandboxResponse*) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
-  return ToGrpc(manager_->Create(FromProto(in->sandbox())));
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
+  return ToGrpc(manager_->Create(FromProto(in->sandbox()), ctx->deadline()));
 }
 
 grpc::Status ComputeDriverService::StopSandbox(grpc::ServerContext* ctx,
                                                const pb::StopSandboxRequest* in,
                                                pb::StopSandboxResponse*) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
-  return ToGrpc(manager_->Stop(in->sandbox_id(), in->sandbox_name()));
+  return ToGrpc(manager_->Stop(in->sandbox_id(), in->sandbox_name(), ctx->deadline()));
 }
 
 grpc::Status ComputeDriverService::StartSandbox(grpc::ServerContext* ctx,
                                                 const pb::StartSandboxRequest* in,
                                                 pb::StartSandboxResponse*) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   if (auto bad = MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return *bad;
-  return ToGrpc(manager_->Start(in->sandbox_id(), in->sandbox_name()));
+  return ToGrpc(manager_->Start(in->sandbox_id(), in->sandbox_name(), ctx->deadline()));
 }
 
 grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext* ctx,
                                                  const pb::DeleteSandboxRequest* in,
                                                  pb::DeleteSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   // Nothing can be there: deleted = false, as for any absent sandbox.
   if (MalformedLookupKey(in->sandbox_id(), in->sandbox_name())) return grpc::Status::OK;
-  auto deleted = manager_->Delete(in->sandbox_id(), in->sandbox_name());
+  auto deleted = manager_->Delete(in->sandbox_id(), in->sandbox_name(), ctx->deadline());
   if (!deleted.ok()) return ToGrpc(deleted.status());
   out->set_deleted(*deleted);
   return grpc::Status::OK;
@@ -181,7 +187,7 @@ grpc::Status ComputeDriverService::DeleteWorkspace(grpc::ServerContext* ctx,
 grpc::ServerWriteReactor<pb::WatchSandboxesEvent>* ComputeDriverService::WatchSandboxes(
     grpc::CallbackServerContext* ctx, const pb::WatchSandboxesRequest*) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return FailedWatch(s);
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return FailedWatch(s);
   return NewWatchReactor(manager_->Watch());
 }
 

@@ -2,7 +2,8 @@
 // layer and back. No lifecycle logic lives here.
 //
 // Unary RPCs use the synchronous API (one pool thread for the length of the
-// call; none of them waits on more than one runsc call). WatchSandboxes uses
+// call, which waits for its sandbox's operation at most until the call's
+// deadline: docs/lifecycle.md, "Deadlines"). WatchSandboxes uses
 // the callback API, so an idle or slow watcher costs no thread at all.
 #pragma once
 
@@ -59,7 +60,8 @@ class ComputeDriverService final : public ComputeDriverBase {
       grpc::CallbackServerContext*, const pb::WatchSandboxesRequest*) override;
 
  private:
-  grpc::Status AwaitReady();
+  // Bounded by 60 s and by the call's deadline.
+  grpc::Status AwaitReady(std::chrono::system_clock::time_point deadline);
   std::string callback_address_;
 
   SandboxManager* manager_;
