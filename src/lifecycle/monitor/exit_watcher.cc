@@ -37,31 +37,40 @@ ExitWatcher::ExitWatcher() {
 ExitWatcher::~ExitWatcher() { Stop(); }
 
 void ExitWatcher::Stop() {
+  uint64_t one = 1;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
     stopping_ = true;
+    (void)!write(wake_fd_, &one, sizeof one);
   }
-  uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
   if (thread_.joinable()) thread_.join();
-  for (auto& [fd, entry] : watched_) close(fd);
-  watched_.clear();
+  std::map<int, std::pair<int, Callback>> watched;
+  {
+    // A Watch from a thread still running (an operation a bounded shutdown
+    // left behind) finds stopping_ set and keeps out.
+    std::lock_guard<std::mutex> lock(mu_);
+    watched.swap(watched_);
+    gone_.clear();
+  }
+  for (auto& [fd, entry] : watched) close(fd);
   close(wake_fd_);
 }
 
 void ExitWatcher::Watch(int pid, Callback on_exit) {
   int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (fd < 0) {
-      // Already gone (ESRCH): reported from the watcher thread all the
-      // same, never from the caller's, which may hold its own locks.
-      waitpid(pid, nullptr, WNOHANG);
-      gone_.push_back(std::move(on_exit));
-    } else {
-      watched_[fd] = {pid, std::move(on_exit)};
-    }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) {  // nobody would report it
+    if (fd >= 0) close(fd);
+    return;
+  }
+  if (fd < 0) {
+    // Already gone (ESRCH): reported from the watcher thread all the same,
+    // never from the caller's, which may hold its own locks.
+    waitpid(pid, nullptr, WNOHANG);
+    gone_.push_back(std::move(on_exit));
+  } else {
+    watched_[fd] = {pid, std::move(on_exit)};
   }
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);

@@ -42,6 +42,8 @@ class ExitWatcher {
   // Runs `on_exit` once, on the watcher thread, after `pid` has exited (at
   // once if it already has). A child of ours is reaped first.
   void Watch(int pid, Callback on_exit);
+  // Ends the watcher thread; no callback runs from then on, and a later
+  // Watch is ignored. Safe against Watch calls from other threads.
   void Stop();
 
  private:
