@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -92,10 +94,14 @@ void ComputeDriverService::SetReady() {
   ready_cv_.notify_all();
 }
 
-grpc::Status ComputeDriverService::AwaitReady() {
+grpc::Status ComputeDriverService::AwaitReady(std::chrono::system_clock::time_point deadline) {
+  // 60 s, or the call's own deadline when that comes first (max() = none).
+  auto limit = std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(60));
   std::unique_lock<std::mutex> lock(ready_mu_);
-  if (ready_cv_.wait_for(lock, std::chrono::seconds(60), [this] { return ready_; })) {
-    return grpc::Status::OK;
+  if (ready_cv_.wait_until(lock, limit, [this] { return ready_; })) return grpc::Status::OK;
+  if (limit == deadline) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "driver is still recovering its sandboxes; the call's deadline passed");
   }
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "driver is still recovering its sandboxes");
 }
@@ -185,7 +191,7 @@ grpc::Status ComputeDriverService::CheckAdmitted(GatewayGeneration generation,
 grpc::Status ComputeDriverService::GetSandbox(grpc::ServerContext* ctx, const pb::GetSandboxRequest* in,
                                               pb::GetSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   if (auto bad = MalformedLookupKey(in->sandbox_id(), in->name())) return *bad;
   auto snap = manager_->Get(in->sandbox_id(), in->name());
   if (!snap.ok()) return ToGrpc(snap.status());
@@ -197,7 +203,7 @@ grpc::Status ComputeDriverService::ListSandboxes(grpc::ServerContext* ctx,
                                                  const pb::ListSandboxesRequest*,
                                                  pb::ListSandboxesResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   for (const auto& snap : manager_->List()) ToProto(snap, out->add_sandboxes());
   return grpc::Status::OK;
 }
@@ -212,9 +218,9 @@ grpc::Status ComputeDriverService::Create(grpc::ServerContextBase* ctx, GatewayG
                                           const pb::CreateSandboxRequest& in,
                                           pb::CreateSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   if (auto s = CheckAdmitted(generation, in.sandbox()); !s.ok()) return s;
-  auto created = manager_->Create(FromProto(in.sandbox(), generation));
+  auto created = manager_->Create(FromProto(in.sandbox(), generation), ctx->deadline());
   if (!created.ok()) return ToGrpc(created);
   out->set_runtime_identity(RuntimeIdentity(in.sandbox().id()));
   return grpc::Status::OK;
@@ -224,9 +230,9 @@ grpc::Status ComputeDriverService::StopSandbox(grpc::ServerContext* ctx,
                                                const pb::StopSandboxRequest* in,
                                                pb::StopSandboxResponse*) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   if (auto bad = MalformedLookupKey(in->sandbox_id(), in->name())) return *bad;
-  return ToGrpc(manager_->Stop(in->sandbox_id(), in->name()));
+  return ToGrpc(manager_->Stop(in->sandbox_id(), in->name(), ctx->deadline()));
 }
 
 grpc::Status ComputeDriverService::StartSandbox(grpc::ServerContext* ctx,
@@ -239,7 +245,7 @@ grpc::Status ComputeDriverService::Start(grpc::ServerContextBase* ctx, GatewayGe
                                          const pb::StartSandboxRequest& in,
                                          pb::StartSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   if (auto bad = MalformedLookupKey(in.sandbox_id(), in.name())) return *bad;
   if (!in.generation_id().empty() && !IsGenerationId(in.generation_id())) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -250,7 +256,7 @@ grpc::Status ComputeDriverService::Start(grpc::ServerContextBase* ctx, GatewayGe
   // retried Start (same generation_id) is idempotent. The credentials in
   // launch_authentication are not used: no supervisor runs in v0.1.x and
   // Ryno sandboxes (docs/generations.md).
-  if (auto s = manager_->Start(in.sandbox_id(), in.name()); !s.ok()) return ToGrpc(s);
+  if (auto s = manager_->Start(in.sandbox_id(), in.name(), ctx->deadline()); !s.ok()) return ToGrpc(s);
   if (generation != GatewayGeneration::kV0) {
     std::string id = in.sandbox_id();
     if (id.empty()) {
@@ -266,10 +272,10 @@ grpc::Status ComputeDriverService::DeleteSandbox(grpc::ServerContext* ctx,
                                                  const pb::DeleteSandboxRequest* in,
                                                  pb::DeleteSandboxResponse* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   // Nothing can be there: deleted = false, as for any absent sandbox.
   if (MalformedLookupKey(in->sandbox_id(), in->name())) return grpc::Status::OK;
-  auto deleted = manager_->Delete(in->sandbox_id(), in->name());
+  auto deleted = manager_->Delete(in->sandbox_id(), in->name(), ctx->deadline());
   if (!deleted.ok()) return ToGrpc(deleted.status());
   out->set_deleted(*deleted);
   return grpc::Status::OK;
@@ -301,7 +307,7 @@ grpc::ServerWriteReactor<pb::WatchSandboxesEvent>* ComputeDriverService::WatchSa
 
 grpc::Status ComputeDriverService::OpenWatch(grpc::ServerContextBase* ctx, WatchStart* out) {
   ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(); !s.ok()) return s;
+  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
   *out = manager_->Watch();
   return grpc::Status::OK;
 }

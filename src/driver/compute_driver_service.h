@@ -11,7 +11,8 @@
 // is ever refused.
 //
 // Unary RPCs use the synchronous API (one pool thread for the length of the
-// call; none of them waits on more than one runsc call). WatchSandboxes uses
+// call, which waits for its sandbox's operation at most until the call's
+// deadline: docs/lifecycle.md, "Deadlines"). WatchSandboxes uses
 // the callback API, so an idle or slow watcher costs no thread at all.
 #pragma once
 
@@ -86,7 +87,8 @@ class ComputeDriverService final : public ComputeDriverBase {
   grpc::Status OpenWatch(grpc::ServerContextBase*, WatchStart* out);
 
  private:
-  grpc::Status AwaitReady();
+  // Bounded by 60 s and by the call's deadline.
+  grpc::Status AwaitReady(std::chrono::system_clock::time_point deadline);
   GatewayGeneration OpenShellGeneration(bool request_has_v01_fields) const;
   // What a sandbox request of `generation` may not carry (admission policy).
   grpc::Status CheckAdmitted(GatewayGeneration generation, const pb::DriverSandbox& sandbox) const;

@@ -15,8 +15,8 @@ namespace osgv {
 DriverRuntime::~DriverRuntime() {
   if (events) events->CloseAll();
   if (manager) manager->Shutdown();
+  exits.Stop();  // before the manager goes: its exit callbacks call into it
   manager.reset();
-  exits.Stop();
   if (lock_fd >= 0) close(lock_fd);
 }
 
@@ -115,6 +115,7 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& g
   ManagerDeps deps{config,          L,           rt->store.get(),   rt->runsc.get(),
                    rt->images.get(), &rt->mounter, rt->launcher.get(), &rt->exits,
                    rt->events.get()};
+  deps.tools = tools;  // Shutdown kills what still runs near its bound
   if (NetworkEnabled(config)) {
     auto options = HostNetworkOptionsFromConfig(config);
     if (!options.ok()) return options.status();

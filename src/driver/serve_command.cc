@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -17,6 +18,7 @@
 #include "driver/compute_driver_service.h"
 #include "driver/ryno_service.h"
 #include "driver/driver_config.h"
+#include "driver/driver_health.h"
 #include "driver/driver_runtime.h"
 #include "driver/logging.h"
 #include "driver/socket_server.h"
@@ -27,13 +29,6 @@ namespace osgv {
 namespace {
 
 constexpr char kServiceName[] = "openshell.compute.v1.ComputeDriver";
-
-void SetHealth(grpc::Server* server, bool serving) {
-  auto* health = server->GetHealthCheckService();
-  if (health == nullptr) return;
-  health->SetServingStatus(serving);
-  health->SetServingStatus(kServiceName, serving);
-}
 
 void WarnAboutMissingFeatures(const RunscFeatures& f) {
   spdlog::info("runsc {} detected", f.version.empty() ? "(unknown version)" : f.version);
@@ -106,7 +101,10 @@ int ServeCommand(const std::vector<std::string>& argv) {
   builder.RegisterService(&ryno_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fatal("cannot start the gRPC server");
-  SetHealth(server.get(), false);
+  DriverHealth health(server->GetHealthCheckService(), kServiceName);
+  // A failed state commit turns health NOT_SERVING for good (LevelDB's
+  // bg_error); `health` outlives the manager (rt is reset below).
+  manager.OnBackgroundError([&health](const absl::Status& e) { health.SetBackgroundError(e); });
 
   std::set<uint32_t> allowed(config->socket.allowed_uids.begin(), config->socket.allowed_uids.end());
   if (allowed.empty()) allowed.insert(geteuid());
@@ -116,6 +114,7 @@ int ServeCommand(const std::vector<std::string>& argv) {
                config->driver_name, config->state_dir);
 
   if (auto s = manager.Recover(); !s.ok()) {
+    manager.OnBackgroundError(nullptr);  // `health` goes before the manager
     socket_server.Stop();
     server->Shutdown();
     return Fatal(absl::StrCat("startup recovery failed: ", s.message()));
@@ -128,16 +127,29 @@ int ServeCommand(const std::vector<std::string>& argv) {
   }
   manager.StartIdleSuspend();
   service.SetReady();
-  SetHealth(server.get(), true);
-  spdlog::info("serving");
+  health.SetReady(true);
+  spdlog::info(health.serving() ? "serving" : "serving, but NOT_SERVING to health checks: a state "
+                                              "commit failed");
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("received {}; shutting down (sandboxes keep running)", strsignal(sig));
-  SetHealth(server.get(), false);
+  health.SetReady(false);
   socket_server.Stop();
   (*rt)->events->CloseAll();  // Watch streams end with OK
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  // The whole bound (kShutdownBound, 10 s) is the manager's: the RPCs in
+  // flight wait for its operations, and it answers every one of them by
+  // the end, so the server then has nothing left to wait for.
+  const bool finished = manager.Shutdown();
+  server->Shutdown(std::chrono::system_clock::now());
+  if (!finished) {
+    // An operation is stuck outside any command: its thread cannot be
+    // joined, so exit without destructors, as a crash would; recovery at
+    // the next start finishes or rolls it back.
+    spdlog::error("stopped with an operation unfinished");
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
   rt->reset();  // manager, exit watcher, lock
   spdlog::info("stopped");
   return 0;

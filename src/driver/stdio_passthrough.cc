@@ -1,6 +1,8 @@
 #include "driver/stdio_passthrough.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,13 +17,22 @@ bool IsRegularFile(int fd) {
   return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-void CopyAll(int from, int to) {
+// Copies until EOF, a failed write, or (when `stop_fd` >= 0, with `to`
+// non-blocking) until `stop_fd` is readable: a command that ends without
+// reading all its input must not leave the pump blocked.
+void CopyAll(int from, int to, int stop_fd = -1) {
   char buf[65536];
   ssize_t n;
   while ((n = read(from, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
     for (ssize_t off = 0; n > 0 && off < n;) {
+      if (stop_fd >= 0) {
+        pollfd p[2] = {{to, POLLOUT, 0}, {stop_fd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR) return;
+        if (p[1].revents != 0) return;
+        if (p[0].revents == 0) continue;
+      }
       ssize_t w = write(to, buf + off, static_cast<size_t>(n - off));
-      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (w <= 0) return;
       off += w;
     }
@@ -32,21 +43,27 @@ void CopyAll(int from, int to) {
 struct StdioBridge {
   int child_fd = -1;  // what runsc gets
   std::thread pump;
+  ~StdioBridge() {
+    if (stop_fd_ >= 0) close(stop_fd_);
+  }
 
   void Open(int our_fd, bool is_input) {
     if (!IsRegularFile(our_fd)) {
       child_fd = our_fd;
       return;
     }
+    if (is_input) stop_fd_ = eventfd(0, EFD_CLOEXEC);
     int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
+    if ((is_input && stop_fd_ < 0) || pipe2(p, O_CLOEXEC) != 0) {
       child_fd = our_fd;
       return;
     }
     if (is_input) {
       child_fd = p[0];
-      pump = std::thread([our_fd, w = p[1]] {
-        CopyAll(our_fd, w);
+      // Our end only (the child's stays blocking), so a poll can stop it.
+      fcntl(p[1], F_SETFL, O_NONBLOCK);
+      pump = std::thread([our_fd, w = p[1], stop = stop_fd_] {
+        CopyAll(our_fd, w, stop);
         close(w);
       });
     } else {
@@ -63,12 +80,18 @@ struct StdioBridge {
     if (owned_ >= 0) close(owned_);
     owned_ = -1;
   }
+  // Ends an input pump that still waits to write: the command is over.
+  void Stop() {
+    uint64_t one = 1;
+    if (stop_fd_ >= 0) (void)!write(stop_fd_, &one, sizeof one);
+  }
   void Join() {
     if (pump.joinable()) pump.join();
   }
 
  private:
   int owned_ = -1;
+  int stop_fd_ = -1;
 };
 
 }  // namespace
@@ -87,11 +110,14 @@ absl::StatusOr<CommandResult> RunAttached(CommandRunner* runner, std::vector<std
   cmd.stderr_fd = err.child_fd;
   cmd.own_process_group = false;  // stay in the terminal's foreground group
   auto result = runner->Run(cmd);
+  // stdin's pump may still wait to write a large file nobody consumes. It
+  // is stopped while we still hold a reader of its pipe, so its last write
+  // can never raise SIGPIPE.
+  in.Stop();
+  in.Join();
   in.CloseChildEnd();
   out.CloseChildEnd();
   err.CloseChildEnd();
-  // stdin's pump may block reading a large file nobody consumes; detach it.
-  if (in.pump.joinable()) in.pump.detach();
   out.Join();
   err.Join();
   return result;

@@ -31,23 +31,27 @@ void SandboxManager::WatchExit(const EntryPtr& e, int pid) {
   std::string id = e->id;
   uint64_t seq = ++e->launch_seq;
   d_.exits->Watch(pid, [this, id, seq] {
-    // Never block the watcher thread on a sandbox's operation lock.
-    if (!shutting_down_) RunInBackground([this, id, seq] { OnMonitorExit(id, seq); });
+    // Never block the watcher thread: the sandbox's queue handles it, after
+    // whatever operation of the sandbox is queued or running.
+    if (!shutting_down_) {
+      Enqueue(id, "exit", [this, id, seq] { return OnMonitorExit(id, seq); });
+    }
   });
 }
 
-void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
+absl::Status SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
   EntryPtr e;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(id);
-    if (it == entries_.end()) return;
+    if (it == entries_.end()) return absl::OkStatus();
     e = it->second;
   }
-  std::lock_guard<std::mutex> op(e->op_mu);
-  if (shutting_down_ || seq != e->launch_seq) return;  // an earlier incarnation
+  // An earlier incarnation's, or a run that ended some other way (a stop,
+  // a delete, ...): nothing to record.
+  if (shutting_down_ || seq != e->launch_seq) return absl::OkStatus();
   const std::string& rid = e->runsc_id;
-  if (Phase(e) != phase::kRunning) return;  // stopping, deleting, ...
+  if (Phase(e) != phase::kRunning) return absl::OkStatus();
   auto exit = ReadExitRecord(d_.layout.exit_file(rid));
   std::optional<int> code;
   std::string message;
@@ -69,14 +73,16 @@ void SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) {
   }
   ReleaseRuntime(rid);
   spdlog::info("sandbox {}: {}", id, message);
-  Transition(e, [&](SandboxRecord& r) {
+  auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kExited;
     r.reason = exit_reason;
     r.message = message;
     r.exit_code = code;
     r.monitor_pid = 0;
-  }).IgnoreError();
+  });
+  if (!st.ok()) return st;
   PublishEvent(id, "Warning", exit_reason, message);
+  return absl::OkStatus();
 }
 
 void SandboxManager::AppendLastOutput(const std::string& rid, std::string* message) const {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -18,9 +19,11 @@ namespace osgv {
 
 void SandboxManager::StartIdleSuspend() {
   if (d_.config.checkpoint.idle_suspend_after.count() <= 0) return;
+  std::lock_guard<std::mutex> lock(shutdown_mu_);
+  if (shutting_down_ || idle_thread_.joinable()) return;
   spdlog::info("idle suspend: sandboxes idle for {} s are checkpointed",
                d_.config.checkpoint.idle_suspend_after.count() / 1000);
-  RunInBackground([this] { IdleSuspendLoop(); });
+  idle_thread_ = std::thread([this] { IdleSuspendLoop(); });
 }
 
 void SandboxManager::IdleSuspendLoop() {
@@ -29,7 +32,7 @@ void SandboxManager::IdleSuspendLoop() {
       [this](const std::string& rid) { return SandboxCpuNanos(d_.cgroup_root, rid); });
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(tasks_mu_);
+      std::unique_lock<std::mutex> lock(shutdown_mu_);
       if (shutdown_cv_.wait_for(lock, idle.tick(), [this] { return shutting_down_.load(); })) {
         return;
       }
@@ -44,22 +47,20 @@ void SandboxManager::IdleSuspendLoop() {
         observed.push_back({e->id, e->runsc_id});
       }
     }
+    // A sandbox with an operation queued or running is simply not idle.
     for (const auto& id : idle.Observe(observed)) {
-      RunInBackground([this, e = running[id]] { SuspendIfIdle(e); });
+      EnqueueIfIdle(id, "idle suspend", [this, e = running[id]] { return SuspendIfIdle(e); });
     }
   }
 }
 
-void SandboxManager::SuspendIfIdle(const EntryPtr& e) {
-  // A sandbox busy with another operation is simply not idle.
-  std::unique_lock<std::mutex> op(e->op_mu, std::try_to_lock);
-  if (!op.owns_lock() || shutting_down_ || Phase(e) != phase::kRunning) return;
+absl::Status SandboxManager::SuspendIfIdle(const EntryPtr& e) {
+  if (shutting_down_ || Phase(e) != phase::kRunning) return absl::OkStatus();
   std::string why = absl::StrCat("Suspended by the driver after ",
                                  d_.config.checkpoint.idle_suspend_after.count() / 1000,
                                  " s without CPU use");
   spdlog::info("sandbox {}: idle; checkpointing it", e->id);
-  auto st = CheckpointLocked(e, why);
-  if (!st.ok()) spdlog::warn("sandbox {}: idle suspend failed: {}", e->id, st.ToString());
+  return CheckpointLocked(e, why);
 }
 
 }  // namespace osgv

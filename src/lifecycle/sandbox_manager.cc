@@ -9,8 +9,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <thread>
-
 #include "absl/strings/str_cat.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/fs_util.h"
@@ -23,54 +21,12 @@ namespace osgv {
 
 using manager_support::NowMs;
 
-SandboxManager::SandboxManager(ManagerDeps deps) : d_(std::move(deps)) {}
+SandboxManager::SandboxManager(ManagerDeps deps)
+    : d_(std::move(deps)), queue_(d_.operation_workers) {}
 
 SandboxManager::~SandboxManager() { Shutdown(); }
 
-void SandboxManager::Shutdown() {
-  {
-    std::lock_guard<std::mutex> lock(tasks_mu_);
-    shutting_down_ = true;
-  }
-  shutdown_cv_.notify_all();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [id, e] : entries_) e->cancel = true;
-  }
-  std::unique_lock<std::mutex> lock(tasks_mu_);
-  tasks_cv_.wait(lock, [this] { return active_tasks_ == 0; });
-}
-
-void SandboxManager::RunInBackground(std::function<void()> task) {
-  {
-    std::lock_guard<std::mutex> lock(tasks_mu_);
-    // Shutdown waits for the tasks it knows of; none may start after it.
-    if (shutting_down_) return;
-    ++active_tasks_;
-  }
-  // Background work logs under the trace id of the call that started it.
-  std::thread([this, task = std::move(task), trace = CurrentTraceId()] {
-    ScopedTraceId scoped(trace);
-    task();
-    std::lock_guard<std::mutex> lock(tasks_mu_);
-    --active_tasks_;
-    tasks_cv_.notify_all();
-  }).detach();
-}
-
 // ---- queries ---------------------------------------------------------------
-
-SandboxManager::EntryPtr SandboxManager::Lookup(const std::string& id,
-                                                const std::string& name) const {
-  if (!id.empty()) {
-    auto it = entries_.find(id);
-    return it == entries_.end() ? nullptr : it->second;
-  }
-  for (const auto& [eid, e] : entries_) {
-    if (e->name == name) return e;
-  }
-  return nullptr;
-}
 
 absl::StatusOr<SandboxManager::EntryPtr> SandboxManager::LookupForOperation(
     const std::string& id, const std::string& name) const {
@@ -78,11 +34,15 @@ absl::StatusOr<SandboxManager::EntryPtr> SandboxManager::LookupForOperation(
     return absl::InvalidArgumentError("sandbox_id: required (or sandbox_name)");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto e = Lookup(id, name);
-  if (!e) {
-    return absl::NotFoundError(absl::StrCat("sandbox '", id.empty() ? name : id, "' not found"));
+  std::vector<EntryPtr> entries;
+  std::vector<const SandboxRecord*> records;
+  for (const auto& [eid, e] : entries_) {
+    entries.push_back(e);
+    records.push_back(&e->record);
   }
-  return e;
+  auto i = LookupSandbox(records, id, name);
+  if (!i.ok()) return i.status();
+  return entries[*i];
 }
 
 std::string SandboxManager::Phase(const EntryPtr& e) const {
@@ -138,6 +98,9 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
   // to read and to swap in the record, never across the commit, so a slow
   // disk stalls neither other sandboxes nor Get, List and Watch.
   std::lock_guard<std::mutex> writer(e->record_mu);
+  // A Delete that raced this caller has removed the record: nothing to
+  // write, and no failed commit either.
+  if (e->removed) return absl::NotFoundError(absl::StrCat("sandbox '", e->id, "' not found"));
   SandboxRecord next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -152,7 +115,13 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
   next.generation++;
   auto st = d_.store->Update(next, durability);
   if (!st.ok()) {
-    spdlog::error("sandbox {}: cannot persist phase {}: {}", next.id, next.phase, st.ToString());
+    // Memory keeps the last committed record, so Get and Watch never show
+    // what a crash would lose; the host may have moved on, which only
+    // recovery can tell: the driver stops changing sandboxes.
+    st = absl::Status(st.code(), absl::StrCat("sandbox ", next.id, ": cannot persist phase ",
+                                              next.phase, ": ", st.message()));
+    spdlog::error("{}", std::string(st.message()));
+    LatchBackgroundError(st);
     return st;
   }
   // Swapped and published together, so a Watch that starts (snapshot, then
@@ -181,40 +150,64 @@ void SandboxManager::PublishEvent(const std::string& sandbox_id, const std::stri
   d_.events->Publish(ev);
 }
 
-void SandboxManager::Fail(const EntryPtr& e, const std::string& reason,
-                          const std::string& message) {
+absl::Status SandboxManager::Fail(const EntryPtr& e, const std::string& reason,
+                                  const std::string& message) {
   spdlog::warn("sandbox {}: {}: {}", e->id, reason, message);
-  Transition(e, [&](SandboxRecord& r) {
+  auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kFailed;
     r.reason = reason;
     r.message = message;
     r.monitor_pid = 0;
-  }).IgnoreError();
+  });
   PublishEvent(e->id, "Warning", reason, message);
+  return st;
 }
 
 // ---- delete --------------------------------------------------------------------
 
-absl::StatusOr<bool> SandboxManager::Delete(const std::string& id, const std::string& name) {
+absl::StatusOr<bool> SandboxManager::Delete(const std::string& id, const std::string& name,
+                                            Deadline deadline) {
+  if (auto st = AcceptingChanges(); !st.ok()) return st;
   auto found = LookupForOperation(id, name);
   if (!found.ok()) {
     if (absl::IsNotFound(found.status())) return false;  // nothing was there
     return found.status();
   }
   EntryPtr e = *found;
+  if (Deadline::clock::now() >= deadline) {
+    return absl::DeadlineExceededError("DeleteSandbox: the deadline passed before it began");
+  }
   e->cancel = true;
   // Tell watchers at once, even while another operation finishes its step.
   auto st = Transition(e, [](SandboxRecord& r) { r.phase = phase::kDeleting; });
+  if (absl::IsNotFound(st)) return false;  // an earlier Delete just finished
   if (!st.ok()) return st;
+  return RunOperation(e, kDeleteOp, "DeleteSandbox", [this, e] { return DeleteQueued(e); },
+                      deadline);
+}
 
-  std::lock_guard<std::mutex> op(e->op_mu);
+absl::StatusOr<bool> SandboxManager::DeleteQueued(const EntryPtr& e) {
+  {
+    // An earlier Delete of the same sandbox (queued before this one was
+    // joined or followed it) has already removed it.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(e->id);
+    if (it == entries_.end() || it->second != e) return false;
+  }
   const std::string& rid = e->runsc_id;
   e->release_pending = false;  // done here, whatever a Stop left
   ReleaseRuntime(rid);
-  st = RemoveSandboxFiles(rid);
+  auto st = RemoveSandboxFiles(rid);
   if (!st.ok()) return st;
-  st = d_.store->Delete(e->id);
-  if (!st.ok()) return st;
+  {
+    std::lock_guard<std::mutex> writer(e->record_mu);
+    st = d_.store->Delete(e->id);
+    if (!st.ok()) {
+      LatchBackgroundError(st);
+      return st;
+    }
+    e->removed = true;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     entries_.erase(e->id);

@@ -4,16 +4,20 @@
 // that does more is in a file named after it: sandbox_provision.cc,
 // sandbox_stop.cc, sandbox_start.cc, sandbox_exit.cc,
 // sandbox_idle_suspend.cc, sandbox_recovery.cc, sandbox_manager_sweep.cc
-// and sandbox_manager_network.cc.
+// and sandbox_manager_network.cc; how operations are queued, waited for and
+// shut down is sandbox_operations.cc.
 //
 // Slow work (image unpack, runsc) never runs under the manager's lock, so
 // Get/List/Watch always answer from memory at once. Each sandbox has its own
-// operation lock that serializes provisioning, exit handling and deletion
-// of that sandbox only. Every state change is written to the store before it
-// is published to watchers or reported to a caller.
+// serial queue of operations (provisioning, Stop, Start, exit handling,
+// deletion), run on a bounded pool of workers (OperationQueue); a caller
+// waits for its operation at most until its deadline. Every state change is
+// written to the store before it is published to watchers or reported to a
+// caller; a write that fails is latched as the background error.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -35,6 +39,8 @@
 #include "lifecycle/monitor/monitor.h"
 #include "lifecycle/network/host_resolver.h"
 #include "lifecycle/network/sandbox_network.h"
+#include "lifecycle/operation_queue.h"
+#include "lifecycle/operation_result.h"
 #include "lifecycle/recovery_plan.h"
 #include "lifecycle/rootfs/rootfs_mounter.h"
 #include "lifecycle/runsc/runsc.h"
@@ -47,10 +53,16 @@
 namespace osgv {
 
 // The OS-facing pieces the manager drives; tests pass fakes.
+// How long Shutdown takes at most (docs/lifecycle.md, "Shutdown").
+inline constexpr std::chrono::milliseconds kShutdownBound{10000};
+// How many operations (of different sandboxes) run at once; more wait for
+// a worker. A pull or a checkpoint holds one for its whole length.
+inline constexpr size_t kOperationWorkers = 16;
+
 struct ManagerDeps {
   Config config;
   StateLayout layout;
-  StateStore* store = nullptr;
+  RecordStore* store = nullptr;
   Runsc* runsc = nullptr;
   ImageStore* images = nullptr;
   RootfsMounter* mounter = nullptr;
@@ -64,6 +76,11 @@ struct ManagerDeps {
   // Looks up the host names of v0.1.x/Ryno policy fences; nullptr = the
   // system resolver (SystemHostResolver).
   HostResolver* resolver = nullptr;
+  // The runner behind runsc, skopeo and the network: Shutdown abandons it
+  // (kills its children) when operations outlast most of the bound.
+  // nullptr = nothing to abandon.
+  CommandRunner* tools = nullptr;
+  size_t operation_workers = kOperationWorkers;
   std::string cgroup_root = "/sys/fs/cgroup";  // tests point it elsewhere
 };
 
@@ -82,14 +99,24 @@ class SandboxManager {
   absl::Status Recover();
 
   absl::Status Validate(const SandboxRequest& request) const;
-  // Persists the record and returns; provisioning continues in background.
-  absl::Status Create(const SandboxRequest& request);
+  // Persists the record and returns; provisioning continues in its queue.
+  absl::Status Create(const SandboxRequest& request, Deadline deadline = kNoDeadline);
+  // A sandbox by id, or by a name only one sandbox has (FAILED_PRECONDITION
+  // naming sandbox_name when sandboxes in several workspaces share it).
   absl::StatusOr<SandboxSnapshot> Get(const std::string& id, const std::string& name) const;
   std::vector<SandboxSnapshot> List() const;
-  // true: it existed and is gone now; false: nothing was there.
-  absl::StatusOr<bool> Delete(const std::string& id, const std::string& name);
-  absl::Status Stop(const std::string& id, const std::string& name);
-  absl::Status Start(const std::string& id, const std::string& name);
+  // Stop, Start and Delete queue their operation behind the sandbox's
+  // earlier ones and wait for it until `deadline`. When it passes first
+  // they answer DEADLINE_EXCEEDED and the operation runs on to its end,
+  // which GetSandbox and Watch show; a retry of the same operation while
+  // it is still the last one queued joins it, a later one follows it.
+  // Delete: true = it existed and is gone now; false = nothing was there.
+  absl::StatusOr<bool> Delete(const std::string& id, const std::string& name,
+                              Deadline deadline = kNoDeadline);
+  absl::Status Stop(const std::string& id, const std::string& name,
+                    Deadline deadline = kNoDeadline);
+  absl::Status Start(const std::string& id, const std::string& name,
+                     Deadline deadline = kNoDeadline);
   // Subscribes first, then lists, so nothing is missed between the two.
   WatchStart Watch();
 
@@ -100,9 +127,24 @@ class SandboxManager {
   // processes have used (almost) no CPU for that long. Call after Recover.
   void StartIdleSuspend();
 
-  // Waits for background provisioning to finish its current step and stops
-  // it; sandboxes keep running.
-  void Shutdown();
+  // Takes no more operations, drops the queued ones, cancels provisioning
+  // (it stops after its current step) and waits for the running ones. At
+  // 4/5 of `bound` it abandons deps.tools (kills the commands still
+  // running); at `bound` it answers whoever still waits with UNAVAILABLE and
+  // returns. true: nothing runs any more. false: an operation is stuck
+  // outside any command; destroying the manager then waits for it, so the
+  // caller should exit the process instead (recovery finishes it at the
+  // next start). Sandboxes keep running either way.
+  bool Shutdown(std::chrono::milliseconds bound = kShutdownBound);
+
+  // The first failed commit of a state change (LevelDB's bg_error): once
+  // set, the records may lag behind the host, so Create, Stop, Start and
+  // Delete answer UNAVAILABLE with it until the driver is restarted (its
+  // recovery reconciles the records with the host). OK while none failed.
+  absl::Status BackgroundError() const;
+  // Called once, from whichever thread latches the background error
+  // (serve turns the health service NOT_SERVING). Set it before Recover.
+  void OnBackgroundError(std::function<void(const absl::Status&)> listener);
 
  private:
   struct Entry {
@@ -114,18 +156,22 @@ class SandboxManager {
     const std::string runsc_id;
     SandboxRecord record;             // read under mu_ (Record()); written under record_mu + mu_
     std::mutex record_mu;             // one writer of `record` at a time (Transition)
-    std::mutex op_mu;                 // one slow operation at a time
-    std::atomic<bool> cancel{false};  // set by Delete to stop provisioning
+    bool removed = false;             // its record is deleted from the store; record_mu
+    std::atomic<bool> cancel{false};  // set by Delete (and Shutdown) to stop provisioning
+    // The last Stop, Start or Delete queued for this sandbox, until it ends:
+    // a retry of the same kind joins it. Guarded by ops_mu_.
+    std::shared_ptr<OperationResult> last_op;
+    int last_op_kind = 0;
     // Bumped whenever a new monitor (or adopted process) is watched, so a
     // late exit report of an earlier incarnation is recognised and ignored.
     std::atomic<uint64_t> launch_seq{0};
     // A Stop returned before its runsc container was deleted and its
-    // overlay unmounted; whoever next holds op_mu finishes that first.
-    bool release_pending = false;  // guarded by op_mu
+    // overlay unmounted; the sandbox's next operation finishes that first.
+    bool release_pending = false;  // only touched by the sandbox's operations
   };
   using EntryPtr = std::shared_ptr<Entry>;
 
-  EntryPtr Lookup(const std::string& id, const std::string& name) const;
+  // By id, or by a name that only one sandbox has (record_lookup.h).
   absl::StatusOr<EntryPtr> LookupForOperation(const std::string& id, const std::string& name) const;
   std::string Phase(const EntryPtr& e) const;
   // A copy of the sandbox's record, taken under mu_: how code outside the
@@ -138,14 +184,32 @@ class SandboxManager {
   void PublishEvent(const std::string& sandbox_id, const std::string& type,
                     const std::string& reason, const std::string& message,
                     std::map<std::string, std::string> metadata = {});
-  void Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
+  absl::Status Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
+  // Delete's work, in the sandbox's queue: runtime, files, record.
+  absl::StatusOr<bool> DeleteQueued(const EntryPtr& e);
   // Delete's: the sandbox's token, network, mounts, checkpoints and files.
   absl::Status RemoveSandboxFiles(const std::string& runsc_id);
-  // Runs `task` on its own thread; Shutdown() waits for all of them.
-  void RunInBackground(std::function<void()> task);
+
+  // Operations (sandbox_operations.cc). Queues `task` behind the sandbox's
+  // earlier operations, under the caller's trace id; false once shut down.
+  // Its error, which nobody waits for, is logged as "<id>: <what>: ...".
+  bool Enqueue(const std::string& id, const char* what, std::function<absl::Status()> task);
+  // Only when the sandbox has no operation queued or running.
+  bool EnqueueIfIdle(const std::string& id, const char* what,
+                     std::function<absl::Status()> task);
+  // Queues (or joins: see Stop) the caller's operation `kind` and waits
+  // for it until `deadline`. `rpc` names it in a DEADLINE_EXCEEDED.
+  enum OpKind { kStopOp = 1, kStartOp, kDeleteOp };
+  OperationResult::Value RunOperation(const EntryPtr& e, OpKind kind, const char* rpc,
+                                      std::function<OperationResult::Value()> body,
+                                      Deadline deadline);
+  // UNAVAILABLE while shutting down or after a background error; OK else.
+  absl::Status AcceptingChanges() const;
+  // Latches `error` (the first one only) and tells the listener.
+  void LatchBackgroundError(const absl::Status& error);
 
   // Create's background work (sandbox_provision.cc).
-  void Provision(const EntryPtr& e, SandboxRequest request);
+  absl::Status Provision(const EntryPtr& e, const SandboxRequest& request);
   absl::Status ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                               std::string* failure_reason);
   // The request's image, verified and unpacked, with progress events.
@@ -167,14 +231,14 @@ class SandboxManager {
                                        StepClock* clock = nullptr,
                                        const std::string& image_digest = "");
   // The end of a run (sandbox_exit.cc).
-  void OnMonitorExit(const std::string& id, uint64_t seq);
+  absl::Status OnMonitorExit(const std::string& id, uint64_t seq);
   uint64_t MemoryLimitOf(const EntryPtr& e) const;
   // "; last output: ..." from the sandbox's console log, when it has any.
   void AppendLastOutput(const std::string& runsc_id, std::string* message) const;
   void WatchExit(const EntryPtr& e, int pid);
   // Removes the runsc container and unmounts the rootfs; keeps the files.
   void ReleaseRuntime(const std::string& runsc_id);
-  // With op_mu held: the release a Stop left to the background, now.
+  // In the sandbox's queue: the release a Stop left for later, now.
   void FinishPendingRelease(const EntryPtr& e);
   // Until the sandbox's monitor (if one still runs) has reaped the sandbox
   // and ended, so it can no longer write an exit record (bounded).
@@ -204,17 +268,20 @@ class SandboxManager {
   bool WantsNetwork(const SandboxRequest& request) const;
   void DisconnectNetwork(const std::string& runsc_id);
 
-  // Stop and Start, with the sandbox's operation lock held
-  // (sandbox_stop.cc, sandbox_start.cc, sandbox_idle_suspend.cc).
+  // Stop and Start, run in the sandbox's operation queue ("Locked": no
+  // other operation of the sandbox runs meanwhile) (sandbox_stop.cc,
+  // sandbox_start.cc, sandbox_idle_suspend.cc).
   absl::Status CheckpointLocked(const EntryPtr& e, const std::string& why = "");
   // Asks an IdleSuspender (idle_suspender.h) once per tick until Shutdown.
   void IdleSuspendLoop();
-  void SuspendIfIdle(const EntryPtr& e);
+  absl::Status SuspendIfIdle(const EntryPtr& e);
   absl::Status StartLocked(const EntryPtr& e);
+  // A Start that failed goes back to stopped: `cause`, or the failed commit.
+  absl::Status RollBackToStopped(const EntryPtr& e, absl::Status cause);
   absl::Status StopWithoutMemory(const EntryPtr& e, const std::string& why);
   // After a restore: removes the image it came from, unless a later Stop
-  // has already replaced it. Takes op_mu.
-  void RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir);
+  // has already replaced it. Run in the sandbox's queue.
+  absl::Status RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir);
   bool SandboxProcessAlive(const std::string& runsc_id);
   // checkpoint_dir, or <state>/checkpoints: one directory per sandbox in it.
   std::string CheckpointBase() const;
@@ -227,24 +294,27 @@ class SandboxManager {
     int sandbox_pid = 0;  // the container's pid as runsc lists it
     std::optional<CheckpointImage> sealed_image;  // when checkpoint_sealed
   };
-  void RecoverRecord(const EntryPtr& e, const std::map<std::string, ContainerState>& containers,
-                     std::vector<SandboxRequest>* reprovision);
+  absl::Status RecoverRecord(const EntryPtr& e,
+                             const std::map<std::string, ContainerState>& containers,
+                             std::vector<SandboxRequest>* reprovision);
   RecoveryObservation ObserveForRecovery(const SandboxRecord& r,
                                          const std::map<std::string, ContainerState>& containers);
   // Makes the observation `ask` names, if it names one (false otherwise).
   bool ObserveMore(const SandboxRecord& r, RecoveryAction ask, RecoveryObservation* seen);
   std::optional<int> RecordedExitCode(const std::string& runsc_id) const;
-  void CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
-                        const RecoveryObservation& seen, std::vector<SandboxRequest>* reprovision);
-  void ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
-                            std::vector<SandboxRequest>* reprovision);
-  void CarryOutStarting(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
-                        const RecoveryObservation& seen);
-  void CarryOutRunning(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
-                       const RecoveryObservation& seen);
+  // Each returns the failed commit, if any (Transition has latched it).
+  absl::Status CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                                const RecoveryObservation& seen,
+                                std::vector<SandboxRequest>* reprovision);
+  absl::Status ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
+                                    std::vector<SandboxRequest>* reprovision);
+  absl::Status CarryOutStarting(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                                const RecoveryObservation& seen);
+  absl::Status CarryOutRunning(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
+                               const RecoveryObservation& seen);
   // A Stop the crash interrupted turned out complete: record it as stopped.
-  void FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image);
-  void Adopt(const EntryPtr& e, int sandbox_pid);
+  absl::Status FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image);
+  absl::Status Adopt(const EntryPtr& e, int sandbox_pid);
   // Until a launch a crash interrupted has brought the container up (true,
   // with its pid) or its monitor has ended (false); bounded.
   bool WaitForInterruptedLaunch(const std::string& runsc_id, int* sandbox_pid);
@@ -266,11 +336,22 @@ class SandboxManager {
   // insert, which must stay atomic with its uniqueness check.
   mutable std::mutex mu_;
   std::map<std::string, EntryPtr> entries_;
-  std::mutex tasks_mu_;
-  std::condition_variable tasks_cv_;
-  int active_tasks_ = 0;
+
+  // Every OperationResult a caller may still wait for, so that Shutdown
+  // can answer them all; and each Entry's last_op. Taken after mu_.
+  std::mutex ops_mu_;
+  std::vector<std::weak_ptr<OperationResult>> waited_;
+  mutable std::mutex bg_mu_;
+  absl::Status bg_error_;  // guarded by bg_mu_
+  std::function<void(const absl::Status&)> bg_listener_;  // guarded by bg_mu_
+
+  std::mutex shutdown_mu_;
   std::condition_variable shutdown_cv_;  // wakes the idle loop at shutdown
   std::atomic<bool> shutting_down_{false};
+  std::optional<bool> shut_down_;  // Shutdown's answer, once it gave one; shutdown_mu_
+  std::thread idle_thread_;        // IdleSuspendLoop, when enabled
+  // Declared last: destroyed first, so no operation outlives what it uses.
+  OperationQueue queue_;
 };
 
 }  // namespace osgv

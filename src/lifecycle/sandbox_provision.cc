@@ -34,8 +34,11 @@ absl::Status SandboxManager::Validate(const SandboxRequest& request) const {
   return ValidateSandboxRequest(request, d_.config).status();
 }
 
-absl::Status SandboxManager::Create(const SandboxRequest& in) {
-  if (shutting_down_) return absl::UnavailableError("driver is shutting down");
+absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline) {
+  if (auto st = AcceptingChanges(); !st.ok()) return st;
+  if (Deadline::clock::now() >= deadline) {
+    return absl::DeadlineExceededError("CreateSandbox: the deadline passed before it began");
+  }
   auto st = Validate(in);
   if (!st.ok()) return st;
   SandboxRequest request = in;
@@ -90,6 +93,8 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
     st = d_.store->Insert(r);
     if (!st.ok()) {
       forget_token();
+      // A duplicate is the request's fault; anything else is the disk's.
+      if (!absl::IsAlreadyExists(st)) LatchBackgroundError(st);
       return st;
     }
     entries_[r.id] = e;
@@ -104,25 +109,25 @@ absl::Status SandboxManager::Create(const SandboxRequest& in) {
                progress::Step(progress::kRequestingSandbox, "Sandbox allocated",
                               progress::kPullingImage, ""));
   if (IsDriverReadinessMode(request.spec)) PublishPolicyLimitations(request);
-  RunInBackground([this, e, request = std::move(request)]() mutable {
-    Provision(e, std::move(request));
+  // The record is durable: provisioning is the sandbox's first operation.
+  Enqueue(e->id, "provisioning", [this, e, request = std::move(request)] {
+    return Provision(e, request);
   });
   return absl::OkStatus();
 }
 
-void SandboxManager::Provision(const EntryPtr& e, SandboxRequest request) {
-  std::lock_guard<std::mutex> op(e->op_mu);
-  if (e->cancel || Phase(e) != phase::kProvisioning) return;
+absl::Status SandboxManager::Provision(const EntryPtr& e, const SandboxRequest& request) {
+  if (e->cancel || Phase(e) != phase::kProvisioning) return absl::OkStatus();
   std::string reason;
   auto st = ProvisionSteps(e, request, &reason);
-  if (st.ok()) return;
+  if (st.ok()) return st;
   ReleaseRuntime(e->runsc_id);
   // Deleted while provisioning: the delete cleans up. Shutting down: the
   // record stays "provisioning" and recovery redoes it.
-  if (e->cancel) return;
+  if (e->cancel) return absl::OkStatus();
   // A failed sandbox never boots again: its address goes back to the pool.
   DisconnectNetwork(e->runsc_id);
-  Fail(e, reason, std::string(st.message()));
+  return Fail(e, reason, std::string(st.message()));
 }
 
 absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest& request,

@@ -44,7 +44,11 @@ absl::Status SandboxManager::Recover() {
     }
   }
   std::vector<SandboxRequest> reprovision;
-  for (const auto& e : all) RecoverRecord(e, containers, &reprovision);
+  for (const auto& e : all) {
+    if (auto st = RecoverRecord(e, containers, &reprovision); !st.ok()) {
+      spdlog::error("recovery: sandbox {}: {}", e->id, st.ToString());
+    }
+  }
   RemoveOrphans(containers);
   RemoveOrphanNetworks();
   d_.images->CleanStaging();
@@ -55,13 +59,15 @@ absl::Status SandboxManager::Recover() {
       std::lock_guard<std::mutex> lock(mu_);
       e = entries_[request.id];
     }
-    RunInBackground([this, e, request = std::move(request)]() mutable {
-      Provision(e, std::move(request));
+    Enqueue(e->id, "provisioning", [this, e, request = std::move(request)] {
+      return Provision(e, request);
     });
   }
   spdlog::info("recovery: {} sandbox record(s), {} to re-provision", all.size(),
                reprovision.size());
-  return absl::OkStatus();
+  // A record recovery could not write lags behind the host: starting to
+  // serve on it would build on a state that a crash would not find.
+  return BackgroundError();
 }
 
 bool SandboxManager::WaitForInterruptedLaunch(const std::string& rid, int* sandbox_pid) {
@@ -124,7 +130,7 @@ absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(
   return absl::NotFoundError("no interrupted checkpoint image");
 }
 
-void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
+absl::Status SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
   const SandboxRecord r = Record(e);
   // Prefer the monitor (it will record the exit code); if it is gone,
   // watch the sandbox process itself.
@@ -134,26 +140,31 @@ void SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
   }
   bool monitor_alive = monitor > 0;
   int pid = monitor_alive ? monitor : sandbox_pid;
+  absl::Status st;
   if (monitor_alive && monitor != r.monitor_pid) {
-    Transition(e, [&](SandboxRecord& rec) { rec.monitor_pid = monitor; }).IgnoreError();
+    st = Transition(e, [&](SandboxRecord& rec) { rec.monitor_pid = monitor; });
   }
   spdlog::info("recovery: sandbox {}: re-adopted running container {} (watching {} {})", r.id,
                r.runsc_id, monitor_alive ? "monitor" : "sandbox", pid);
+  // Watched even when the commit failed: its exit must still be noticed.
   WatchExit(e, pid);
+  return st;
 }
 
-void SandboxManager::FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image) {
+absl::Status SandboxManager::FinishRecoveredStop(const EntryPtr& e,
+                                                 const CheckpointImage& image) {
   ReleaseRuntime(e->runsc_id);
   std::string message = absl::StrCat("Memory checkpointed: ", MiB(image.bytes),
                                      " (finished after a driver restart)");
-  Transition(e, [&](SandboxRecord& r) {
+  auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kStopped;
     r.reason = reason::kCheckpointed;
     r.message = message;
     r.checkpoint_json = CheckpointToJson(image);
     r.monitor_pid = 0;
-  }).IgnoreError();
-  spdlog::info("recovery: sandbox {}: {}", e->id, message);
+  });
+  if (st.ok()) spdlog::info("recovery: sandbox {}: {}", e->id, message);
+  return st;
 }
 
 namespace {
@@ -180,9 +191,9 @@ class DropTemporaries {
 
 }  // namespace
 
-void SandboxManager::RecoverRecord(const EntryPtr& e,
-                                   const std::map<std::string, ContainerState>& containers,
-                                   std::vector<SandboxRequest>* reprovision) {
+absl::Status SandboxManager::RecoverRecord(const EntryPtr& e,
+                                           const std::map<std::string, ContainerState>& containers,
+                                           std::vector<SandboxRequest>* reprovision) {
   const SandboxRecord r = Record(e);
   RecoveryObservation seen = ObserveForRecovery(r, containers);
   std::optional<DropTemporaries> drop_temporaries;
@@ -190,7 +201,7 @@ void SandboxManager::RecoverRecord(const EntryPtr& e,
   RecoveryAction action = PlanRecovery(r, seen.host);
   while (ObserveMore(r, action, &seen)) action = PlanRecovery(r, seen.host);
   spdlog::debug("recovery: sandbox {}: {}", r.id, RecoveryActionName(action));
-  CarryOutRecovery(e, r, action, seen, reprovision);
+  return CarryOutRecovery(e, r, action, seen, reprovision);
 }
 
 SandboxManager::RecoveryObservation SandboxManager::ObserveForRecovery(
@@ -239,74 +250,70 @@ bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
   }
 }
 
-void SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r,
-                                      RecoveryAction action, const RecoveryObservation& seen,
-                                      std::vector<SandboxRequest>* reprovision) {
+absl::Status SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r,
+                                              RecoveryAction action,
+                                              const RecoveryObservation& seen,
+                                              std::vector<SandboxRequest>* reprovision) {
   const std::string& rid = r.runsc_id;
   switch (action) {
     case RecoveryAction::kFinishDelete:
       spdlog::info("recovery: sandbox {}: finishing an interrupted delete", r.id);
-      Delete(r.id, "").IgnoreError();
-      return;
-    case RecoveryAction::kAdoptProvisioned:
-      Transition(e, [&](SandboxRecord& rec) {
+      return Delete(r.id, "").status();
+    case RecoveryAction::kAdoptProvisioned: {
+      auto st = Transition(e, [&](SandboxRecord& rec) {
         rec.phase = phase::kRunning;
         rec.reason = reason::kBackendReady;
         rec.message = "Sandbox is running (started before a driver restart)";
-      }).IgnoreError();
-      Adopt(e, seen.sandbox_pid);
-      return;
+      });
+      auto adopted = Adopt(e, seen.sandbox_pid);
+      return st.ok() ? adopted : st;
+    }
     case RecoveryAction::kReprovision:
     case RecoveryAction::kFailUnreadableRequest:
-      ReprovisionRecovered(e, r, reprovision);
-      return;
+      return ReprovisionRecovered(e, r, reprovision);
     case RecoveryAction::kFinishStop:
-      FinishRecoveredStop(e, *seen.sealed_image);
-      return;
+      return FinishRecoveredStop(e, *seen.sealed_image);
     case RecoveryAction::kSealInterruptedCheckpoint:
       if (auto sealed = SealInterruptedCheckpoint(CheckpointRoot(rid)); sealed.ok()) {
-        FinishRecoveredStop(e, *sealed);
-        return;
+        return FinishRecoveredStop(e, *sealed);
       }
-      StopWithoutMemory(e, "the driver stopped during a checkpoint").IgnoreError();
-      return;
-    case RecoveryAction::kResumeRunning:
+      return StopWithoutMemory(e, "the driver stopped during a checkpoint");
+    case RecoveryAction::kResumeRunning: {
       // The checkpoint never completed and the sandbox still runs: roll back.
-      Transition(e, [](SandboxRecord& rec) {
+      auto st = Transition(e, [](SandboxRecord& rec) {
         rec.phase = phase::kRunning;
         rec.message = "Sandbox is running (a checkpoint was interrupted)";
-      }).IgnoreError();
-      Adopt(e, seen.sandbox_pid);
-      return;
+      });
+      auto adopted = Adopt(e, seen.sandbox_pid);
+      return st.ok() ? adopted : st;
+    }
     case RecoveryAction::kStopWithoutMemory:
-      StopWithoutMemory(e, "the driver stopped during a checkpoint").IgnoreError();
-      return;
+      return StopWithoutMemory(e, "the driver stopped during a checkpoint");
     case RecoveryAction::kAdoptStarted:
     case RecoveryAction::kRollBackStart:
-      CarryOutStarting(e, r, action, seen);
-      return;
+      return CarryOutStarting(e, r, action, seen);
     case RecoveryAction::kReleaseStopped:
     case RecoveryAction::kAwaitStoppedMonitor:
       WaitForMonitorEnd(rid);
       if (action == RecoveryAction::kReleaseStopped) ReleaseRuntime(rid);
-      return;
+      return absl::OkStatus();
     case RecoveryAction::kRecordExit:
     case RecoveryAction::kAdopt:
     case RecoveryAction::kFailExitUnknown:
     case RecoveryAction::kFailLost:
-      CarryOutRunning(e, r, action, seen);
-      return;
+      return CarryOutRunning(e, r, action, seen);
     case RecoveryAction::kKeep:
-      return;  // exited / failed: terminal, kept as they are
+      return absl::OkStatus();  // exited / failed: terminal, kept as they are
     case RecoveryAction::kWaitForLaunch:
     case RecoveryAction::kInspectCheckpoint:
     case RecoveryAction::kWaitForCheckpoint:
-      return;  // observations, made by ObserveMore
+      return absl::OkStatus();  // observations, made by ObserveMore
   }
+  return absl::OkStatus();
 }
 
-void SandboxManager::ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
-                                          std::vector<SandboxRequest>* reprovision) {
+absl::Status SandboxManager::ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
+                                                  std::vector<SandboxRequest>* reprovision) {
   // Provisioning was cut short: throw away the half-built runtime and do
   // it again; the gateway is still waiting for this sandbox. (The plan has
   // already told kFailUnreadableRequest apart; the error text is needed
@@ -315,60 +322,62 @@ void SandboxManager::ReprovisionRecovered(const EntryPtr& e, const SandboxRecord
   ReleaseRuntime(r.runsc_id);
   auto request = DecodeRequest(r.spec_json);
   if (!request.ok()) {
-    Fail(e, reason::kContainerCreateFailed,
-         absl::StrCat("stored request unreadable: ", request.status().message()));
-    return;
+    return Fail(e, reason::kContainerCreateFailed,
+                absl::StrCat("stored request unreadable: ", request.status().message()));
   }
   reprovision->push_back(*request);
+  return absl::OkStatus();
 }
 
-void SandboxManager::CarryOutStarting(const EntryPtr& e, const SandboxRecord& r,
-                                      RecoveryAction action, const RecoveryObservation& seen) {
+absl::Status SandboxManager::CarryOutStarting(const EntryPtr& e, const SandboxRecord& r,
+                                              RecoveryAction action,
+                                              const RecoveryObservation& seen) {
   if (action == RecoveryAction::kAdoptStarted) {
     // The restore (or cold start) went through before the crash; the
     // image it came from is stale (Launch's own rule).
-    Transition(e, [](SandboxRecord& rec) {
+    auto st = Transition(e, [](SandboxRecord& rec) {
       rec.phase = phase::kRunning;
       rec.reason = reason::kBackendReady;
       rec.message = "Sandbox is running (started before a driver restart)";
       rec.checkpoint_json.clear();
-    }).IgnoreError();
-    Adopt(e, seen.sandbox_pid);
-    return;
+    });
+    auto adopted = Adopt(e, seen.sandbox_pid);
+    return st.ok() ? adopted : st;
   }
   // Roll back to stopped; the image (if any) is untouched until a start
   // succeeds, so Start can simply be retried.
   ReleaseRuntime(r.runsc_id);
-  Transition(e, [](SandboxRecord& rec) {
+  auto st = Transition(e, [](SandboxRecord& rec) {
     rec.phase = phase::kStopped;
     rec.message = "A start was interrupted by a driver restart; the sandbox is stopped "
                   "and its checkpoint (if any) is kept";
-  }).IgnoreError();
-  spdlog::info("recovery: sandbox {}: an interrupted start was rolled back to stopped", r.id);
+  });
+  if (st.ok()) {
+    spdlog::info("recovery: sandbox {}: an interrupted start was rolled back to stopped", r.id);
+  }
+  return st;
 }
 
-void SandboxManager::CarryOutRunning(const EntryPtr& e, const SandboxRecord& r,
-                                     RecoveryAction action, const RecoveryObservation& seen) {
+absl::Status SandboxManager::CarryOutRunning(const EntryPtr& e, const SandboxRecord& r,
+                                             RecoveryAction action,
+                                             const RecoveryObservation& seen) {
   const std::string& rid = r.runsc_id;
-  if (action == RecoveryAction::kAdopt) {
-    Adopt(e, seen.sandbox_pid);
-    return;
-  }
+  if (action == RecoveryAction::kAdopt) return Adopt(e, seen.sandbox_pid);
   if (action == RecoveryAction::kRecordExit) {
     // It ended while we were away; the monitor kept the code for us.
     const int code = *seen.host.exit_code;
     std::string message = absl::StrCat(DescribeExit(code), " while the driver was down");
     AppendLastOutput(rid, &message);
     ReleaseRuntime(rid);
-    Transition(e, [&](SandboxRecord& rec) {
+    auto st = Transition(e, [&](SandboxRecord& rec) {
       rec.phase = phase::kExited;
       rec.reason = reason::kProcessExited;
       rec.message = message;
       rec.exit_code = code;
       rec.monitor_pid = 0;
-    }).IgnoreError();
-    spdlog::info("recovery: sandbox {}: {}", r.id, message);
-    return;
+    });
+    if (st.ok()) spdlog::info("recovery: sandbox {}: {}", r.id, message);
+    return st;
   }
   const bool lost = action == RecoveryAction::kFailLost;
   std::string message =
@@ -376,7 +385,7 @@ void SandboxManager::CarryOutRunning(const EntryPtr& e, const SandboxRecord& r,
            : absl::StrCat("the sandbox stopped while the driver was down (state ",
                           seen.host.container_status, "); its exit code is unknown");
   ReleaseRuntime(rid);
-  Fail(e, lost ? reason::kSandboxLost : reason::kProcessExited, message);
+  return Fail(e, lost ? reason::kSandboxLost : reason::kProcessExited, message);
 }
 
 }  // namespace osgv

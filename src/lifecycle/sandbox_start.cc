@@ -23,21 +23,33 @@ using manager_support::MiB;
 using manager_support::MsSince;
 using manager_support::NowMs;
 
-absl::Status SandboxManager::Start(const std::string& id, const std::string& name) {
+absl::Status SandboxManager::Start(const std::string& id, const std::string& name,
+                                   Deadline deadline) {
+  if (auto st = AcceptingChanges(); !st.ok()) return st;
   auto found = LookupForOperation(id, name);
   if (!found.ok()) return found.status();
   EntryPtr e = *found;
-  std::lock_guard<std::mutex> op(e->op_mu);
-  std::string p = Phase(e);
-  // Already running or still coming up: the gateway's startup sweep sends
-  // Start for those too, and expects OK.
-  if (p == phase::kRunning || p == phase::kProvisioning) return absl::OkStatus();
-  if (p == phase::kStopped) return StartLocked(e);
-  std::string what = p == phase::kDeleting ? "is being deleted"
-                                           : "has exited; its main process is not restarted "
-                                             "(delete it and create a new one)";
-  return absl::FailedPreconditionError(
-      absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
+  auto start = [this, e]() -> OperationResult::Value {
+    std::string p = Phase(e);
+    // Already running or still coming up: the gateway's startup sweep sends
+    // Start for those too, and expects OK.
+    if (p == phase::kRunning || p == phase::kProvisioning) return true;
+    if (p == phase::kStopped) {
+      if (auto st = StartLocked(e); !st.ok()) return st;
+      return true;
+    }
+    std::string what = p == phase::kDeleting ? "is being deleted"
+                                             : "has exited; its main process is not restarted "
+                                               "(delete it and create a new one)";
+    return absl::FailedPreconditionError(
+        absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
+  };
+  return RunOperation(e, kStartOp, "StartSandbox", start, deadline).status();
+}
+
+absl::Status SandboxManager::RollBackToStopped(const EntryPtr& e, absl::Status cause) {
+  auto st = Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; });
+  return st.ok() ? cause : st;
 }
 
 absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
@@ -46,7 +58,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   clock.Lap("pending release");
   const std::string& id = e->id;
   const std::string& rid = e->runsc_id;
-  // Only this operation (op_mu) changes the record from here on.
+  // Only this operation (the sandbox's queue) changes the record from here on.
   const SandboxRecord stopped = Record(e);
   std::string cold_reason;
   std::optional<CheckpointImage> image;
@@ -73,10 +85,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   clock.Lap("record starting");
 
   auto request = DecodeRequest(stopped.spec_json);
-  if (!request.ok()) {
-    Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
-    return request.status();
-  }
+  if (!request.ok()) return RollBackToStopped(e, request.status());
   auto hint = d_.config.checkpoint.token_ttl_hint;
   int64_t age_ms = NowMs() - stopped.created_at_ms;
   // A v0.1.x/Ryno sandbox holds no token (no supervisor).
@@ -102,9 +111,8 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
                                            net->has_value() ? &**net : nullptr)
                            : rootfs_image.status();
   if (!st.ok()) {
-    Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot start sandbox '", id, "': ", st.message()));
+    return RollBackToStopped(e, absl::FailedPreconditionError(
+                                    absl::StrCat("cannot start sandbox '", id, "': ", st.message())));
   }
   clock.Lap("network+image+rootfs");
   // A bundle written just now records the manifest it was built from.
@@ -119,7 +127,8 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
       // The image has served its purpose (Launch dropped it from the
       // record) and holds all of the sandbox's memory: remove it, after
       // Start has returned.
-      RunInBackground([this, e, dir = image->dir] { RemoveStaleCheckpoint(e, dir); });
+      Enqueue(e->id, "removing the restored image",
+              [this, e, dir = image->dir] { return RemoveStaleCheckpoint(e, dir); });
       spdlog::debug("sandbox {}: start took {}", id, clock.Summary());
       std::string message = absl::StrCat("Restored ", MiB(image->bytes), " of memory in ", ms, " ms");
       spdlog::info("sandbox {}: {}", id, message);
@@ -141,9 +150,8 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   auto handle = Launch(e, "", message, nullptr, new_digest);
   if (!handle.ok()) {
     ReleaseRuntime(rid);
-    Transition(e, [](SandboxRecord& r) { r.phase = phase::kStopped; }).IgnoreError();
-    return absl::InternalError(
-        absl::StrCat("cannot start sandbox '", id, "': ", handle.status().message()));
+    return RollBackToStopped(e, absl::InternalError(absl::StrCat(
+                                    "cannot start sandbox '", id, "': ", handle.status().message())));
   }
   // Whatever image there was (verified, corrupt or unrestorable) is stale
   // now that the sandbox runs again; Launch dropped it from the record.
@@ -154,14 +162,15 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   return absl::OkStatus();
 }
 
-void SandboxManager::RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir) {
-  std::lock_guard<std::mutex> op(e->op_mu);
+absl::Status SandboxManager::RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir) {
   {
-    // A Stop that got the lock first has sealed a new image in its place.
+    // A Stop queued first has sealed a new image in its place.
     std::lock_guard<std::mutex> lock(mu_);
-    if (!e->record.checkpoint_json.empty() || e->record.phase == phase::kDeleting) return;
+    if (!e->record.checkpoint_json.empty() || e->record.phase == phase::kDeleting) {
+      return absl::OkStatus();
+    }
   }
-  RemoveTree(dir).IgnoreError();
+  return RemoveTree(dir);
 }
 
 }  // namespace osgv

@@ -32,20 +32,28 @@ std::string SandboxManager::CheckpointRoot(const std::string& rid) const {
   return CheckpointBase() + "/" + rid;
 }
 
-absl::Status SandboxManager::Stop(const std::string& id, const std::string& name) {
+absl::Status SandboxManager::Stop(const std::string& id, const std::string& name,
+                                  Deadline deadline) {
+  if (auto st = AcceptingChanges(); !st.ok()) return st;
   auto found = LookupForOperation(id, name);
   if (!found.ok()) return found.status();
   EntryPtr e = *found;
-  // A second operation on the same sandbox waits for the first.
-  std::lock_guard<std::mutex> op(e->op_mu);
-  std::string p = Phase(e);
-  if (p == phase::kStopped) return absl::OkStatus();  // idempotent
-  if (p == phase::kRunning) return CheckpointLocked(e);
-  std::string what = p == phase::kProvisioning ? "is still being created; stop it once it is ready"
-                     : p == phase::kDeleting   ? "is being deleted"
+  // Behind the sandbox's earlier operations; the phase is judged when it runs.
+  auto stop = [this, e]() -> OperationResult::Value {
+    std::string p = Phase(e);
+    if (p == phase::kStopped) return true;  // idempotent
+    if (p == phase::kRunning) {
+      if (auto st = CheckpointLocked(e); !st.ok()) return st;
+      return true;
+    }
+    std::string what = p == phase::kProvisioning
+                           ? "is still being created; stop it once it is ready"
+                       : p == phase::kDeleting ? "is being deleted"
                                                : "has exited; there is nothing to stop (delete it)";
-  return absl::FailedPreconditionError(
-      absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
+  };
+  return RunOperation(e, kStopOp, "StopSandbox", stop, deadline).status();
 }
 
 bool SandboxManager::SandboxProcessAlive(const std::string& rid) {
@@ -119,11 +127,11 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
       ChooseCompression(d_.config.checkpoint.compression, d_.config.checkpoint.none_above_bytes, memory);
   auto suffix = RandomHex(6);
   if (!suffix.ok()) {
-    Transition(e, [](SandboxRecord& r) {
+    auto rolled_back = Transition(e, [](SandboxRecord& r) {
       r.phase = phase::kRunning;
       r.message = "Sandbox is running (a checkpoint could not begin)";
-    }).IgnoreError();
-    return suffix.status();
+    });
+    return rolled_back.ok() ? suffix.status() : rolled_back;
   }
   std::string tmp = absl::StrCat(root, "/tmp-", *suffix);
   auto t0 = Clock::now();
@@ -132,11 +140,15 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   clock.Lap("runsc checkpoint");
   if (!st.ok()) {
     RemoveTree(tmp).IgnoreError();  // never leave a half-written image
+    // Killed at shutdown: the sandbox may still be saving itself. The
+    // record stays `stopping` for recovery, which waits and decides.
+    if (absl::IsCancelled(st) && shutting_down_) return st;
     if (SandboxProcessAlive(rid)) {
-      Transition(e, [](SandboxRecord& r) {
+      auto rolled_back = Transition(e, [](SandboxRecord& r) {
         r.phase = phase::kRunning;
         r.message = "Sandbox is running (a checkpoint failed)";
-      }).IgnoreError();
+      });
+      if (!rolled_back.ok()) return rolled_back;
       return absl::FailedPreconditionError(
           absl::StrCat("checkpoint of sandbox '", id, "' failed: ", st.message(),
                        "; the sandbox keeps running"));
@@ -174,14 +186,14 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   spdlog::debug("sandbox {}: stop took {}", id, clock.Summary());
   // The memory is durable and recorded: Stop is done. Waiting for the
   // reap, deleting the runsc container and unmounting the overlay are
-  // cleanup, left to a background task that waits for this operation's
-  // lock; a Start or Delete that gets the lock first does it itself
+  // cleanup, left to an operation queued behind this one; a Start or
+  // Delete queued earlier runs first and does it itself
   // (FinishPendingRelease), and a crash before either is handled by
   // recovery (a stopped record's container is released there).
   e->release_pending = true;
-  RunInBackground([this, e] {
-    std::lock_guard<std::mutex> op(e->op_mu);
+  Enqueue(e->id, "release after stop", [this, e] {
     FinishPendingRelease(e);
+    return absl::OkStatus();
   });
   spdlog::info("sandbox {}: {}", id, message);
   PublishEvent(id, "Normal", reason::kCheckpointed, message,

@@ -46,4 +46,6 @@ absl::StatusOr<CommandResult> MeteredRunner::Run(const Command& command) {
   return result;
 }
 
+void MeteredRunner::AbandonAll() { inner_->AbandonAll(); }
+
 }  // namespace osgv

@@ -18,7 +18,8 @@ namespace osgv {
 
 // osgv_tool_calls_total{command,outcome} and
 // osgv_tool_call_duration_seconds{command}. outcome: ok, failed (non-zero
-// exit), killed (signal), timeout, error (no process could be started).
+// exit), killed (signal), timeout, error (no process could be started,
+// or it was killed at shutdown: CommandRunner::AbandonAll).
 class MeteredRunner : public CommandRunner {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
@@ -27,6 +28,7 @@ class MeteredRunner : public CommandRunner {
                 Clock now = std::chrono::steady_clock::now);
 
   absl::StatusOr<CommandResult> Run(const Command& command) override;
+  void AbandonAll() override;
 
   // The outcome label of a call's result.
   static const char* OutcomeOf(const absl::StatusOr<CommandResult>& result);

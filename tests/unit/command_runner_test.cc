@@ -184,6 +184,48 @@ TEST_CASE("a timeout without a process group still kills the child", "[runner][t
   CHECK(Clock::now() - start < milliseconds(5000));
 }
 
+// Waits (polling, bounded) until `path` holds a pid: the child got that far.
+pid_t WaitForPidFile(const std::string& path) {
+  auto until = Clock::now() + milliseconds(10000);
+  while (Clock::now() < until) {
+    std::string text = Slurp(path);
+    if (!text.empty() && text.back() == '\n') return static_cast<pid_t>(std::stol(text));
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return 0;
+}
+
+TEST_CASE("AbandonAll kills a running command's whole process group", "[runner][abandon]") {
+  TempDir dir;
+  const std::string pidfile = dir.path() + "/bg.pid";
+  ProcessRunner runner;
+  absl::StatusOr<CommandResult> result;
+  // An hour-long timeout: only the abandon can end it.
+  std::thread call([&] {
+    result = runner.Run(Cmd({"sh", "-c", "sleep 1000 & echo $! > '" + pidfile + "'; wait"},
+                            milliseconds(3600 * 1000)));
+  });
+  pid_t bg = WaitForPidFile(pidfile);
+  REQUIRE(bg > 1);
+  auto start = Clock::now();
+  runner.AbandonAll();
+  call.join();
+  CHECK(Clock::now() - start < milliseconds(5000));
+  REQUIRE(absl::IsCancelled(result.status()));
+  CHECK_THAT(std::string(result.status().message()), Catch::Contains("shutting down"));
+  CHECK(EventuallyDead(bg));
+  if (!ProcessDead(bg)) kill(bg, SIGKILL);
+}
+
+TEST_CASE("after AbandonAll nothing more is started", "[runner][abandon]") {
+  TempDir dir;
+  ProcessRunner runner;
+  runner.AbandonAll();
+  auto r = runner.Run(Cmd({"touch", dir.path() + "/ran"}));
+  CHECK(absl::IsCancelled(r.status()));
+  CHECK_FALSE(fs::exists(dir.path() + "/ran"));
+}
+
 TEST_CASE("a program that does not exist exits 127 with 'exec failed'", "[runner]") {
   ProcessRunner runner;
   auto r = runner.Run(Cmd({"/nonexistent/osgv-no-such-program", "arg"}));

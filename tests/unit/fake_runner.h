@@ -64,6 +64,7 @@ class FakeRunner : public CommandRunner {
   absl::StatusOr<CommandResult> Run(const Command& command) override {
     std::lock_guard<std::mutex> lock(mu_);
     commands_.push_back(command);
+    if (abandoned_) return absl::CancelledError("killed: the driver is shutting down");
     const std::string key = KeyOf(command);
     if (auto q = queued_.find(key); q != queued_.end() && !q->second.empty()) {
       auto r = std::move(q->second.front());
@@ -72,6 +73,16 @@ class FakeRunner : public CommandRunner {
     }
     if (auto s = scripted_.find(key); s != scripted_.end()) return s->second;
     return default_result_;
+  }
+
+  // As ProcessRunner's: every later command is CANCELLED.
+  void AbandonAll() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    abandoned_ = true;
+  }
+  bool abandoned() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return abandoned_;
   }
 
   // What an unscripted command gets (exit 0, no output, unless replaced).
@@ -103,6 +114,7 @@ class FakeRunner : public CommandRunner {
   std::map<std::string, absl::StatusOr<CommandResult>> scripted_;
   std::map<std::string, std::deque<absl::StatusOr<CommandResult>>> queued_;
   absl::StatusOr<CommandResult> default_result_ = CommandResult{};
+  bool abandoned_ = false;
 };
 
 }  // namespace osgv::testing

@@ -7,9 +7,12 @@
 //                        It can be told to block or to fail.
 //   HookedRunner         the FakeRunner of fake_runner.h, plus per-subcommand
 //                        side effects (e.g. a `checkpoint` that writes image
-//                        files into --image-path=, as runsc does).
+//                        files into --image-path=, as runsc does), and
+//                        subcommands that hang until released or abandoned.
 //   ChildProcess         a sleeping child process, killed and reaped at scope
 //                        exit (a "live container" for recovery tests).
+//   FailingStore         the real store, whose writes can be made to fail
+//                        (a full or broken disk).
 //   EventLog             a bus subscription that keeps every published event,
 //                        with the record's phase at the moment it was
 //                        published (read from the store).
@@ -351,6 +354,9 @@ class HookedRunner : public FakeRunner {
 
   absl::StatusOr<CommandResult> Run(const Command& command) override {
     auto result = FakeRunner::Run(command);
+    if (!WaitWhileHung(KeyOf(command))) {
+      return absl::CancelledError("killed: the driver is shutting down");
+    }
     Hook hook;
     {
       std::lock_guard<std::mutex> lock(hook_mu_);
@@ -359,6 +365,30 @@ class HookedRunner : public FakeRunner {
     }
     if (hook) hook(command, result);
     return result;
+  }
+
+  // Every later command of subcommand `key` blocks (a runsc that hangs)
+  // until Release() or AbandonAll(); then it gets its scripted answer, or
+  // CANCELLED when abandoned.
+  void Hang(const std::string& key) {
+    std::lock_guard<std::mutex> lock(hang_mu_);
+    hung_keys_.insert(key);
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(hang_mu_);
+    hung_keys_.clear();
+    hang_cv_.notify_all();
+  }
+  void AbandonAll() override {
+    FakeRunner::AbandonAll();
+    std::lock_guard<std::mutex> lock(hang_mu_);
+    hang_abandoned_ = true;
+    hang_cv_.notify_all();
+  }
+  // Until `n` commands in total have blocked in Hang.
+  bool WaitHanging(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock<std::mutex> lock(hang_mu_);
+    return hang_cv_.wait_for(lock, timeout, [&] { return hung_total_ >= n; });
   }
 
   // The value of a "--flag=value" argument, "" if absent.
@@ -420,8 +450,67 @@ class HookedRunner : public FakeRunner {
   }
 
  private:
+  // false when abandoned while (or before) hanging.
+  bool WaitWhileHung(const std::string& key) {
+    std::unique_lock<std::mutex> lock(hang_mu_);
+    if (!hung_keys_.count(key)) return true;  // FakeRunner::Run answered an abandon
+    ++hung_total_;
+    hang_cv_.notify_all();
+    hang_cv_.wait(lock, [&] { return hang_abandoned_ || !hung_keys_.count(key); });
+    return !hang_abandoned_;
+  }
+
   std::mutex hook_mu_;
   std::map<std::string, Hook> hooks_;
+  std::mutex hang_mu_;
+  std::condition_variable hang_cv_;
+  std::set<std::string> hung_keys_;
+  size_t hung_total_ = 0;
+  bool hang_abandoned_ = false;
+};
+
+// ---- store -------------------------------------------------------------------
+
+// Passes everything to the real store until told to fail its updates (all,
+// or those `when` picks), as a full or broken disk would.
+class FailingStore : public RecordStore {
+ public:
+  explicit FailingStore(RecordStore* real) : real_(real) {}
+
+  void FailUpdates(absl::Status error,
+                   std::function<bool(const SandboxRecord&)> when = nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = std::move(error);
+    when_ = std::move(when);
+  }
+  int failed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_;
+  }
+
+  absl::Status Insert(const SandboxRecord& r) override { return real_->Insert(r); }
+  absl::Status Update(const SandboxRecord& r, Durability d) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!error_.ok() && (!when_ || when_(r))) {
+        ++failed_;
+        return error_;
+      }
+    }
+    return real_->Update(r, d);
+  }
+  absl::Status Delete(const std::string& id) override { return real_->Delete(id); }
+  absl::StatusOr<std::optional<SandboxRecord>> Get(const std::string& id) override {
+    return real_->Get(id);
+  }
+  absl::StatusOr<std::vector<SandboxRecord>> List() override { return real_->List(); }
+
+ private:
+  RecordStore* real_;
+  mutable std::mutex mu_;
+  absl::Status error_;
+  std::function<bool(const SandboxRecord&)> when_;
+  int failed_ = 0;
 };
 
 // ---- events ------------------------------------------------------------------

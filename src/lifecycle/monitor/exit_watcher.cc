@@ -37,30 +37,39 @@ ExitWatcher::ExitWatcher() {
 ExitWatcher::~ExitWatcher() { Stop(); }
 
 void ExitWatcher::Stop() {
+  uint64_t one = 1;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
     stopping_ = true;
+    (void)!write(wake_fd_, &one, sizeof one);
   }
-  uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
   if (thread_.joinable()) thread_.join();
-  for (auto& [fd, entry] : watched_) close(fd);
-  watched_.clear();
+  std::map<int, std::pair<int, Callback>> watched;
+  {
+    // A Watch from a thread still running (an operation a bounded shutdown
+    // left behind) finds stopping_ set and keeps out.
+    std::lock_guard<std::mutex> lock(mu_);
+    watched.swap(watched_);
+    gone_.clear();
+  }
+  for (auto& [fd, entry] : watched) close(fd);
   close(wake_fd_);
 }
 
 void ExitWatcher::Watch(int pid, Callback on_exit) {
   int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) {
-    // Already gone (ESRCH): report it from the watcher thread's point of
-    // view would need a queue; the caller's callback is thread-safe anyway.
-    waitpid(pid, nullptr, WNOHANG);
-    std::thread([cb = std::move(on_exit)] { cb(); }).detach();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) {  // nobody would report it
+    if (fd >= 0) close(fd);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
+  if (fd < 0) {
+    // Already gone (ESRCH): reported from the watcher thread all the same,
+    // never from the caller's, which may hold its own locks.
+    waitpid(pid, nullptr, WNOHANG);
+    gone_.push_back(std::move(on_exit));
+  } else {
     watched_[fd] = {pid, std::move(on_exit)};
   }
   uint64_t one = 1;
@@ -70,12 +79,15 @@ void ExitWatcher::Watch(int pid, Callback on_exit) {
 void ExitWatcher::Loop() {
   while (true) {
     std::vector<pollfd> fds;
+    std::vector<Callback> gone;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
+      gone.swap(gone_);
       fds.push_back({wake_fd_, POLLIN, 0});
       for (const auto& [fd, entry] : watched_) fds.push_back({fd, POLLIN, 0});
     }
+    for (auto& on_exit : gone) on_exit();
     if (poll(fds.data(), fds.size(), -1) < 0) continue;
     if (fds[0].revents) {
       uint64_t v;

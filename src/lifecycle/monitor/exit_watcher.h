@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace osgv {
 
@@ -41,6 +42,8 @@ class ExitWatcher {
   // Runs `on_exit` once, on the watcher thread, after `pid` has exited (at
   // once if it already has). A child of ours is reaped first.
   void Watch(int pid, Callback on_exit);
+  // Ends the watcher thread; no callback runs from then on, and a later
+  // Watch is ignored. Safe against Watch calls from other threads.
   void Stop();
 
  private:
@@ -48,6 +51,7 @@ class ExitWatcher {
 
   std::mutex mu_;
   std::map<int, std::pair<int, Callback>> watched_;  // pidfd -> (pid, callback)
+  std::vector<Callback> gone_;  // of processes that had ended when watched
   int wake_fd_ = -1;  // eventfd that interrupts poll() when the set changes
   bool stopping_ = false;
   std::thread thread_;

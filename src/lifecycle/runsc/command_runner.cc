@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -137,26 +138,31 @@ bool Drain(int fd, std::string& out) {
   return n < 0 && (errno == EINTR || errno == EAGAIN);
 }
 
-// Waits for `pid` to exit until `deadline`; false on timeout.
-bool WaitUntil(pid_t pid, Clock::time_point deadline, int* status) {
+enum class Waited { kExited, kTimedOut, kAbandoned };
+
+// Waits for `pid` to exit, without reaping it, until `deadline` or until
+// `wake_fd` (the runner's abandon signal) is readable.
+Waited WaitForExit(pid_t pid, Clock::time_point deadline, int wake_fd) {
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  Waited out = Waited::kTimedOut;
   while (true) {
-    pid_t w = waitpid(pid, status, WNOHANG);
-    if (w == pid || (w < 0 && errno != EINTR)) break;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      if (pidfd >= 0) close(pidfd);
-      return false;
+    siginfo_t info{};
+    int r = waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+    if ((r == 0 && info.si_pid == pid) || (r < 0 && errno != EINTR)) {
+      out = Waited::kExited;
+      break;
     }
-    if (pidfd >= 0) {
-      pollfd p{pidfd, POLLIN, 0};
-      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    } else {
-      usleep(2000);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    pollfd p[2] = {{wake_fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    int wait_ms = pidfd >= 0 ? static_cast<int>(std::min<int64_t>(left.count(), 1000)) : 2;
+    if (poll(p, pidfd >= 0 ? 2 : 1, wait_ms) > 0 && p[0].revents != 0) {
+      out = Waited::kAbandoned;
+      break;
     }
   }
   if (pidfd >= 0) close(pidfd);
-  return true;
+  return out;
 }
 
 }  // namespace
@@ -174,8 +180,46 @@ std::string CommandResult::Describe() const {
   return err.empty() ? what : absl::StrCat(what, ": ", err);
 }
 
+ProcessRunner::ProcessRunner() : wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+ProcessRunner::~ProcessRunner() {
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void ProcessRunner::AbandonAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (abandoned_) return;
+  abandoned_ = true;
+  for (const auto& [pid, group] : children_) {
+    if (group) kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);  // also before a forked child has made its group
+  }
+  uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
+}
+
+bool ProcessRunner::Track(pid_t pid, bool group) {
+  std::lock_guard<std::mutex> lock(mu_);
+  children_[pid] = group;
+  return !abandoned_;
+}
+
+void ProcessRunner::Forget(pid_t pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  children_.erase(pid);
+}
+
+bool ProcessRunner::abandoned() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return abandoned_;
+}
+
 absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
   if (c.argv.empty()) return absl::InvalidArgumentError("command: empty argv");
+  if (abandoned()) {
+    return absl::CancelledError(
+        absl::StrCat(c.argv[0], ": not started: the driver is shutting down"));
+  }
 
   // By absolute path: a bare name is looked up in the fixed search path
   // (never the driver's PATH); a relative path is refused.
@@ -233,22 +277,29 @@ absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
     return result;
   }
 
+  // From here on AbandonAll can kill it; if it already ran, at once.
+  bool abandoned = !Track(pid, c.own_process_group);
   const auto deadline = Clock::now() + c.timeout;
   // Read both pipes until EOF (the child and anything it left holding them
-  // closed them) or the deadline passes.
-  while (out_pipe[0] >= 0 || err_pipe[0] >= 0) {
+  // closed them), the deadline passes or the runner is abandoned.
+  while (!abandoned && (out_pipe[0] >= 0 || err_pipe[0] >= 0)) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       break;
     }
-    pollfd fds[2];
+    pollfd fds[3];
     int n = 0;
+    fds[n++] = {wake_fd_, POLLIN, 0};
     if (out_pipe[0] >= 0) fds[n++] = {out_pipe[0], POLLIN, 0};
     if (err_pipe[0] >= 0) fds[n++] = {err_pipe[0], POLLIN, 0};
     int r = poll(fds, n, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (r < 0 && errno != EINTR) break;
-    for (int i = 0; i < n && r > 0; ++i) {
+    if (r > 0 && fds[0].revents != 0) {
+      abandoned = true;
+      break;
+    }
+    for (int i = 1; i < n && r > 0; ++i) {
       if (fds[i].revents == 0) continue;
       bool is_out = fds[i].fd == out_pipe[0];
       if (!Drain(fds[i].fd, is_out ? result.stdout_text : result.stderr_text)) {
@@ -259,15 +310,27 @@ absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
 
   // Passthrough commands have no pipes to wait on: wait for the exit itself,
   // still bounded by the deadline.
+  if (!result.timed_out && !abandoned) {
+    Waited w = WaitForExit(pid, deadline, wake_fd_);
+    result.timed_out = w == Waited::kTimedOut;
+    abandoned = w == Waited::kAbandoned;
+  }
+  if (result.timed_out || abandoned) {
+    if (c.own_process_group) kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+  }
+  Forget(pid);  // before the reap frees the pid for reuse
   int status = 0;
-  if (!result.timed_out && !WaitUntil(pid, deadline, &status)) result.timed_out = true;
-  if (result.timed_out) {
-    kill(c.own_process_group ? -pid : pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   CloseFd(out_pipe[0]);
   CloseFd(err_pipe[0]);
+  if (abandoned) {
+    std::string err(absl::StripAsciiWhitespace(result.stderr_text));
+    return absl::CancelledError(absl::StrCat(absl::StrJoin(c.argv, " "),
+                                             ": killed: the driver is shutting down",
+                                             err.empty() ? "" : ": ", err));
+  }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   if (result.timed_out) {

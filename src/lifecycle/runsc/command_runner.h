@@ -6,7 +6,11 @@
 // A fake implementation lets unit tests script runsc without running it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -55,17 +59,43 @@ class CommandRunner {
  public:
   virtual ~CommandRunner() = default;
   // Errors only when no child could be started (fork or pipe failed, or
-  // argv[0] is a relative path). A program that cannot be executed or
-  // found is a result with exit code 127 and "exec failed" on stderr, as
-  // from a shell; a non-zero exit is a result. The child's environment is
-  // ToolEnvironment(), never this process's.
+  // argv[0] is a relative path), or CANCELLED once AbandonAll was called.
+  // A program that cannot be executed or found is a result with exit code
+  // 127 and "exec failed" on stderr, as from a shell; a non-zero exit is a
+  // result. The child's environment is ToolEnvironment(), never this
+  // process's.
   virtual absl::StatusOr<CommandResult> Run(const Command& command) = 0;
+  // At shutdown, for the operations that did not finish in time: kills
+  // every command running now (its whole process group), whose Run then
+  // returns CANCELLED with the stderr read so far, and refuses every later
+  // one the same way. Irreversible.
+  virtual void AbandonAll() = 0;
 };
 
 // Runs commands as child processes of this process.
 class ProcessRunner : public CommandRunner {
  public:
+  ProcessRunner();
+  ~ProcessRunner() override;
+  ProcessRunner(const ProcessRunner&) = delete;
+  ProcessRunner& operator=(const ProcessRunner&) = delete;
+
   absl::StatusOr<CommandResult> Run(const Command& command) override;
+  void AbandonAll() override;
+
+ private:
+  // The children running now (pid -> whether it leads its own group),
+  // each until just before it is reaped, so a pid killed here is never
+  // one the kernel has reused.
+  bool Track(pid_t pid, bool group);
+  void Forget(pid_t pid);
+  bool abandoned();
+
+  std::mutex mu_;
+  bool abandoned_ = false;
+  std::map<pid_t, bool> children_;
+  // Readable once abandoned: wakes every Run waiting in poll().
+  int wake_fd_ = -1;
 };
 
 }  // namespace osgv

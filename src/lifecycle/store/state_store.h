@@ -39,17 +39,15 @@ struct SandboxRecord {
   friend bool operator==(const SandboxRecord&, const SandboxRecord&) = default;
 };
 
-class StateStore {
+// What the SandboxManager needs of the store: one interface, so that tests
+// can make commits fail (a full or broken disk) without a real one.
+class RecordStore {
  public:
-  // Opens (creating if needed) the database file and its schema. The file
-  // and its -wal/-shm companions are mode 0600. FAILED_PRECONDITION if the
-  // file's schema is newer than this driver understands.
-  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path);
-  ~StateStore();
+  virtual ~RecordStore() = default;
 
   // ALREADY_EXISTS naming "sandbox.id" or "sandbox.name" on a duplicate id,
   // or a duplicate (workspace, name).
-  absl::Status Insert(const SandboxRecord& record);
+  virtual absl::Status Insert(const SandboxRecord& record) = 0;
   // Replaces every field of the row with record.id. The store writes the
   // record exactly as given, `generation` included: the caller bumps it.
   // NOT_FOUND if the id is unknown; ALREADY_EXISTS ("sandbox.name") if the
@@ -61,11 +59,28 @@ class StateStore {
   // A power loss can; it also ends every sandbox, so recovery finds the
   // previous state, which is then the right one.
   enum class Durability { kPowerLoss, kProcessCrash };
-  absl::Status Update(const SandboxRecord& record, Durability durability = Durability::kPowerLoss);
+  virtual absl::Status Update(const SandboxRecord& record,
+                              Durability durability = Durability::kPowerLoss) = 0;
   // OK even when absent (idempotent).
-  absl::Status Delete(const std::string& id);
-  absl::StatusOr<std::optional<SandboxRecord>> Get(const std::string& id);
-  absl::StatusOr<std::vector<SandboxRecord>> List();
+  virtual absl::Status Delete(const std::string& id) = 0;
+  virtual absl::StatusOr<std::optional<SandboxRecord>> Get(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<SandboxRecord>> List() = 0;
+};
+
+class StateStore : public RecordStore {
+ public:
+  // Opens (creating if needed) the database file and its schema. The file
+  // and its -wal/-shm companions are mode 0600. FAILED_PRECONDITION if the
+  // file's schema is newer than this driver understands.
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path);
+  ~StateStore() override;
+
+  absl::Status Insert(const SandboxRecord& record) override;
+  absl::Status Update(const SandboxRecord& record,
+                      Durability durability = Durability::kPowerLoss) override;
+  absl::Status Delete(const std::string& id) override;
+  absl::StatusOr<std::optional<SandboxRecord>> Get(const std::string& id) override;
+  absl::StatusOr<std::vector<SandboxRecord>> List() override;
 
  private:
   explicit StateStore(sqlite3* db);
