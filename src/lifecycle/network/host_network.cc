@@ -414,12 +414,12 @@ absl::StatusOr<NetworkAttachment> HostNetwork::Setup(const std::string& runsc_id
   return Attachment(runsc_id, *address);
 }
 
-absl::StatusOr<NetworkAttachment> HostNetwork::PrepareRestore(const std::string& runsc_id) {
+// The address an attached sandbox was given; the caller holds mu_.
+absl::StatusOr<uint32_t> HostNetwork::AllocatedAddress(const std::string& runsc_id) {
   if (!options_status_.ok()) return options_status_;
   if (!ValidRunscId(runsc_id)) {
     return absl::InvalidArgumentError(absl::StrCat("network: bad runsc id '", runsc_id, "'"));
   }
-  std::lock_guard<std::mutex> lock(mu_);
   auto allocations = ReadAllocations();
   if (!allocations.ok()) return allocations.status();
   auto it = allocations->find(runsc_id);
@@ -427,7 +427,14 @@ absl::StatusOr<NetworkAttachment> HostNetwork::PrepareRestore(const std::string&
     return absl::FailedPreconditionError(
         absl::StrCat("network: sandbox ", runsc_id, " has no network attachment"));
   }
-  const uint32_t address = it->second;
+  return it->second;
+}
+
+absl::StatusOr<NetworkAttachment> HostNetwork::PrepareRestore(const std::string& runsc_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto allocated = AllocatedAddress(runsc_id);
+  if (!allocated.ok()) return allocated.status();
+  const uint32_t address = *allocated;
   const std::string host = HostLinkName(runsc_id);
   const bool intact = Exists(NetnsPath(runsc_id)) && LinkExists(kSandboxLink, runsc_id) &&
                       LinkExists(host);
@@ -451,18 +458,9 @@ absl::StatusOr<NetworkAttachment> HostNetwork::PrepareRestore(const std::string&
 
 absl::Status HostNetwork::ApplyFence(const std::string& runsc_id, const std::string& hostname,
                                      const NetworkFence& fence) {
-  if (!options_status_.ok()) return options_status_;
-  if (!ValidRunscId(runsc_id)) {
-    return absl::InvalidArgumentError(absl::StrCat("network: bad runsc id '", runsc_id, "'"));
-  }
   std::lock_guard<std::mutex> lock(mu_);
-  auto allocations = ReadAllocations();
-  if (!allocations.ok()) return allocations.status();
-  auto it = allocations->find(runsc_id);
-  if (it == allocations->end()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("network: sandbox ", runsc_id, " has no network attachment"));
-  }
+  auto allocated = AllocatedAddress(runsc_id);
+  if (!allocated.ok()) return allocated.status();
   nlohmann::json rules = nlohmann::json::array();
   for (const FenceRule& rule : fence.rules) {
     rules.push_back({{"destinations", rule.destinations}, {"ports", rule.ports}});
@@ -473,7 +471,7 @@ absl::Status HostNetwork::ApplyFence(const std::string& runsc_id, const std::str
   // Names come from the fence, not DNS: the sandbox has no nameserver.
   if (st.ok()) {
     st = WriteFileReplace(base + kHostsSuffix,
-                          RenderHostsFile(FormatIpv4(it->second), FormatIpv4(network_ + 1),
+                          RenderHostsFile(FormatIpv4(*allocated), FormatIpv4(network_ + 1),
                                           hostname, fence.hosts),
                           0644);
   }

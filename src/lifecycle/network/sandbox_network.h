@@ -168,6 +168,7 @@ class HostNetwork : public SandboxNetwork {
   absl::Status EnsureBridge();
   absl::Status LoadRuleset();
   absl::StatusOr<std::map<std::string, uint32_t>> ReadAllocations();
+  absl::StatusOr<uint32_t> AllocatedAddress(const std::string& runsc_id);
   // The rules of the id's <id>.fence; nullopt when it has none.
   std::optional<std::vector<FenceRule>> ReadFence(const std::string& runsc_id);
   absl::StatusOr<uint32_t> AllocateLocked(const std::string& runsc_id);
