@@ -157,11 +157,16 @@ class SandboxManager {
   // Starts the monitor (create+start, or restore when `restore_dir` is set)
   // and records the sandbox as running. `clock`, when given, gets its steps.
   // `image_digest` (when not empty): the manifest a freshly written bundle
-  // was built from, recorded with the running transition.
+  // was built from, recorded with the running transition. `confirm` (when
+  // set) must say OK after the monitor came up and before anything is
+  // recorded; otherwise Launch fails with its status, the sandbox still
+  // there for the caller to release (a restore whose image failed its
+  // verification, sandbox_start.cc).
   absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
                                        const std::string& running_message,
                                        StepClock* clock = nullptr,
-                                       const std::string& image_digest = "");
+                                       const std::string& image_digest = "",
+                                       const std::function<absl::Status()>& confirm = nullptr);
   // The end of a run (sandbox_exit.cc).
   void OnMonitorExit(const std::string& id, uint64_t seq);
   uint64_t MemoryLimitOf(const EntryPtr& e) const;

@@ -230,7 +230,8 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
                                                      const std::string& restore_dir,
                                                      const std::string& running_message,
                                                      StepClock* clock,
-                                                     const std::string& image_digest) {
+                                                     const std::string& image_digest,
+                                                     const std::function<absl::Status()>& confirm) {
   const std::string& rid = e->runsc_id;
   const auto& L = d_.layout;
   RemoveTree(L.exit_file(rid)).IgnoreError();  // a previous incarnation's
@@ -259,6 +260,9 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
     clock->Lap("monitor");
     clock->Note(restore_dir.empty() ? "of which runsc create+start" : "of which runsc restore",
                 handle->runsc_ms);
+  }
+  if (confirm) {
+    if (auto st = confirm(); !st.ok()) return st;
   }
   auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kRunning;

@@ -30,6 +30,7 @@
 #include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
+#include "unit/fake_restore_reader.h"
 #include "unit/fake_sandbox_network.h"
 #include "unit/image_test_support.h"
 #include "unit/manager_fakes.h"
@@ -235,6 +236,33 @@ struct Fixture {
     auto image = CheckpointFromJson(rec.checkpoint_json);
     REQUIRE(image.ok());
     return *image;
+  }
+
+  // The same with an uncompressed image (pages.img beside its metadata),
+  // which Start restores through a RestoreGate.
+  CheckpointImage StopWithPagedCheckpoint(const std::string& id) {
+    runner.Script("checkpoint", FakeRunner::Ok());
+    runner.OnRun("checkpoint", [this](const Command& c, const absl::StatusOr<CommandResult>& r) {
+      if (!r.ok() || !r->ok()) return;
+      HookedRunner::WritePagedCheckpointFiles(HookedRunner::FlagValue(c, "--image-path"),
+                                              std::string(100000, 'p'));
+      launcher.Exit(c.argv.back(), std::nullopt);
+    });
+    REQUIRE(M().Stop(id, "").ok());
+    auto image = CheckpointFromJson(Rec(id).checkpoint_json);
+    REQUIRE(image.ok());
+    REQUIRE(image->files.count("pages.img") == 1);
+    return *image;
+  }
+  // Makes every later restore read its image as runsc does; `restores`
+  // counts those that read it whole.
+  void RestoreLikeRunsc(const CheckpointImage& image, std::atomic<int>* restores) {
+    size_t meta_size = fs::file_size(image.dir + "/pages_meta.img");
+    launcher.OnRestore([meta_size, restores](const MonitorSpec& spec) {
+      absl::Status st = ReadLikeRunscRestore(spec.restore_image_dir, meta_size);
+      if (st.ok()) ++*restores;
+      return st;
+    });
   }
 
   // Waits for a platform event (they follow the snapshot they explain).
@@ -1227,6 +1255,94 @@ TEST_CASE("Start: when no boot works the sandbox stays stopped with its image", 
   REQUIRE(m.Start("sb-1", "").ok());
   CHECK(f.launcher.calls().back().spec.restore_image_dir == image.dir);
   CHECK(f.Phase("sb-1") == phase::kRunning);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: an uncompressed image is restored through a gate while it is verified",
+          "[manager][gate]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithPagedCheckpoint("sb-1");
+  std::atomic<int> restores{0};
+  f.RestoreLikeRunsc(image, &restores);
+
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 2);
+  const std::string view = f.CheckpointRoot(rid) + "/restore-view";
+  CHECK(calls[1].spec.restore_image_dir == view);
+  CHECK(restores == 1);
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK(rec.message == "Sandbox restored from its checkpoint");
+  CHECK_FALSE(fs::exists(view));
+  CHECK(Eventually([&] { return !fs::exists(image.dir); }));
+  CHECK(f.WaitEvent("sb-1", "Normal", "Restored"));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: a gated image that does not match never finishes restoring; it boots cold",
+          "[manager][gate]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithPagedCheckpoint("sb-1");
+  std::atomic<int> restores{0};
+  f.RestoreLikeRunsc(image, &restores);
+  size_t launches = 0;
+  std::string bad_file;
+  SECTION("its pages, found while runsc reads") {
+    WriteAll(image.dir + "/pages.img", "flipped bits");
+    bad_file = "pages.img";
+    launches = 3;  // the restore that could not finish, then the cold boot
+  }
+  SECTION("its metadata, found before runsc starts") {
+    WriteAll(image.dir + "/pages_meta.img", "meta:other");
+    bad_file = "pages_meta.img";
+    launches = 2;  // the cold boot only
+  }
+
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  CHECK(restores == 0);
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == launches);
+  CHECK(calls.back().spec.restore_image_dir.empty());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK_THAT(rec.message, Catch::Contains("booted cold") && Catch::Contains("unusable") &&
+                              Catch::Contains(bad_file));
+  CHECK_FALSE(fs::exists(f.CheckpointRoot(rid) + "/restore-view"));
+  CHECK(f.WaitEvent("sb-1", "Warning", "ColdStart"));
+  for (const auto& p : f.log->PlatformEvents("sb-1")) {
+    if (p.reason == "ColdStart") {
+      CHECK(p.metadata.at("openshell.gvisor.cold_start_reason") == "checkpoint_unusable");
+    }
+  }
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: a restore that finishes before a failed verification is never reported running",
+          "[manager][gate]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithPagedCheckpoint("sb-1");
+  WriteAll(image.dir + "/pages.img", "flipped bits");
+  // A runsc that would not wait for the whole of pages_meta.img.
+  f.launcher.OnRestore([](const MonitorSpec&) { return absl::OkStatus(); });
+
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 3);
+  CHECK(calls.back().spec.restore_image_dir.empty());
+  CHECK(f.runner.SawForceDelete(rid));  // the restored sandbox was removed
+  CHECK_THAT(f.Rec("sb-1").message, Catch::Contains("booted cold") && Catch::Contains("pages.img"));
+  for (const auto& e : f.log->entries()) {
+    if (e.event.kind == Kind::kSandbox && e.event.sandbox.id == "sb-1") {
+      for (const auto& c : e.event.sandbox.status.conditions) {
+        CHECK(c.message != "Sandbox restored from its checkpoint");
+      }
+    }
+  }
+  CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Normal", "Restored"));
   f.CheckVocabulary();
 }
 

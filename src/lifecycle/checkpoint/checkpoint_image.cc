@@ -132,15 +132,21 @@ absl::StatusOr<CheckpointImage> ReadManifest(const std::string& final_dir) {
 absl::Status VerifyCheckpoint(const CheckpointImage& image) {
   if (image.files.empty()) return absl::DataLossError("checkpoint has no files");
   for (const auto& [name, digest] : image.files) {
-    std::string path = image.dir + "/" + name;
-    if (!fs::exists(path)) {
-      return absl::DataLossError(absl::StrCat("checkpoint file ", path, " is missing"));
-    }
-    auto actual = Sha256ImageFile(path);
-    if (!actual.ok() || *actual != digest) {
-      return absl::DataLossError(absl::StrCat("checkpoint file ", path,
-                                              " does not match its recorded digest"));
-    }
+    if (auto st = VerifyCheckpointFile(image, name); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyCheckpointFile(const CheckpointImage& image, const std::string& name) {
+  std::string path = image.dir + "/" + name;
+  auto recorded = image.files.find(name);
+  if (recorded == image.files.end() || !fs::exists(path)) {
+    return absl::DataLossError(absl::StrCat("checkpoint file ", path, " is missing"));
+  }
+  auto actual = Sha256ImageFile(path);
+  if (!actual.ok() || *actual != recorded->second) {
+    return absl::DataLossError(
+        absl::StrCat("checkpoint file ", path, " does not match its recorded digest"));
   }
   return absl::OkStatus();
 }

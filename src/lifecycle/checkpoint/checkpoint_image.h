@@ -4,9 +4,10 @@
 // corrupted page can restore with exit 0 and silently different memory
 // (runsc.md §4). So an image is written into a fresh temporary directory,
 // then every file is fsynced and hashed, a manifest is written beside them,
-// and only then is the directory renamed into place. A restore first
-// re-hashes every file against the digests recorded in the sandbox record;
-// any mismatch means a cold start, never a restore.
+// and only then is the directory renamed into place. A restore re-hashes
+// every file against the digests recorded in the sandbox record, before
+// `runsc restore` or while it runs behind a RestoreGate (restore_gate.h);
+// any mismatch means a cold start, and no restored code ever runs.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +47,10 @@ absl::StatusOr<CheckpointImage> ReadManifest(const std::string& final_dir);
 
 // OK only when every recorded file exists and hashes to its digest.
 absl::Status VerifyCheckpoint(const CheckpointImage& image);
+
+// The same for the one recorded file `name` (DATA_LOSS when it is not
+// recorded, missing, or different).
+absl::Status VerifyCheckpointFile(const CheckpointImage& image, const std::string& name);
 
 // Bytes available to an unprivileged writer on the filesystem of `dir`.
 absl::StatusOr<uint64_t> FreeBytes(const std::string& dir);
