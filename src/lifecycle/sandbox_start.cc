@@ -168,7 +168,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
                          [&] { return ConfirmVerified(id, gate.get()); });
     if (handle.ok()) {
       // Confirmed, so its verification has finished.
-      if (gate) clock.Note("of which verification, overlapped", gate->verify_ms());
+      if (gate) clock.Note("of which verification alongside", gate->verify_ms());
       gate.reset();  // its view links into the image, removed next
       int64_t ms = MsSince(t0);
       // The image has served its purpose (Launch dropped it from the
