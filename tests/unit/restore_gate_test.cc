@@ -14,6 +14,7 @@
 #include <future>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "unit/fake_restore_reader.h"
@@ -111,9 +112,11 @@ TEST_CASE("RestoreGate: the last byte waits for the verdict", "[checkpoint][gate
     CHECK(ReadUpTo(fd, 1).empty());  // EOF
     CHECK(absl::IsDataLoss((*gate)->Wait()));
     CHECK_FALSE((*gate)->released());
-    // A runsc that had not opened the files yet finds none.
-    CHECK_FALSE(fs::exists(p.view() + "/pages.img"));
+    // A runsc that had not opened the files yet fails to. pages.img stays:
+    // without it runsc would read checkpoint.img as a single-file image.
+    CHECK_FALSE(fs::exists(p.view() + "/checkpoint.img"));
     CHECK_FALSE(fs::exists(p.view() + "/pages_meta.img"));
+    CHECK(fs::exists(p.view() + "/pages.img"));
   }
   close(fd);
 }
@@ -162,6 +165,45 @@ TEST_CASE("RestoreGate: an abort before runsc opened the files leaves it nothing
   verdict.set_value(absl::OkStatus());
   CHECK((*gate)->Wait().ok());  // the verdict is still learnt
   CHECK_FALSE((*gate)->released());
+}
+
+}  // namespace
+}  // namespace osgv
+
+namespace osgv {
+namespace {
+
+TEST_CASE("RestoreGate::Abandon wakes a runsc left waiting by a dead driver",
+          "[checkpoint][gate]") {
+  PagedImage p;
+  std::string view;
+  {
+    // A driver that died mid-gate: its FIFO end closes with it.
+    auto gate = RestoreGate::Open(p.image, p.view(),
+                                  [](const CheckpointImage&) { return absl::OkStatus(); });
+    REQUIRE(gate.ok());
+    view = (*gate)->dir();
+  }
+  // The gate's own end has gone: rebuild the view as a crash leaves it.
+  fs::create_directories(view);
+  REQUIRE(mkfifo((view + "/pages_meta.img").c_str(), 0600) == 0);
+  fs::create_symlink(p.image.dir + "/pages.img", view + "/pages.img");
+  // "runsc" opens the FIFO and waits there for a writer.
+  auto runsc = std::async(std::launch::async, [&] {
+    int fd = open((view + "/pages_meta.img").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::string("open failed");
+    std::string got = ReadUpTo(fd, p.meta.size());
+    close(fd);
+    return got;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // most likely in open() by now
+  // Abandon finds it in open() (the stream ends at once) or, if it has not
+  // got there yet, leaves it nothing to open.
+  RestoreGate::Abandon(view);
+  std::string got = runsc.get();
+  CHECK((got.empty() || got == "open failed"));
+  RestoreGate::Abandon(view);
+  CHECK_FALSE(fs::exists(view));
 }
 
 }  // namespace

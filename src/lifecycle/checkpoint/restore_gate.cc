@@ -136,9 +136,28 @@ void RestoreGate::Feed() {
   }
   // Withheld. Unlinked first, so a runsc that has not opened the files yet
   // fails to; closed then, so one that has reads the end of the stream.
-  for (const auto& [name, digest] : image_.files) unlink((dir_ + "/" + name).c_str());
+  Unlink(dir_);
   close(fifo_);
   fifo_ = -1;
+}
+
+void RestoreGate::Unlink(const std::string& view_dir) {
+  // The metadata and the state file, not pages.img: runsc opens the state
+  // file first, and without pages.img it would take the state file for a
+  // whole single-file image instead of failing.
+  unlink((view_dir + "/" + kImagePagesMetaFile).c_str());
+  unlink((view_dir + "/" + kImageStateFile).c_str());
+}
+
+void RestoreGate::Abandon(const std::string& view_dir) {
+  const std::string fifo = view_dir + "/" + kImagePagesMetaFile;
+  // A writer wakes a runsc waiting in open() for one; one that opens it
+  // while this holds it open finds the writer too, and one after the
+  // unlink finds nothing. Read-write, so the open itself never blocks.
+  int fd = open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  Unlink(view_dir);
+  if (fd >= 0) close(fd);  // and it reads the end of the stream
+  RemoveTree(view_dir).IgnoreError();
 }
 
 bool RestoreGate::WriteToFifo(const char* data, size_t size) {

@@ -91,6 +91,14 @@ class RestoreGate {
   // How long verifying the other files took (after Wait).
   double verify_ms() const { return verify_ms_; }
 
+  // For a driver that restarts after it died holding a gate: its FIFO lost
+  // its writer, and a `runsc restore` that opens it after that would wait
+  // in open() for one until its monitor's timeout. This wakes such a runsc
+  // with the end of the stream, so its restore fails at once, and removes
+  // the view. Nothing in it was released unverified: a last byte written
+  // before the crash was verified.
+  static void Abandon(const std::string& view_dir);
+
  private:
   RestoreGate(CheckpointImage image, std::string dir, int fifo, int cancel_read,
               int cancel_write, std::string meta);
@@ -98,6 +106,8 @@ class RestoreGate {
   void Feed();
   // All of `data` into the FIFO, unless aborted first.
   bool WriteToFifo(const char* data, size_t size);
+  // Removes what runsc opens by name, so one that has not yet fails.
+  static void Unlink(const std::string& view_dir);
 
   const CheckpointImage image_;
   const std::string dir_;
