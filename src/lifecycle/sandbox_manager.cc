@@ -211,6 +211,10 @@ absl::StatusOr<bool> SandboxManager::Delete(const std::string& id, const std::st
   const std::string& rid = e->runsc_id;
   e->release_pending = false;  // done here, whatever a Stop left
   ReleaseRuntime(rid);
+  // The monitor writes its exit record into the sandbox dir as the killed
+  // sandbox ends: removing the dir under it failed with ENOTEMPTY
+  // (bench/density.sh, deleting right after Ready).
+  WaitForMonitorEnd(rid);
   st = RemoveSandboxFiles(rid);
   if (!st.ok()) return st;
   st = d_.store->Delete(e->id);
