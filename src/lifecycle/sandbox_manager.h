@@ -261,6 +261,9 @@ class SandboxManager {
   // insert, which must stay atomic with its uniqueness check.
   mutable std::mutex mu_;
   std::map<std::string, EntryPtr> entries_;
+  // Creates whose record is being stored (outside mu_), by id: their id
+  // and name are taken, but they are not listed yet. Guarded by mu_.
+  std::map<std::string, SandboxRecord> creating_;
   std::mutex tasks_mu_;
   std::condition_variable tasks_cv_;
   int active_tasks_ = 0;

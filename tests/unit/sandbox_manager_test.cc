@@ -662,6 +662,35 @@ TEST_CASE("Concurrency: List Get and Watch answer while a record write waits on 
   f.CheckVocabulary();
 }
 
+TEST_CASE("Concurrency: a create's record insert holds no lock List Get and Watch need; its id "
+          "and name are taken meanwhile",
+          "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.CreateRunning("sb-1", "alpha");
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(f.layout.database().c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto create = std::async(std::launch::async, [&] { return m.Create(f.Req("sb-2", "beta")); });
+  std::this_thread::sleep_for(milliseconds(200));  // the create is in its insert
+
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(m.List().size() == 1);  // not listed before it is durable
+  CHECK(m.Get("sb-1", "").ok());
+  CHECK(m.Watch().snapshots.size() == 1);
+  CHECK(std::chrono::steady_clock::now() - t0 < milliseconds(500));
+  CHECK(m.Create(f.Req("sb-2", "other")).code() == absl::StatusCode::kAlreadyExists);
+  CHECK(m.Create(f.Req("sb-3", "beta")).code() == absl::StatusCode::kAlreadyExists);
+  CHECK(create.wait_for(milliseconds(0)) == std::future_status::timeout);  // still waiting
+
+  REQUIRE(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  CHECK(create.get().ok());
+  CHECK(m.List().size() == 2);
+  REQUIRE(f.WaitPhase("sb-2", phase::kRunning));
+  f.CheckVocabulary();
+}
+
 TEST_CASE("Watch: a new watch gets every sandbox first then later changes", "[manager]") {
   Fixture f;
   auto& m = f.M();
