@@ -197,6 +197,10 @@ absl::StatusOr<bool> SandboxManager::DeleteQueued(const EntryPtr& e) {
   const std::string& rid = e->runsc_id;
   e->release_pending = false;  // done here, whatever a Stop left
   ReleaseRuntime(rid);
+  // The monitor writes its exit record into the sandbox dir as the killed
+  // sandbox ends: removing the dir under it failed with ENOTEMPTY
+  // (bench/density.sh, deleting right after Ready).
+  WaitForMonitorEnd(rid);
   auto st = RemoveSandboxFiles(rid);
   if (!st.ok()) return st;
   {

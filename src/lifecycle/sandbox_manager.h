@@ -225,11 +225,16 @@ class SandboxManager {
   // Starts the monitor (create+start, or restore when `restore_dir` is set)
   // and records the sandbox as running. `clock`, when given, gets its steps.
   // `image_digest` (when not empty): the manifest a freshly written bundle
-  // was built from, recorded with the running transition.
+  // was built from, recorded with the running transition. `confirm` (when
+  // set) must say OK after the monitor came up and before anything is
+  // recorded; otherwise Launch fails with its status, the sandbox still
+  // there for the caller to release (a restore whose image failed its
+  // verification, sandbox_start.cc).
   absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
                                        const std::string& running_message,
                                        StepClock* clock = nullptr,
-                                       const std::string& image_digest = "");
+                                       const std::string& image_digest = "",
+                                       const std::function<absl::Status()>& confirm = nullptr);
   // The end of a run (sandbox_exit.cc).
   absl::Status OnMonitorExit(const std::string& id, uint64_t seq);
   uint64_t MemoryLimitOf(const EntryPtr& e) const;
@@ -346,6 +351,9 @@ class SandboxManager {
   std::function<void(const absl::Status&)> bg_listener_;  // guarded by bg_mu_
 
   std::mutex shutdown_mu_;
+  // Creates whose record is being stored (outside mu_), by id: their id
+  // and name are taken, but they are not listed yet. Guarded by mu_.
+  std::map<std::string, SandboxRecord> creating_;
   std::condition_variable shutdown_cv_;  // wakes the idle loop at shutdown
   std::atomic<bool> shutting_down_{false};
   std::optional<bool> shut_down_;  // Shutdown's answer, once it gave one; shutdown_mu_

@@ -76,21 +76,32 @@ absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline)
   EntryPtr e = std::make_shared<Entry>(r);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (entries_.count(request.id)) {
+    auto taken = [&](const SandboxRecord& other) {
+      return other.name == request.name && other.workspace == request.workspace;
+    };
+    if (entries_.count(request.id) || creating_.count(request.id)) {
       forget_token();
       return absl::AlreadyExistsError(
           absl::StrCat("sandbox.id: a sandbox with id '", request.id, "' already exists"));
     }
-    for (const auto& [id, other] : entries_) {
-      if (other->record.name == request.name && other->record.workspace == request.workspace) {
-        forget_token();
-        return absl::AlreadyExistsError(absl::StrCat("sandbox.name: a sandbox named '",
-                                                     request.name, "' already exists in workspace '",
-                                                     request.workspace, "'"));
-      }
+    bool name_taken = false;
+    for (const auto& [id, other] : entries_) name_taken |= taken(other->record);
+    for (const auto& [id, other] : creating_) name_taken |= taken(other);
+    if (name_taken) {
+      forget_token();
+      return absl::AlreadyExistsError(absl::StrCat("sandbox.name: a sandbox named '",
+                                                   request.name, "' already exists in workspace '",
+                                                   request.workspace, "'"));
     }
-    // Durable before we say yes: a crash from here on is recovered.
-    st = d_.store->Insert(r);
+    // Reserved: another create of this id or name is refused meanwhile.
+    creating_[r.id] = r;
+  }
+  // Durable before we say yes: a crash from here on is recovered. Written
+  // outside mu_, so List, Get and Watch never wait for its fsync.
+  st = d_.store->Insert(r);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    creating_.erase(r.id);
     if (!st.ok()) {
       forget_token();
       // A duplicate is the request's fault; anything else is the disk's.
@@ -241,7 +252,8 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
                                                      const std::string& restore_dir,
                                                      const std::string& running_message,
                                                      StepClock* clock,
-                                                     const std::string& image_digest) {
+                                                     const std::string& image_digest,
+                                                     const std::function<absl::Status()>& confirm) {
   const std::string& rid = e->runsc_id;
   const auto& L = d_.layout;
   RemoveTree(L.exit_file(rid)).IgnoreError();  // a previous incarnation's
@@ -270,6 +282,9 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
     clock->Lap("monitor");
     clock->Note(restore_dir.empty() ? "of which runsc create+start" : "of which runsc restore",
                 handle->runsc_ms);
+  }
+  if (confirm) {
+    if (auto st = confirm(); !st.ok()) return st;
   }
   auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kRunning;

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
+#include "lifecycle/checkpoint/restore_gate.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/manager_support.h"
 #include "lifecycle/recovery_plan.h"
@@ -231,6 +232,8 @@ bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
   switch (ask) {
     case RecoveryAction::kWaitForLaunch:
       host.launch_waited = true;
+      // A restore through a gate the dead driver held cannot finish now.
+      RestoreGate::Abandon(CheckpointRoot(r.runsc_id) + "/restore-view");
       host.up = WaitForInterruptedLaunch(r.runsc_id, &seen->sandbox_pid);
       return true;
     case RecoveryAction::kInspectCheckpoint: {

@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "capabilities/generation_validation.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/checkpoint/cold_start.h"
+#include "lifecycle/checkpoint/restore_gate.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/manager_support.h"
 #include "lifecycle/sandbox_manager.h"
@@ -17,6 +19,48 @@
 #include "lifecycle/step_clock.h"
 
 namespace osgv {
+namespace {
+
+std::string Unusable(const absl::Status& why) {
+  return absl::StrCat("its checkpoint is unusable (", why.message(), ")");
+}
+
+// The directory `runsc restore` reads: a gate's view while the image is
+// verified (restore_gate.h), or the image itself, verified first when it
+// cannot be gated (a flate image was verified before this). Not OK: the
+// image must not be restored.
+absl::StatusOr<std::string> RestoreSource(const std::string& id, const CheckpointImage& image,
+                                          const std::string& view_dir,
+                                          std::unique_ptr<RestoreGate>* gate) {
+  if (!RestoreGate::Applies(image)) return image.dir;
+  auto opened = RestoreGate::Open(image, view_dir);
+  if (opened.ok()) {
+    *gate = *std::move(opened);
+    return (*gate)->dir();
+  }
+  if (absl::IsDataLoss(opened.status())) return opened.status();
+  spdlog::warn("sandbox {}: cannot verify its image while restoring ({}); verifying it first", id,
+               std::string(opened.status().message()));
+  if (auto st = VerifyCheckpoint(image); !st.ok()) return st;
+  return image.dir;
+}
+
+// Launch's last word on a gated restore: the verdict, whatever runsc did.
+// With the runsc this driver knows, the restore cannot have finished
+// before the gate released it; one that did ran restored code unverified.
+absl::Status ConfirmVerified(const std::string& id, RestoreGate* gate) {
+  if (gate == nullptr) return absl::OkStatus();
+  bool released = gate->released();
+  absl::Status verdict = gate->Wait();
+  if (!released) {
+    spdlog::error("sandbox {}: runsc finished restoring before its image was verified ({}): this "
+                  "runsc does not wait for the whole of pages_meta.img (docs/lifecycle.md)",
+                  id, verdict.ok() ? std::string("it matched") : std::string(verdict.message()));
+  }
+  return verdict;
+}
+
+}  // namespace
 
 using manager_support::Clock;
 using manager_support::MiB;
@@ -66,11 +110,14 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     cold_reason = "no memory checkpoint was kept when it stopped";
   } else {
     auto parsed = CheckpointFromJson(stopped.checkpoint_json);
-    auto verified = parsed.ok() ? VerifyCheckpoint(*parsed) : parsed.status();
+    // A gated image is verified while runsc restores it (below).
+    auto verified = !parsed.ok()                     ? parsed.status()
+                    : RestoreGate::Applies(*parsed) ? absl::OkStatus()
+                                                    : VerifyCheckpoint(*parsed);
     if (verified.ok()) {
       image = *parsed;
     } else {
-      cold_reason = absl::StrCat("its checkpoint is unusable (", verified.message(), ")");
+      cold_reason = Unusable(verified);
     }
   }
   clock.Lap("verify image");
@@ -118,11 +165,22 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   // A bundle written just now records the manifest it was built from.
   const std::string new_digest = have_bundle ? "" : rootfs_image->manifest_digest;
 
+  auto t0 = Clock::now();
+  std::unique_ptr<RestoreGate> gate;
+  auto source = image ? RestoreSource(id, *image, CheckpointRoot(rid) + "/restore-view", &gate)
+                      : absl::StatusOr<std::string>("");
+  if (!source.ok()) {
+    cold_reason = Unusable(source.status());
+    image.reset();  // ColdStart's reason: unusable, not a failed restore
+  }
   if (image) {
-    auto t0 = Clock::now();
-    auto handle =
-        Launch(e, image->dir, "Sandbox restored from its checkpoint", &clock, new_digest);
+    clock.Lap("gate");
+    auto handle = Launch(e, *source, "Sandbox restored from its checkpoint", &clock, new_digest,
+                         [&] { return ConfirmVerified(id, gate.get()); });
     if (handle.ok()) {
+      // Confirmed, so its verification has finished.
+      if (gate) clock.Note("of which verification alongside", gate->verify_ms());
+      gate.reset();  // its view links into the image, removed next
       int64_t ms = MsSince(t0);
       // The image has served its purpose (Launch dropped it from the
       // record) and holds all of the sandbox's memory: remove it, after
@@ -137,11 +195,24 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
                     {"openshell.gvisor.restore_ms", std::to_string(ms)}});
       return absl::OkStatus();
     }
+    // A restore that failed because its image did not match says so.
+    absl::Status verdict;
+    if (gate) {
+      gate->Abort();
+      verdict = gate->Wait();
+      gate.reset();
+    }
     ReleaseRuntime(rid);
+    // Only a restore that finished before its verification (ConfirmVerified)
+    // leaves a monitor behind; its exit record must not outlive the cold boot.
+    if (!verdict.ok()) WaitForMonitorEnd(rid);
     PrepareRootfs(e, *request, *rootfs_image, false).IgnoreError();  // release unmounted it
     // The failed restore may have stripped eth0 again.
     if (net->has_value()) ConnectNetwork(e, true, *request).IgnoreError();
-    cold_reason = absl::StrCat("restoring its checkpoint failed (", handle.status().message(), ")");
+    cold_reason = !verdict.ok() ? Unusable(verdict)
+                                : absl::StrCat("restoring its checkpoint failed (",
+                                               handle.status().message(), ")");
+    if (!verdict.ok()) image.reset();
   }
 
   std::string message = absl::StrCat("Sandbox booted cold: ", cold_reason,

@@ -149,6 +149,38 @@ TEST_CASE("a corrupted checkpoint is never restored: start boots cold and says s
   REQUIRE(Delete(d.stub.get(), sb.id(), nullptr).ok());
 }
 
+TEST_CASE("an uncompressed checkpoint is verified while it restores; a corrupted page boots cold",
+          "[live][checkpoint][gate]") {
+  Driver d("", "checkpoint:\n  compression: none\n");
+  auto sb = NewSandbox("paged", kCounter);
+  REQUIRE(Create(d.stub.get(), sb).ok());
+  WaitReady(d.stub.get(), sb.id());
+  int at_stop = StartCounterAndStop(d, sb.id(), "paged");
+  std::string rid = InstanceId(d.stub.get(), sb.id());
+  std::string image_dir = d.process.state_dir() + "/checkpoints/" + rid + "/image";
+  REQUIRE(fs::exists(image_dir + "/pages.img"));  // restored through the gate
+  SECTION("intact: restored, the counter goes on") {
+    REQUIRE(Start(d.stub.get(), sb.id()).ok());
+    auto s = WaitReady(d.stub.get(), sb.id());
+    CHECK(ReadyCondition(s)->message().find("restored") != std::string::npos);
+    CHECK(ReadCounter(d.process, "paged") >= at_stop);
+  }
+  SECTION("one page changed: never restored") {
+    {
+      std::fstream f(image_dir + "/pages.img", std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(fs::file_size(image_dir + "/pages.img") / 2));
+      f.write("CORRUPT!", 8);
+    }
+    REQUIRE(Start(d.stub.get(), sb.id()).ok());
+    auto s = WaitReady(d.stub.get(), sb.id());
+    CHECK(ReadyCondition(s)->message().find("booted cold") != std::string::npos);
+    CHECK(ReadyCondition(s)->message().find("pages.img does not match") != std::string::npos);
+    CHECK(d.process.Log().find("restoring before its image was verified") == std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(d.process.state_dir() + "/checkpoints/" + rid + "/restore-view"));
+  REQUIRE(Delete(d.stub.get(), sb.id(), nullptr).ok());
+}
+
 TEST_CASE("a sandbox holding an open TCP connection stops and starts", "[live][checkpoint]") {
   Driver d;
   // Both ends stay open: each nc's stdin is a pipe that never ends (busybox

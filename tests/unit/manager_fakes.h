@@ -239,6 +239,13 @@ class FakeMonitorLauncher : public MonitorLauncher {
     calls_.push_back({spec, spec_path});
     cv_.notify_all();
     cv_.wait(lock, [this] { return !blocked_; });
+    if (on_restore_ && !spec.restore_image_dir.empty()) {
+      auto hook = on_restore_;
+      lock.unlock();  // the hook may block on what the manager does meanwhile
+      absl::Status st = hook(spec);
+      lock.lock();
+      if (!st.ok()) return st;
+    }
     if (!fail_next_.empty()) {
       absl::Status st = fail_next_.front();
       fail_next_.erase(fail_next_.begin());
@@ -266,6 +273,13 @@ class FakeMonitorLauncher : public MonitorLauncher {
   bool WaitCalls(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return calls_.size() >= n; });
+  }
+
+  // Runs for every later restore, as runsc would read the image; a status
+  // that is not OK fails that launch.
+  void OnRestore(std::function<absl::Status(const MonitorSpec&)> hook) {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_restore_ = std::move(hook);
   }
 
   // Every later launch fails with `status` (OK restores success).
@@ -335,6 +349,7 @@ class FakeMonitorLauncher : public MonitorLauncher {
   bool blocked_ = false;
   absl::Status fail_;
   std::vector<absl::Status> fail_next_;
+  std::function<absl::Status(const MonitorSpec&)> on_restore_;
   std::vector<int> pids_;
   std::map<std::string, std::pair<int, MonitorSpec>> monitors_;  // by container id
 };
@@ -447,6 +462,12 @@ class HookedRunner : public FakeRunner {
     std::filesystem::create_directories(dir);
     std::ofstream(dir + "/checkpoint.img", std::ios::binary) << content;
     std::ofstream(dir + "/pages_meta.img", std::ios::binary) << "meta:" << content.size();
+  }
+  // The same for an uncompressed checkpoint, whose memory runsc writes to
+  // pages.img (the image a RestoreGate applies to).
+  static void WritePagedCheckpointFiles(const std::string& dir, const std::string& content) {
+    WriteCheckpointFiles(dir, "kernel state");
+    std::ofstream(dir + "/pages.img", std::ios::binary) << content;
   }
 
  private:

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
+#include "unit/fake_restore_reader.h"
 #include "unit/fake_sandbox_network.h"
 #include "unit/image_test_support.h"
 #include "unit/manager_fakes.h"
@@ -236,6 +238,33 @@ struct ManagerFixture {
     auto image = CheckpointFromJson(rec.checkpoint_json);
     REQUIRE(image.ok());
     return *image;
+  }
+
+  // The same with an uncompressed image (pages.img beside its metadata),
+  // which Start restores through a RestoreGate.
+  CheckpointImage StopWithPagedCheckpoint(const std::string& id) {
+    runner.Script("checkpoint", FakeRunner::Ok());
+    runner.OnRun("checkpoint", [this](const Command& c, const absl::StatusOr<CommandResult>& r) {
+      if (!r.ok() || !r->ok()) return;
+      HookedRunner::WritePagedCheckpointFiles(HookedRunner::FlagValue(c, "--image-path"),
+                                              std::string(100000, 'p'));
+      launcher.Exit(c.argv.back(), std::nullopt);
+    });
+    REQUIRE(M().Stop(id, "").ok());
+    auto image = CheckpointFromJson(Rec(id).checkpoint_json);
+    REQUIRE(image.ok());
+    REQUIRE(image->files.count("pages.img") == 1);
+    return *image;
+  }
+  // Makes every later restore read its image as runsc does; `restores`
+  // counts those that read it whole.
+  void RestoreLikeRunsc(const CheckpointImage& image, std::atomic<int>* restores) {
+    size_t meta_size = std::filesystem::file_size(image.dir + "/pages_meta.img");
+    launcher.OnRestore([meta_size, restores](const MonitorSpec& spec) {
+      absl::Status st = ReadLikeRunscRestore(spec.restore_image_dir, meta_size);
+      if (st.ok()) ++*restores;
+      return st;
+    });
   }
 
   // Waits for a platform event (they follow the snapshot they explain).

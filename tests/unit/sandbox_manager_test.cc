@@ -296,6 +296,35 @@ TEST_CASE("Concurrency: List Get and Watch answer while a record write waits on 
   f.CheckVocabulary();
 }
 
+TEST_CASE("Concurrency: a create's record insert holds no lock List Get and Watch need; its id "
+          "and name are taken meanwhile",
+          "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  f.CreateRunning("sb-1", "alpha");
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(f.layout.database().c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto create = std::async(std::launch::async, [&] { return m.Create(f.Req("sb-2", "beta")); });
+  std::this_thread::sleep_for(milliseconds(200));  // the create is in its insert
+
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(m.List().size() == 1);  // not listed before it is durable
+  CHECK(m.Get("sb-1", "").ok());
+  CHECK(m.Watch().snapshots.size() == 1);
+  CHECK(std::chrono::steady_clock::now() - t0 < milliseconds(500));
+  CHECK(m.Create(f.Req("sb-2", "other")).code() == absl::StatusCode::kAlreadyExists);
+  CHECK(m.Create(f.Req("sb-3", "beta")).code() == absl::StatusCode::kAlreadyExists);
+  CHECK(create.wait_for(milliseconds(0)) == std::future_status::timeout);  // still waiting
+
+  REQUIRE(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  CHECK(create.get().ok());
+  CHECK(m.List().size() == 2);
+  REQUIRE(f.WaitPhase("sb-2", phase::kRunning));
+  f.CheckVocabulary();
+}
+
 TEST_CASE("Watch: a new watch gets every sandbox first then later changes", "[manager]") {
   Fixture f;
   auto& m = f.M();
@@ -889,6 +918,94 @@ TEST_CASE("Start: when no boot works the sandbox stays stopped with its image", 
   REQUIRE(m.Start("sb-1", "").ok());
   CHECK(f.launcher.calls().back().spec.restore_image_dir == image.dir);
   CHECK(f.Phase("sb-1") == phase::kRunning);
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: an uncompressed image is restored through a gate while it is verified",
+          "[manager][gate]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithPagedCheckpoint("sb-1");
+  std::atomic<int> restores{0};
+  f.RestoreLikeRunsc(image, &restores);
+
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 2);
+  const std::string view = f.CheckpointRoot(rid) + "/restore-view";
+  CHECK(calls[1].spec.restore_image_dir == view);
+  CHECK(restores == 1);
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK(rec.message == "Sandbox restored from its checkpoint");
+  CHECK_FALSE(fs::exists(view));
+  CHECK(Eventually([&] { return !fs::exists(image.dir); }));
+  CHECK(f.WaitEvent("sb-1", "Normal", "Restored"));
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: a gated image that does not match never finishes restoring; it boots cold",
+          "[manager][gate]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithPagedCheckpoint("sb-1");
+  std::atomic<int> restores{0};
+  f.RestoreLikeRunsc(image, &restores);
+  size_t launches = 0;
+  std::string bad_file;
+  SECTION("its pages, found while runsc reads") {
+    WriteAll(image.dir + "/pages.img", "flipped bits");
+    bad_file = "pages.img";
+    launches = 3;  // the restore that could not finish, then the cold boot
+  }
+  SECTION("its metadata, found before runsc starts") {
+    WriteAll(image.dir + "/pages_meta.img", "meta:other");
+    bad_file = "pages_meta.img";
+    launches = 2;  // the cold boot only
+  }
+
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  CHECK(restores == 0);
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == launches);
+  CHECK(calls.back().spec.restore_image_dir.empty());
+  auto rec = f.Rec("sb-1");
+  CHECK(rec.phase == phase::kRunning);
+  CHECK_THAT(rec.message, Catch::Contains("booted cold") && Catch::Contains("unusable") &&
+                              Catch::Contains(bad_file));
+  CHECK_FALSE(fs::exists(f.CheckpointRoot(rid) + "/restore-view"));
+  CHECK(f.WaitEvent("sb-1", "Warning", "ColdStart"));
+  for (const auto& p : f.log->PlatformEvents("sb-1")) {
+    if (p.reason == "ColdStart") {
+      CHECK(p.metadata.at("openshell.gvisor.cold_start_reason") == "checkpoint_unusable");
+    }
+  }
+  f.CheckVocabulary();
+}
+
+TEST_CASE("Start: a restore that finishes before a failed verification is never reported running",
+          "[manager][gate]") {
+  Fixture f;
+  const std::string rid = f.CreateRunning("sb-1", "alpha");
+  CheckpointImage image = f.StopWithPagedCheckpoint("sb-1");
+  WriteAll(image.dir + "/pages.img", "flipped bits");
+  // A runsc that would not wait for the whole of pages_meta.img.
+  f.launcher.OnRestore([](const MonitorSpec&) { return absl::OkStatus(); });
+
+  REQUIRE(f.M().Start("sb-1", "").ok());
+  auto calls = f.launcher.calls();
+  REQUIRE(calls.size() == 3);
+  CHECK(calls.back().spec.restore_image_dir.empty());
+  CHECK(f.runner.SawForceDelete(rid));  // the restored sandbox was removed
+  CHECK_THAT(f.Rec("sb-1").message, Catch::Contains("booted cold") && Catch::Contains("pages.img"));
+  for (const auto& e : f.log->entries()) {
+    if (e.event.kind == Kind::kSandbox && e.event.sandbox.id == "sb-1") {
+      for (const auto& c : e.event.sandbox.status.conditions) {
+        CHECK(c.message != "Sandbox restored from its checkpoint");
+      }
+    }
+  }
+  CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Normal", "Restored"));
   f.CheckVocabulary();
 }
 

@@ -53,6 +53,7 @@ absl::Status FsyncAll(const std::vector<std::string>& paths) {
 std::string CheckpointToJson(const CheckpointImage& i) {
   nlohmann::json j = CheckpointFieldsToJson(i);
   j["dir"] = i.dir;
+  if (!i.fast_checks.empty()) j["fast_checks"] = i.fast_checks;
   return j.dump();
 }
 
@@ -63,6 +64,8 @@ absl::StatusOr<CheckpointImage> CheckpointFromJson(const std::string& text) {
     std::string dir = j.at("dir").get<std::string>();
     CheckpointImage i = CheckpointFieldsFromJson(j);
     i.dir = dir;
+    // Absent from records written before FastCheck: SHA-256 then.
+    i.fast_checks = j.value("fast_checks", std::map<std::string, std::string>{});
     return i;
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("checkpoint record: ", e.what()));
@@ -73,6 +76,7 @@ absl::StatusOr<CheckpointImage> SealCheckpoint(const std::string& tmp_dir,
                                                const std::string& final_dir,
                                                CheckpointImage image) {
   image.files.clear();
+  image.fast_checks.clear();
   image.bytes = 0;
   std::vector<std::pair<std::string, std::string>> files;  // name, path
   std::error_code ec;
@@ -93,12 +97,13 @@ absl::StatusOr<CheckpointImage> SealCheckpoint(const std::string& tmp_dir,
   auto synced = std::async(std::launch::async, [&to_sync] { return FsyncAll(to_sync); });
   absl::Status hashed;
   for (const auto& [name, path] : files) {
-    auto digest = Sha256ImageFile(path);
-    if (!digest.ok()) {
-      hashed = digest.status();
+    auto digests = DigestImageFile(path);
+    if (!digests.ok()) {
+      hashed = digests.status();
       break;
     }
-    image.files[name] = *digest;
+    image.files[name] = digests->sha256;
+    image.fast_checks[name] = digests->fast;
   }
   if (auto s = synced.get(); !s.ok()) return s;
   if (!hashed.ok()) return hashed;
@@ -132,15 +137,23 @@ absl::StatusOr<CheckpointImage> ReadManifest(const std::string& final_dir) {
 absl::Status VerifyCheckpoint(const CheckpointImage& image) {
   if (image.files.empty()) return absl::DataLossError("checkpoint has no files");
   for (const auto& [name, digest] : image.files) {
-    std::string path = image.dir + "/" + name;
-    if (!fs::exists(path)) {
-      return absl::DataLossError(absl::StrCat("checkpoint file ", path, " is missing"));
-    }
-    auto actual = Sha256ImageFile(path);
-    if (!actual.ok() || *actual != digest) {
-      return absl::DataLossError(absl::StrCat("checkpoint file ", path,
-                                              " does not match its recorded digest"));
-    }
+    if (auto st = VerifyCheckpointFile(image, name); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyCheckpointFile(const CheckpointImage& image, const std::string& name) {
+  std::string path = image.dir + "/" + name;
+  auto recorded = image.files.find(name);
+  if (recorded == image.files.end() || !fs::exists(path)) {
+    return absl::DataLossError(absl::StrCat("checkpoint file ", path, " is missing"));
+  }
+  auto fast = image.fast_checks.find(name);
+  const bool use_fast = fast != image.fast_checks.end();
+  auto actual = use_fast ? FastCheckImageFile(path) : Sha256ImageFile(path);
+  if (!actual.ok() || *actual != (use_fast ? fast->second : recorded->second)) {
+    return absl::DataLossError(
+        absl::StrCat("checkpoint file ", path, " does not match its recorded digest"));
   }
   return absl::OkStatus();
 }

@@ -4,9 +4,10 @@
 // corrupted page can restore with exit 0 and silently different memory
 // (runsc.md §4). So an image is written into a fresh temporary directory,
 // then every file is fsynced and hashed, a manifest is written beside them,
-// and only then is the directory renamed into place. A restore first
-// re-hashes every file against the digests recorded in the sandbox record;
-// any mismatch means a cold start, never a restore.
+// and only then is the directory renamed into place. A restore re-hashes
+// every file against the digests recorded in the sandbox record, before
+// `runsc restore` or while it runs behind a RestoreGate (restore_gate.h);
+// any mismatch means a cold start, and no restored code ever runs.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,10 @@ inline constexpr char kCheckpointManifestName[] = "manifest.json";
 struct CheckpointImage {
   std::string dir;                           // final image directory
   std::map<std::string, std::string> files;  // file name -> "sha256:<hex>"
+  // file name -> FastCheck ("crc32c3:<hex>"), what Start verifies. Kept in
+  // the record and manifest.json, not in archives (an imported image has
+  // none and is verified with SHA-256).
+  std::map<std::string, std::string> fast_checks;
   uint64_t bytes = 0;
   std::string compression;  // flate | none
   int64_t created_at_ms = 0;
@@ -33,7 +38,8 @@ struct CheckpointImage {
 std::string CheckpointToJson(const CheckpointImage& image);
 absl::StatusOr<CheckpointImage> CheckpointFromJson(const std::string& json);
 
-// fsyncs and hashes every file in `tmp_dir`, writes manifest.json, and
+// fsyncs and hashes every file in `tmp_dir` (SHA-256 and FastCheck, one
+// read), writes manifest.json, and
 // renames `tmp_dir` to `final_dir` (replacing an older image), fsyncing
 // the parent. The returned image describes `final_dir`.
 absl::StatusOr<CheckpointImage> SealCheckpoint(const std::string& tmp_dir,
@@ -46,6 +52,11 @@ absl::StatusOr<CheckpointImage> ReadManifest(const std::string& final_dir);
 
 // OK only when every recorded file exists and hashes to its digest.
 absl::Status VerifyCheckpoint(const CheckpointImage& image);
+
+// The same for the one recorded file `name` (DATA_LOSS when it is not
+// recorded, missing, or different): against its FastCheck when the image
+// has one, else its SHA-256.
+absl::Status VerifyCheckpointFile(const CheckpointImage& image, const std::string& name);
 
 // Bytes available to an unprivileged writer on the filesystem of `dir`.
 absl::StatusOr<uint64_t> FreeBytes(const std::string& dir);

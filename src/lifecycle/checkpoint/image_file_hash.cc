@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lifecycle/checkpoint/fast_check.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/runsc/direct_io.h"
 #include "lifecycle/unique_fd.h"
@@ -29,21 +30,21 @@ absl::Status ReadError(const std::string& path) {
   return absl::InternalError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
 }
 
-// Reads chunk k into slot k % kSlots once the hash has finished with the
-// chunk that slot held before; the caller hashes chunks strictly in order.
-class DirectHash {
+// Reads chunk k into slot k % kSlots once the sink has finished with the
+// chunk that slot held before; the caller's sink gets chunks strictly in
+// order.
+class DirectReader {
  public:
-  DirectHash(const std::string& path, int fd, uint64_t size)
+  DirectReader(const std::string& path, int fd, uint64_t size)
       : path_(path), fd_(fd), chunks_(static_cast<int64_t>((size + kChunk - 1) / kChunk)) {}
 
-  absl::StatusOr<std::string> Run() {
+  absl::Status Run(const ImageChunkSink& sink) {
     for (int s = 0; s < kSlots; ++s) {
       buffers_.emplace_back(static_cast<char*>(aligned_alloc(4096, kChunk)), &free);
       if (!buffers_.back()) return absl::ResourceExhaustedError("no memory to hash an image");
     }
     std::vector<std::thread> readers;
     for (int r = 0; r < kReaders; ++r) readers.emplace_back([this, r] { ReadChunks(r); });
-    Sha256Hasher hash;
     for (int64_t k = 0; k < chunks_; ++k) {
       int s = static_cast<int>(k % kSlots);
       size_t n;
@@ -53,7 +54,7 @@ class DirectHash {
         if (!error_.ok()) break;
         n = slot_bytes_[s];
       }
-      hash.Update(buffers_[s].get(), n);
+      sink(buffers_[s].get(), n);
       {
         std::lock_guard<std::mutex> lock(mu_);
         consumed_ = k + 1;
@@ -66,8 +67,7 @@ class DirectHash {
     }
     cv_.notify_all();
     for (auto& t : readers) t.join();
-    if (!error_.ok()) return error_;
-    return hash.Finish();
+    return error_;
   }
 
  private:
@@ -127,28 +127,77 @@ class DirectHash {
   absl::Status error_;
 };
 
+// Through the page cache, in the order of the file.
+absl::Status ReadCached(const std::string& path, const ImageChunkSink& sink) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ReadError(path);
+  constexpr size_t kCachedChunk = 256 << 10;
+  std::unique_ptr<char[]> buf(new char[kCachedChunk]);
+  for (;;) {
+    ssize_t n = read(fd.get(), buf.get(), kCachedChunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ReadError(path);
+    if (n == 0) return absl::OkStatus();
+    sink(buf.get(), static_cast<size_t>(n));
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<std::string> Sha256ImageFile(const std::string& path) {
+absl::Status ReadImageFile(const std::string& path, const ImageChunkSink& sink) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return ReadError(path);
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (!S_ISREG(st.st_mode) || size < kDirectHashMinBytes) return Sha256File(path);
+  if (!S_ISREG(st.st_mode) || size < kDirectHashMinBytes) return ReadCached(path, sink);
   {
     UniqueFd plain(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (plain.get() < 0) return ReadError(path);
-    if (MostlyInPageCache(plain.get(), size)) return Sha256File(path);
+    if (MostlyInPageCache(plain.get(), size)) return ReadCached(path, sink);
   }
-  return Sha256FileDirect(path);
+  return ReadImageFileDirect(path, sink);
+}
+
+absl::Status ReadImageFileDirect(const std::string& path, const ImageChunkSink& sink) {
+  UniqueFd direct(open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  // A file system without O_DIRECT: the page cache it is.
+  if (direct.get() < 0) return ReadCached(path, sink);
+  struct stat st;
+  if (fstat(direct.get(), &st) != 0) return ReadError(path);
+  return DirectReader(path, direct.get(), static_cast<uint64_t>(st.st_size)).Run(sink);
+}
+
+absl::StatusOr<std::string> Sha256ImageFile(const std::string& path) {
+  Sha256Hasher hash;
+  auto st = ReadImageFile(path, [&](const char* p, size_t n) { hash.Update(p, n); });
+  if (!st.ok()) return st;
+  return hash.Finish();
 }
 
 absl::StatusOr<std::string> Sha256FileDirect(const std::string& path) {
-  UniqueFd direct(open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
-  // A file system without O_DIRECT: the page cache it is.
-  if (direct.get() < 0) return Sha256File(path);
-  struct stat st;
-  if (fstat(direct.get(), &st) != 0) return ReadError(path);
-  return DirectHash(path, direct.get(), static_cast<uint64_t>(st.st_size)).Run();
+  Sha256Hasher hash;
+  auto st = ReadImageFileDirect(path, [&](const char* p, size_t n) { hash.Update(p, n); });
+  if (!st.ok()) return st;
+  return hash.Finish();
+}
+
+absl::StatusOr<ImageFileDigests> DigestImageFile(const std::string& path) {
+  Sha256Hasher hash;
+  FastCheck check;
+  auto st = ReadImageFile(path, [&](const char* p, size_t n) {
+    hash.Update(p, n);
+    check.Update(p, n);
+  });
+  if (!st.ok()) return st;
+  auto sha = hash.Finish();
+  if (!sha.ok()) return sha.status();
+  return ImageFileDigests{*sha, check.Finish()};
+}
+
+absl::StatusOr<std::string> FastCheckImageFile(const std::string& path) {
+  FastCheck check;
+  auto st = ReadImageFile(path, [&](const char* p, size_t n) { check.Update(p, n); });
+  if (!st.ok()) return st;
+  return check.Finish();
 }
 
 }  // namespace osgv
