@@ -36,13 +36,10 @@ absl::Status SandboxManager::Recover() {
   for (const auto& c : *listed) containers[c.id] = c;
 
   std::vector<EntryPtr> all;
+  for (const auto& r : *records) all.push_back(LoadEntry(r));  // may store a record's plan
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& r : *records) {
-      auto e = std::make_shared<Entry>(r);
-      entries_[r.id] = e;
-      all.push_back(e);
-    }
+    for (const auto& e : all) entries_[e->id] = e;
   }
   std::vector<SandboxRequest> reprovision;
   for (const auto& e : all) {
