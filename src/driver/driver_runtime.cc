@@ -91,9 +91,8 @@ absl::StatusOr<std::unique_ptr<DriverRuntime>> OpenDriverRuntime(const Config& g
 
   CommandRunner* tools = &rt->runner;
   if (with_metrics) {
-    std::string checkpoints =
-        config.checkpoint_dir.empty() ? L.default_checkpoints() : config.checkpoint_dir;
-    auto metrics = DriverMetrics::Start(config.metrics, &rt->runner, checkpoints);
+    auto metrics =
+        DriverMetrics::Start(config.metrics, &rt->runner, L.checkpoints(config.checkpoint_dir));
     if (!metrics.ok()) return metrics.status();
     rt->metrics = *std::move(metrics);
     if (rt->metrics) tools = rt->metrics->runner();

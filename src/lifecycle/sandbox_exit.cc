@@ -13,19 +13,10 @@
 #include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
-#include "lifecycle/spec_codec.h"
 
 namespace osgv {
 
 using manager_support::MiB;
-
-// The memory limit the sandbox runs with (request, else driver default).
-uint64_t SandboxManager::MemoryLimitOf(const EntryPtr& e) const {
-  auto request = DecodeRequest(Record(e).spec_json);
-  if (!request.ok()) return 0;
-  auto validated = ValidateSandboxRequest(*request, d_.config);
-  return validated.ok() ? validated->memory_limit_bytes : 0;
-}
 
 void SandboxManager::WatchExit(const EntryPtr& e, int pid) {
   std::string id = e->id;
@@ -69,7 +60,7 @@ absl::Status SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) 
   if (SandboxOomKills(d_.cgroup_root, rid) > 0) {
     exit_reason = reason::kOOMKilled;
     message = absl::StrCat("the sandbox ran out of memory and was killed (memory limit ",
-                           MiB(MemoryLimitOf(e)), "); ", message);
+                           MiB(e->plan.memory_limit_bytes), "); ", message);
   }
   ReleaseRuntime(rid);
   spdlog::info("sandbox {}: {}", id, message);
@@ -122,7 +113,7 @@ void SandboxManager::ReleaseRuntime(const std::string& rid) {
 }
 
 int SandboxManager::MonitorPidOf(const std::string& rid) const {
-  auto text = ReadFile(d_.layout.sandbox_dir(rid) + "/monitor.pid");
+  auto text = ReadFile(d_.layout.monitor_pid(rid));
   int pid = 0;
   if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) return 0;
   // Only a live process that is our monitor for this very sandbox counts.

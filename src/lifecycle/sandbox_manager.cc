@@ -10,11 +10,13 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "lifecycle/bundle/bundle_writer.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/log_context.h"
 #include "lifecycle/manager_support.h"
 #include "lifecycle/sandbox_status.h"
+#include "lifecycle/spec_codec.h"
 #include "lifecycle/store/record_lookup.h"
 
 namespace osgv {
@@ -25,6 +27,37 @@ SandboxManager::SandboxManager(ManagerDeps deps)
     : d_(std::move(deps)), queue_(d_.operation_workers) {}
 
 SandboxManager::~SandboxManager() { Shutdown(); }
+
+// ---- plans -----------------------------------------------------------------
+
+SandboxManager::EntryPtr SandboxManager::LoadEntry(const SandboxRecord& stored) {
+  if (!stored.plan_json.empty()) {
+    auto plan = DecodePlan(stored.plan_json);
+    if (plan.ok()) return std::make_shared<Entry>(stored, *std::move(plan));
+    spdlog::error("sandbox {}: {}; deriving it again", stored.id, plan.status().ToString());
+  }
+  // Schema 1 (or a damaged plan): derived the way every use derived it
+  // before plans existed.
+  auto legacy = PlanLegacySandbox(DecodeRequest(stored.spec_json), stored.image_ref, d_.config,
+                                  LegacyBundleNetworked(d_.layout.bundle_config(stored.runsc_id)));
+  if (!legacy.status.ok()) {
+    // Left underived in the record: a later driver may validate it again.
+    spdlog::warn("sandbox {}: its stored request no longer validates ({}); it can start from "
+                 "its existing bundle only",
+                 stored.id, legacy.status.ToString());
+    return std::make_shared<Entry>(stored, std::move(legacy.plan), legacy.status);
+  }
+  SandboxRecord r = stored;
+  r.plan_json = EncodePlan(legacy.plan);
+  ++r.generation;
+  // Once: from now on this record reads like a new one. Written before the
+  // manager serves, so no one waits for it.
+  if (auto st = d_.store->Update(r); !st.ok()) {
+    LatchBackgroundError(st);
+    r = stored;
+  }
+  return std::make_shared<Entry>(r, std::move(legacy.plan));
+}
 
 // ---- queries ---------------------------------------------------------------
 

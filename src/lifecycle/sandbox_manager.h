@@ -45,6 +45,7 @@
 #include "lifecycle/rootfs/rootfs_mounter.h"
 #include "lifecycle/runsc/runsc.h"
 #include "lifecycle/runsc/runsc_id.h"
+#include "lifecycle/sandbox_plan.h"
 #include "lifecycle/state_layout.h"
 #include "lifecycle/step_clock.h"
 #include "lifecycle/store/state_store.h"
@@ -148,12 +149,19 @@ class SandboxManager {
 
  private:
   struct Entry {
-    explicit Entry(const SandboxRecord& r)
-        : id(r.id), name(r.name), runsc_id(r.runsc_id), record(r) {}
+    Entry(const SandboxRecord& r, SandboxPlan p, absl::Status p_status = absl::OkStatus())
+        : id(r.id), name(r.name), runsc_id(r.runsc_id), plan(std::move(p)),
+          plan_status(std::move(p_status)), record(r) {}
     // The record's identity, which never changes: read without any lock.
     const std::string id;
     const std::string name;
     const std::string runsc_id;
+    // What the sandbox is, decided at create (sandbox_plan.h): as fixed as
+    // its identity. Not OK only for a record from before plans whose
+    // request no longer validates: `plan` then holds what its bundle and
+    // record say, and no bundle is written from it.
+    const SandboxPlan plan;
+    const absl::Status plan_status;
     SandboxRecord record;             // read under mu_ (Record()); written under record_mu + mu_
     std::mutex record_mu;             // one writer of `record` at a time (Transition)
     bool removed = false;             // its record is deleted from the store; record_mu
@@ -171,6 +179,10 @@ class SandboxManager {
   };
   using EntryPtr = std::shared_ptr<Entry>;
 
+  // A stored record's entry, with its plan: decoded, or for a record from
+  // before plans derived once as the driver used to (from its request, the
+  // configuration and its bundle) and stored with it.
+  EntryPtr LoadEntry(const SandboxRecord& stored);
   // By id, or by a name that only one sandbox has (record_lookup.h).
   absl::StatusOr<EntryPtr> LookupForOperation(const std::string& id, const std::string& name) const;
   std::string Phase(const EntryPtr& e) const;
@@ -212,32 +224,33 @@ class SandboxManager {
   absl::Status Provision(const EntryPtr& e, const SandboxRequest& request);
   absl::Status ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                               std::string* failure_reason);
-  // The request's image, verified and unpacked, with progress events.
+  // The plan's image, verified and unpacked, with progress events.
   // `pinned_digest` (Start): the manifest the sandbox ran on before.
-  absl::StatusOr<PreparedImage> PrepareImage(const SandboxRequest& request,
+  absl::StatusOr<PreparedImage> PrepareImage(const EntryPtr& e,
                                              const std::string& pinned_digest = "");
-  // Bundle written (when asked) and overlay mounted: everything but runsc.
-  // `net` (when networked) puts the netns and the generated /etc/hosts and
-  // /etc/resolv.conf into the bundle.
-  absl::Status PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
-                             const PreparedImage& image, bool write_bundle,
-                             const NetworkAttachment* net = nullptr);
+  // The sandbox's bundle, from its plan (bundle_writer.h). `net`: its
+  // network attachment, exactly when the plan is networked.
+  absl::Status WriteBundle(const EntryPtr& e, const SandboxRequest& request,
+                           const PreparedImage& image, const NetworkAttachment* net);
+  // The overlay mounted on the bundle's rootfs, unless it already is.
+  absl::Status MountRootfs(const EntryPtr& e, const PreparedImage& image);
   // Starts the monitor (create+start, or restore when `restore_dir` is set)
-  // and records the sandbox as running. `clock`, when given, gets its steps.
+  // and records the sandbox as running; `net` (when networked) is the
+  // attachment runsc joins. `clock`, when given, gets its steps.
   // `image_digest` (when not empty): the manifest a freshly written bundle
   // was built from, recorded with the running transition. `confirm` (when
   // set) must say OK after the monitor came up and before anything is
   // recorded; otherwise Launch fails with its status, the sandbox still
   // there for the caller to release (a restore whose image failed its
   // verification, sandbox_start.cc).
-  absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const std::string& restore_dir,
+  absl::StatusOr<MonitorHandle> Launch(const EntryPtr& e, const NetworkAttachment* net,
+                                       const std::string& restore_dir,
                                        const std::string& running_message,
                                        StepClock* clock = nullptr,
                                        const std::string& image_digest = "",
                                        const std::function<absl::Status()>& confirm = nullptr);
   // The end of a run (sandbox_exit.cc).
   absl::Status OnMonitorExit(const std::string& id, uint64_t seq);
-  uint64_t MemoryLimitOf(const EntryPtr& e) const;
   // "; last output: ..." from the sandbox's console log, when it has any.
   void AppendLastOutput(const std::string& runsc_id, std::string* message) const;
   void WatchExit(const EntryPtr& e, int pid);
@@ -256,21 +269,14 @@ class SandboxManager {
   // The sandbox's network, ready for runsc to boot it: a fresh Setup at
   // create (or for an imported sandbox), PrepareRestore before every later
   // boot of the same id (runsc stripped eth0 the previous time). nullopt
-  // when the sandbox is not networked. A v0.1.x/Ryno sandbox is then put
+  // when its plan is not networked. A v0.1.x/Ryno sandbox is then put
   // behind its policy fence (ApplyPolicyFence), with its names looked up anew.
   absl::StatusOr<std::optional<NetworkAttachment>> ConnectNetwork(const EntryPtr& e,
-                                                                  bool networked,
                                                                   const SandboxRequest& request);
   absl::Status ApplyPolicyFence(const EntryPtr& e, const SandboxRequest& request);
   // Create's PolicyNotEnforced warnings: the gateway's policy parts the
   // driver layer dropped and what this host's network cannot reach.
-  void PublishPolicyLimitations(const SandboxRequest& request);
-  // The netns the sandbox's bundle names ("" = not networked): how it was
-  // created, whatever the configuration says today.
-  std::string BundleNetnsPath(const std::string& runsc_id) const;
-  // Whether a new bundle for this request gets a netns: the driver's
-  // network.mode and the request's driver_config.network_mode.
-  bool WantsNetwork(const SandboxRequest& request) const;
+  void PublishPolicyLimitations(const EntryPtr& e, const SandboxRequest& request);
   void DisconnectNetwork(const std::string& runsc_id);
 
   // Stop and Start, run in the sandbox's operation queue ("Locked": no
@@ -288,8 +294,8 @@ class SandboxManager {
   // has already replaced it. Run in the sandbox's queue.
   absl::Status RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir);
   bool SandboxProcessAlive(const std::string& runsc_id);
-  // checkpoint_dir, or <state>/checkpoints: one directory per sandbox in it.
-  std::string CheckpointBase() const;
+  // Under checkpoint_dir, or <state>/checkpoints (state_layout.h).
+  CheckpointPaths CheckpointOf(const std::string& runsc_id) const;
   std::string CheckpointRoot(const std::string& runsc_id) const;
 
   // Recover's steps (sandbox_recovery.cc): observe the host, let

@@ -4,17 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
-#include "capabilities/generation_validation.h"
-#include "lifecycle/bundle/oci_spec.h"
-#include "lifecycle/fs_util.h"
 #include "lifecycle/network/policy_fence.h"
 #include "lifecycle/sandbox_manager.h"
 
 namespace osgv {
 
 absl::StatusOr<std::optional<NetworkAttachment>> SandboxManager::ConnectNetwork(
-    const EntryPtr& e, bool networked, const SandboxRequest& request) {
-  if (!networked) return std::optional<NetworkAttachment>();
+    const EntryPtr& e, const SandboxRequest& request) {
+  if (!e->plan.networked) return std::optional<NetworkAttachment>();
   const std::string& rid = e->runsc_id;
   if (d_.network == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -29,7 +26,7 @@ absl::StatusOr<std::optional<NetworkAttachment>> SandboxManager::ConnectNetwork(
     return absl::Status(attached.status().code(),
                         absl::StrCat("sandbox network: ", attached.status().message()));
   }
-  if (IsDriverReadinessMode(request.spec)) {
+  if (e->plan.policy_fence) {
     if (auto st = ApplyPolicyFence(e, request); !st.ok()) return st;
   }
   return std::optional<NetworkAttachment>(*std::move(attached));
@@ -65,10 +62,10 @@ absl::Status SandboxManager::ApplyPolicyFence(const EntryPtr& e, const SandboxRe
   return absl::OkStatus();
 }
 
-void SandboxManager::PublishPolicyLimitations(const SandboxRequest& request) {
+void SandboxManager::PublishPolicyLimitations(const EntryPtr& e, const SandboxRequest& request) {
   std::vector<std::string> lines = request.spec.policy.not_enforced;
   FenceContext context;
-  context.networked = WantsNetwork(request);
+  context.networked = e->plan.networked;
   context.egress_allowed = d_.config.network.egress == "allow";
   context.subnet = d_.config.network.subnet;
   for (auto& line : FenceLimitations(request.spec.policy, context)) lines.push_back(line);
@@ -76,18 +73,6 @@ void SandboxManager::PublishPolicyLimitations(const SandboxRequest& request) {
     spdlog::warn("sandbox {}: policy not enforced: {}", request.id, line);
     PublishEvent(request.id, "Warning", "PolicyNotEnforced", line);
   }
-}
-
-std::string SandboxManager::BundleNetnsPath(const std::string& rid) const {
-  auto text = ReadFile(d_.layout.bundle(rid) + "/config.json");
-  if (!text.ok()) return "";
-  return SpecNetnsPath(nlohmann::json::parse(*text, nullptr, false));
-}
-
-bool SandboxManager::WantsNetwork(const SandboxRequest& request) const {
-  if (d_.network == nullptr) return false;
-  auto validated = ValidateSandboxRequest(request, d_.config);
-  return validated.ok() && validated->networked;
 }
 
 void SandboxManager::DisconnectNetwork(const std::string& rid) {

@@ -46,7 +46,10 @@ bool LooksLikeOurCheckpoints(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name != "image" && name != "image.old" && !absl::StartsWith(name, "tmp-")) return false;
+    if (name != "image" && name != "image.old" &&
+        !absl::StartsWith(name, CheckpointPaths::kStagingPrefix)) {
+      return false;
+    }
     struct stat inner;
     if (!IsPlainDir(entry.path().string(), &inner)) return false;
   }
@@ -79,7 +82,8 @@ void SandboxManager::RemoveOrphans(const std::map<std::string, ContainerState>& 
     auto st = RemoveSandboxFiles(rid);
     if (!st.ok()) spdlog::error("recovery: {}", st.ToString());
   }
-  for (const auto& dir : std::filesystem::directory_iterator(CheckpointBase(), ec)) {
+  const std::string checkpoints = d_.layout.checkpoints(d_.config.checkpoint_dir);
+  for (const auto& dir : std::filesystem::directory_iterator(checkpoints, ec)) {
     std::string rid = dir.path().filename().string();
     if (known.count(rid) || !SweepableName(rid, "checkpoint directory entry")) continue;
     if (!LooksLikeOurCheckpoints(dir.path().string())) {

@@ -2,20 +2,11 @@
 // the network, the bundle and overlay, then the monitor that runs runsc
 // (docs/lifecycle.md, "Create and delete"). Launch is shared with Start.
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "capabilities/generation_validation.h"
-#include "lifecycle/bundle/host_mounts.h"
-#include "lifecycle/bundle/oci_spec.h"
+#include "lifecycle/bundle/bundle_writer.h"
 #include "lifecycle/bundle/sandbox_env.h"
-#include "lifecycle/bundle/supervisor_spec.h"
 #include "lifecycle/bundle/token_file.h"
-#include "lifecycle/bundle/workload_identity.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/manager_support.h"
 #include "lifecycle/progress.h"
@@ -31,7 +22,7 @@ using manager_support::NowMs;
 
 absl::Status SandboxManager::Validate(const SandboxRequest& request) const {
   // Also parses the image reference (CheckImage).
-  return ValidateSandboxRequest(request, d_.config).status();
+  return PlanSandbox(request, d_.config).status();
 }
 
 absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline) {
@@ -39,10 +30,11 @@ absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline)
   if (Deadline::clock::now() >= deadline) {
     return absl::DeadlineExceededError("CreateSandbox: the deadline passed before it began");
   }
-  auto st = Validate(in);
-  if (!st.ok()) return st;
+  // The one validation of this create: from here on the plan answers.
+  auto plan = PlanSandbox(in, d_.config);
+  if (!plan.ok()) return plan.status();
   SandboxRequest request = in;
-  if (request.spec.tmpl.image.empty()) request.spec.tmpl.image = d_.config.default_image;
+  request.spec.tmpl.image = plan->image;
 
   auto new_rid = NewRunscId();
   if (!new_rid.ok()) return new_rid.status();
@@ -54,7 +46,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline)
   // recovery removes. A v0.1.x/Ryno sandbox runs no supervisor, so its
   // token has no reader and is dropped here.
   bool wrote_token = false;
-  if (!request.spec.sandbox_token.empty() && !IsDriverReadinessMode(request.spec)) {
+  if (!request.spec.sandbox_token.empty() && !plan->policy_fence) {
     if (auto st = WriteTokenFile(sdir, request.spec.sandbox_token); !st.ok()) return st;
     wrote_token = true;
   }
@@ -72,8 +64,9 @@ absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline)
   r.reason = reason::kStarting;
   r.message = "Sandbox accepted; preparing image";
   r.spec_json = EncodeRequest(request);
+  r.plan_json = EncodePlan(*plan);
   r.created_at_ms = r.updated_at_ms = NowMs();
-  EntryPtr e = std::make_shared<Entry>(r);
+  EntryPtr e = std::make_shared<Entry>(r, *plan);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto taken = [&](const SandboxRecord& other) {
@@ -98,7 +91,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline)
   }
   // Durable before we say yes: a crash from here on is recovered. Written
   // outside mu_, so List, Get and Watch never wait for its fsync.
-  st = d_.store->Insert(r);
+  auto st = d_.store->Insert(r);
   {
     std::lock_guard<std::mutex> lock(mu_);
     creating_.erase(r.id);
@@ -119,7 +112,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline)
   PublishEvent(request.id, "Normal", "Scheduled", "Sandbox accepted by the gvisor driver",
                progress::Step(progress::kRequestingSandbox, "Sandbox allocated",
                               progress::kPullingImage, ""));
-  if (IsDriverReadinessMode(request.spec)) PublishPolicyLimitations(request);
+  if (e->plan.policy_fence) PublishPolicyLimitations(e, request);
   // The record is durable: provisioning is the sandbox's first operation.
   Enqueue(e->id, "provisioning", [this, e, request = std::move(request)] {
     return Provision(e, request);
@@ -141,20 +134,18 @@ absl::Status SandboxManager::Provision(const EntryPtr& e, const SandboxRequest& 
   return Fail(e, reason, std::string(st.message()));
 }
 
-absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest& request,
+absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const EntryPtr& e,
                                                           const std::string& pinned_digest) {
-  const std::string id = request.id;
+  const std::string& id = e->id;
+  const std::string& ref = e->plan.image;
   PrepareOptions options;
-  options.pull_policy = d_.config.images.pull_policy;
-  if (auto dc = ParseDriverConfig(request.spec.tmpl.driver_config_json); dc.ok() && dc->pull_policy) {
-    options.pull_policy = *dc->pull_policy;
-  }
+  options.pull_policy = e->plan.pull_policy;
   options.pinned_digest = pinned_digest;
   // Its errors name the image.
-  return d_.images->Prepare(request.spec.tmpl.image, [&](const ImageProgress& p) {
+  return d_.images->Prepare(ref, [&](const ImageProgress& p) {
     if (p.pulling) {
-      spdlog::info("sandbox {}: pulling {}: {}/{} layers, {}/{} bytes", id, request.spec.tmpl.image,
-                   p.layers_done, p.layers_total, p.bytes_done, p.bytes_total);
+      spdlog::info("sandbox {}: pulling {}: {}/{} layers, {}/{} bytes", id, ref, p.layers_done,
+                   p.layers_total, p.bytes_done, p.bytes_total);
     }
     PublishEvent(id, "Normal", "PullingLayer",
                  absl::StrCat(p.pulling ? "Pulled" : "Unpacked", " layer ", p.layers_done, "/",
@@ -165,90 +156,30 @@ absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const SandboxRequest&
   }, options);
 }
 
-absl::Status SandboxManager::PrepareRootfs(const EntryPtr& e, const SandboxRequest& request,
-                                           const PreparedImage& image, bool write_bundle,
-                                           const NetworkAttachment* net) {
-  const std::string& rid = e->runsc_id;
-  const auto& L = d_.layout;
-  if (write_bundle) {
-    auto validated = ValidateSandboxRequest(request, d_.config);
-    if (!validated.ok()) return validated.status();
-    SpecInputs in;
-    in.request = &request;
-    in.image = &image.config;
-    const std::string sdir = L.sandbox_dir(rid);
-    // A v0.1.x/Ryno sandbox never runs the pin-era supervisor: its gateway
-    // would not accept it (docs/supervisor.md, "v0.1.x and Ryno gateways").
-    if (SupervisorEnabled(d_.config) && !IsDriverReadinessMode(request.spec)) {
-      // The supervisor runs as root and resolves the image's user itself.
-      if (auto st = CheckSupervisorHostFiles(d_.config); !st.ok()) return st;
-      SupervisorInputs sin;
-      sin.config = &d_.config;
-      sin.request = &request;
-      sin.image = &image.config;
-      sin.token_file = HasTokenFile(sdir) ? TokenFilePath(sdir) : "";
-      sin.telemetry_enabled = DriverTelemetryEnabled();
-      sin.rootfs_dir = image.rootfs_dir;  // fail at create if it lacks bash, ip or nsenter
-      auto sup = BuildSupervisorSpec(sin);
-      if (!sup.ok()) return sup.status();
-      in.supervisor = std::move(sup->process);
-      in.extra_mounts = std::move(sup->mounts);
-    } else {
-      auto user = ResolveWorkloadUser(request.spec, image.config.user, image.rootfs_dir);
-      if (!user.ok()) return user.status();
-      in.user = *user;
-      SandboxEnvInputs ein;
-      ein.config = &d_.config;
-      ein.request = &request;
-      ein.image = &image.config;
-      auto env = BuildSandboxEnvironment(ein);
-      if (!env.ok()) return env.status();
-      in.env = *std::move(env);
-    }
-    // After the supervisor's mounts: `run --mount` cannot cover them (the
-    // reserved-path check refuses their destinations anyway).
-    auto host_mounts = HostBindMounts(request.spec.host_mounts);
-    if (!host_mounts.ok()) return host_mounts.status();
-    in.extra_mounts.insert(in.extra_mounts.end(), host_mounts->begin(), host_mounts->end());
-    in.cgroups_path = SandboxCgroupPath(rid);
-    in.memory_limit_bytes = validated->memory_limit_bytes;
-    in.cpu_limit_millis = validated->cpu_limit_millis;
-    in.pids_limit = validated->pids_limit;
-    if (net != nullptr) {
-      in.netns_path = net->netns_path;
-      in.extra_mounts.push_back({net->hosts_path, "/etc/hosts", true});
-      in.extra_mounts.push_back({net->resolv_conf_path, "/etc/resolv.conf", true});
-    }
-    auto spec = BuildRuntimeSpec(in);
-    if (!spec.ok()) return spec.status();
-    for (const auto& dir : {L.sandbox_dir(rid), L.upper(rid), L.work(rid), L.rootfs(rid)}) {
-      if (auto st = MakeDirs(dir, 0700); !st.ok()) return st;
-    }
-    // The bundle must be traversable by the sandbox's unprivileged host
-    // processes; the sandbox dir above it stays private to root.
-    chmod(L.bundle(rid).c_str(), 0711);
-    chmod(L.rootfs(rid).c_str(), 0755);
-    // overlayfs gives the merged root the upper dir's mode and owner. With
-    // MakeDirs' 0700 a non-root image USER (which the supervisor requires)
-    // could not even reach /bin: the image's root decides, as in any runtime.
-    if (struct stat root; stat(image.rootfs_dir.c_str(), &root) == 0) {
-      if (chown(L.upper(rid).c_str(), root.st_uid, root.st_gid) != 0 ||
-          chmod(L.upper(rid).c_str(), root.st_mode & 07777) != 0) {
-        return absl::InternalError(absl::StrCat("sandbox root '", L.upper(rid), "': ",
-                                                std::strerror(errno)));
-      }
-    }
-    auto st = WriteFileReplace(L.bundle(rid) + "/config.json", spec->dump(2), 0600);
-    if (!st.ok()) return st;
-  }
-  if (!d_.mounter->IsMounted(L.rootfs(rid))) {
-    auto st = d_.mounter->MountOverlay(image.rootfs_dir, L.upper(rid), L.work(rid), L.rootfs(rid));
-    if (!st.ok()) return st;
-  }
-  return absl::OkStatus();
+absl::Status SandboxManager::WriteBundle(const EntryPtr& e, const SandboxRequest& request,
+                                         const PreparedImage& image,
+                                         const NetworkAttachment* net) {
+  if (!e->plan_status.ok()) return e->plan_status;
+  BundleInputs in;
+  in.config = &d_.config;
+  in.plan = &e->plan;
+  in.request = &request;
+  in.image = &image;
+  in.net = net;
+  in.runsc_id = e->runsc_id;
+  in.paths = d_.layout.sandbox(e->runsc_id);
+  in.telemetry_enabled = DriverTelemetryEnabled();
+  return osgv::WriteBundle(in);
+}
+
+absl::Status SandboxManager::MountRootfs(const EntryPtr& e, const PreparedImage& image) {
+  const SandboxPaths paths = d_.layout.sandbox(e->runsc_id);
+  if (d_.mounter->IsMounted(paths.rootfs())) return absl::OkStatus();
+  return d_.mounter->MountOverlay(image.rootfs_dir, paths.upper(), paths.work(), paths.rootfs());
 }
 
 absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
+                                                     const NetworkAttachment* net,
                                                      const std::string& restore_dir,
                                                      const std::string& running_message,
                                                      StepClock* clock,
@@ -267,11 +198,10 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
   ms.exit_file = L.exit_file(rid);
   ms.log_file = L.monitor_log(rid);
   ms.restore_image_dir = restore_dir;
-  // The bundle says how the sandbox was made, so a sandbox keeps its
-  // network mode across restarts of a driver whose configuration changed.
-  if (std::string netns = BundleNetnsPath(rid); !netns.empty()) {
+  // The plan's network mode, whatever the configuration says today.
+  if (net != nullptr) {
     ms.runsc.network = "sandbox";
-    ms.runsc.netns_path = netns;
+    ms.runsc.netns_path = net->netns_path;
   }
   auto handle = d_.monitors->Launch(ms, L.monitor_spec(rid));
   if (!handle.ok()) {
@@ -310,7 +240,7 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
                                             std::string* failure_reason) {
   StepClock clock;
   *failure_reason = reason::kImagePullFailed;
-  auto image = PrepareImage(request);
+  auto image = PrepareImage(e);
   if (!image.ok()) return image.status();
   clock.Lap("image");
   if (e->cancel) return absl::CancelledError("deleted");
@@ -318,18 +248,16 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
                progress::Step(progress::kPullingImage, "Image ready", progress::kStartingSandbox, ""));
 
   *failure_reason = reason::kContainerCreateFailed;
-  auto net = ConnectNetwork(e, WantsNetwork(request), request);
+  auto net = ConnectNetwork(e, request);
   if (!net.ok()) return net.status();
-  if (auto st = PrepareRootfs(e, request, *image, /*write_bundle=*/true,
-                              net->has_value() ? &**net : nullptr);
-      !st.ok()) {
-    return st;
-  }
+  const NetworkAttachment* attached = net->has_value() ? &**net : nullptr;
+  if (auto st = WriteBundle(e, request, *image, attached); !st.ok()) return st;
+  if (auto st = MountRootfs(e, *image); !st.ok()) return st;
   if (e->cancel) return absl::CancelledError("deleted");
   clock.Lap("network+rootfs");
 
   *failure_reason = reason::kContainerStartFailed;
-  auto handle = Launch(e, "", "Sandbox is running", &clock, image->manifest_digest);
+  auto handle = Launch(e, attached, "", "Sandbox is running", &clock, image->manifest_digest);
   if (!handle.ok()) {
     if (absl::IsFailedPrecondition(handle.status())) *failure_reason = reason::kContainerCreateFailed;
     return handle.status();

@@ -36,13 +36,10 @@ absl::Status SandboxManager::Recover() {
   for (const auto& c : *listed) containers[c.id] = c;
 
   std::vector<EntryPtr> all;
+  for (const auto& r : *records) all.push_back(LoadEntry(r));  // may store a record's plan
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& r : *records) {
-      auto e = std::make_shared<Entry>(r);
-      entries_[r.id] = e;
-      all.push_back(e);
-    }
+    for (const auto& e : all) entries_[e->id] = e;
   }
   std::vector<SandboxRequest> reprovision;
   for (const auto& e : all) {
@@ -88,11 +85,12 @@ bool SandboxManager::WaitForInterruptedLaunch(const std::string& rid, int* sandb
 bool SandboxManager::WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid) {
   // Settled = the sandbox exited (the save finished, well or not), or its
   // temporary image has not grown for 3 s while it still runs.
-  auto size_of_temporaries = [&root] {
+  const std::string staging = absl::StrCat("/", CheckpointPaths::kStagingPrefix);
+  auto size_of_temporaries = [&root, &staging] {
     uint64_t total = 0;
     std::error_code ec;
     for (const auto& f : std::filesystem::recursive_directory_iterator(root, ec)) {
-      if (f.is_regular_file(ec) && f.path().string().find("/tmp-") != std::string::npos) {
+      if (f.is_regular_file(ec) && f.path().string().find(staging) != std::string::npos) {
         total += f.file_size(ec);
       }
     }
@@ -122,11 +120,11 @@ absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(
   // finished save ends it (exit 0, recorded by its monitor).
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
-    if (entry.path().filename().string().rfind("tmp-", 0) != 0) continue;
+    if (entry.path().filename().string().rfind(CheckpointPaths::kStagingPrefix, 0) != 0) continue;
     CheckpointImage image;
     image.compression = "unknown";
     image.created_at_ms = NowMs();
-    return SealCheckpoint(entry.path().string(), root + "/image", image);
+    return SealCheckpoint(entry.path().string(), CheckpointPaths{root}.image(), image);
   }
   return absl::NotFoundError("no interrupted checkpoint image");
 }
@@ -180,7 +178,7 @@ class DropTemporaries {
   ~DropTemporaries() {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
-      if (entry.path().filename().string().rfind("tmp-", 0) == 0) {
+      if (entry.path().filename().string().rfind(CheckpointPaths::kStagingPrefix, 0) == 0) {
         RemoveTree(entry.path().string()).IgnoreError();
       }
     }
@@ -233,11 +231,11 @@ bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
     case RecoveryAction::kWaitForLaunch:
       host.launch_waited = true;
       // A restore through a gate the dead driver held cannot finish now.
-      RestoreGate::Abandon(CheckpointRoot(r.runsc_id) + "/restore-view");
+      RestoreGate::Abandon(CheckpointOf(r.runsc_id).restore_view());
       host.up = WaitForInterruptedLaunch(r.runsc_id, &seen->sandbox_pid);
       return true;
     case RecoveryAction::kInspectCheckpoint: {
-      auto manifest = ReadManifest(CheckpointRoot(r.runsc_id) + "/image");
+      auto manifest = ReadManifest(CheckpointOf(r.runsc_id).image());
       host.checkpoint_sealed = manifest.ok() && manifest->created_at_ms >= r.updated_at_ms &&
                                VerifyCheckpoint(*manifest).ok();
       if (*host.checkpoint_sealed) seen->sealed_image = *manifest;

@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "capabilities/generation_validation.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/checkpoint/cold_start.h"
 #include "lifecycle/checkpoint/restore_gate.h"
@@ -136,7 +135,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   auto hint = d_.config.checkpoint.token_ttl_hint;
   int64_t age_ms = NowMs() - stopped.created_at_ms;
   // A v0.1.x/Ryno sandbox holds no token (no supervisor).
-  if (hint.count() > 0 && age_ms > hint.count() && !IsDriverReadinessMode(request->spec)) {
+  if (hint.count() > 0 && age_ms > hint.count() && !e->plan.policy_fence) {
     // The gateway's token reached the sandbox once, at create (contract
     // §6.10); a supervisor restored after its expiry cannot reconnect.
     std::string warning = absl::StrCat(
@@ -147,16 +146,17 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     PublishEvent(id, "Warning", "TokenMayBeExpired", warning);
   }
 
-  // The bundle is rewritten only when it is missing (an imported sandbox).
-  bool have_bundle = std::filesystem::exists(d_.layout.bundle(rid) + "/config.json");
-  auto net = ConnectNetwork(e, have_bundle ? !BundleNetnsPath(rid).empty() : WantsNetwork(*request),
-                            *request);
+  // The bundle is written only when it is missing (an imported sandbox).
+  bool have_bundle = std::filesystem::exists(d_.layout.bundle_config(rid));
+  auto net = ConnectNetwork(e, *request);
+  const NetworkAttachment* attached = net.ok() && net->has_value() ? &**net : nullptr;
   // The digest it ran on, not whatever the tag names today.
-  auto rootfs_image = PrepareImage(*request, stopped.image_digest);
-  st = !net.ok()            ? net.status()
-       : rootfs_image.ok() ? PrepareRootfs(e, *request, *rootfs_image, !have_bundle,
-                                           net->has_value() ? &**net : nullptr)
-                           : rootfs_image.status();
+  auto rootfs_image = PrepareImage(e, stopped.image_digest);
+  st = !net.ok()             ? net.status()
+       : !rootfs_image.ok() ? rootfs_image.status()
+       : have_bundle        ? absl::OkStatus()
+                            : WriteBundle(e, *request, *rootfs_image, attached);
+  if (st.ok()) st = MountRootfs(e, *rootfs_image);
   if (!st.ok()) {
     return RollBackToStopped(e, absl::FailedPreconditionError(
                                     absl::StrCat("cannot start sandbox '", id, "': ", st.message())));
@@ -167,7 +167,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
 
   auto t0 = Clock::now();
   std::unique_ptr<RestoreGate> gate;
-  auto source = image ? RestoreSource(id, *image, CheckpointRoot(rid) + "/restore-view", &gate)
+  auto source = image ? RestoreSource(id, *image, CheckpointOf(rid).restore_view(), &gate)
                       : absl::StatusOr<std::string>("");
   if (!source.ok()) {
     cold_reason = Unusable(source.status());
@@ -175,7 +175,8 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   }
   if (image) {
     clock.Lap("gate");
-    auto handle = Launch(e, *source, "Sandbox restored from its checkpoint", &clock, new_digest,
+    auto handle = Launch(e, attached, *source, "Sandbox restored from its checkpoint", &clock,
+                         new_digest,
                          [&] { return ConfirmVerified(id, gate.get()); });
     if (handle.ok()) {
       // Confirmed, so its verification has finished.
@@ -206,9 +207,9 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
     // Only a restore that finished before its verification (ConfirmVerified)
     // leaves a monitor behind; its exit record must not outlive the cold boot.
     if (!verdict.ok()) WaitForMonitorEnd(rid);
-    PrepareRootfs(e, *request, *rootfs_image, false).IgnoreError();  // release unmounted it
+    MountRootfs(e, *rootfs_image).IgnoreError();  // release unmounted it
     // The failed restore may have stripped eth0 again.
-    if (net->has_value()) ConnectNetwork(e, true, *request).IgnoreError();
+    if (attached != nullptr) ConnectNetwork(e, *request).IgnoreError();
     cold_reason = !verdict.ok() ? Unusable(verdict)
                                 : absl::StrCat("restoring its checkpoint failed (",
                                                handle.status().message(), ")");
@@ -218,7 +219,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   std::string message = absl::StrCat("Sandbox booted cold: ", cold_reason,
                                      "; its files were kept, its memory was not");
   spdlog::warn("sandbox {}: {}", id, message);
-  auto handle = Launch(e, "", message, nullptr, new_digest);
+  auto handle = Launch(e, attached, "", message, nullptr, new_digest);
   if (!handle.ok()) {
     ReleaseRuntime(rid);
     return RollBackToStopped(e, absl::InternalError(absl::StrCat(
@@ -226,7 +227,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   }
   // Whatever image there was (verified, corrupt or unrestorable) is stale
   // now that the sandbox runs again; Launch dropped it from the record.
-  RemoveTree(CheckpointRoot(rid) + "/image").IgnoreError();
+  RemoveTree(CheckpointOf(rid).image()).IgnoreError();
   PublishEvent(id, "Warning", "ColdStart", message,
                {{cold_start::kMetadataKey,
                  cold_start::ReasonFor(!stopped.checkpoint_json.empty(), image.has_value())}});

@@ -23,13 +23,12 @@ using manager_support::MiB;
 using manager_support::MsSince;
 using manager_support::NowMs;
 
-std::string SandboxManager::CheckpointBase() const {
-  return d_.config.checkpoint_dir.empty() ? d_.layout.root + "/checkpoints"
-                                          : d_.config.checkpoint_dir;
+CheckpointPaths SandboxManager::CheckpointOf(const std::string& rid) const {
+  return d_.layout.checkpoint(d_.config.checkpoint_dir, rid);
 }
 
 std::string SandboxManager::CheckpointRoot(const std::string& rid) const {
-  return CheckpointBase() + "/" + rid;
+  return CheckpointOf(rid).root;
 }
 
 absl::Status SandboxManager::Stop(const std::string& id, const std::string& name,
@@ -98,7 +97,8 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   }
   StepClock clock;
   const std::string& rid = e->runsc_id;
-  const std::string root = CheckpointRoot(rid);
+  const CheckpointPaths paths = CheckpointOf(rid);
+  const std::string& root = paths.root;
   if (auto st = MakeDirs(root, 0700); !st.ok()) return st;
 
   // A checkpoint that runs out of disk kills the sandbox (runsc.md §4):
@@ -133,7 +133,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
     });
     return rolled_back.ok() ? suffix.status() : rolled_back;
   }
-  std::string tmp = absl::StrCat(root, "/tmp-", *suffix);
+  std::string tmp = paths.staging(*suffix);
   auto t0 = Clock::now();
   st = d_.runsc->Checkpoint(rid, tmp, compression, d_.config.checkpoint.timeout);
   int64_t duration = MsSince(t0);
@@ -164,7 +164,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   image.created_at_ms = NowMs();
   image.duration_ms = duration;
   auto seal_start = Clock::now();
-  auto sealed = SealCheckpoint(tmp, root + "/image", image);
+  auto sealed = SealCheckpoint(tmp, paths.image(), image);
   int64_t seal_ms = MsSince(seal_start);
   clock.Lap("seal");
   if (!sealed.ok()) {

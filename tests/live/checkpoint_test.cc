@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "lifecycle/state_layout.h"
 #include "live_support.h"
 
 using namespace osgv::live;
@@ -49,7 +50,7 @@ int StartCounterAndStop(Driver& d, const std::string& id, const std::string& nam
   CHECK(SuspendedCondition(s)->reason() == "Checkpointed");
   CHECK(ReadyCondition(s) == nullptr);  // no Ready=False that could read as Error
   std::string rid = s.status().instance_id();
-  std::ifstream f(d.process.state_dir() + "/sandboxes/" + rid + "/upper/root/counter");
+  std::ifstream f(osgv::StateLayout{d.process.state_dir()}.upper(rid) + "/root/counter");
   int v = 0;
   f >> v;
   REQUIRE(v >= 15);
@@ -133,7 +134,7 @@ TEST_CASE("a corrupted checkpoint is never restored: start boots cold and says s
   WaitReady(d.stub.get(), sb.id());
   StartCounterAndStop(d, sb.id(), "corrupt");
   std::string rid = InstanceId(d.stub.get(), sb.id());
-  std::string image_dir = d.process.state_dir() + "/checkpoints/" + rid + "/image";
+  std::string image_dir = osgv::StateLayout{d.process.state_dir()}.checkpoint("", rid).image();
   REQUIRE(fs::exists(image_dir + "/checkpoint.img"));
   {
     std::fstream f(image_dir + "/checkpoint.img", std::ios::in | std::ios::out | std::ios::binary);
@@ -157,7 +158,7 @@ TEST_CASE("an uncompressed checkpoint is verified while it restores; a corrupted
   WaitReady(d.stub.get(), sb.id());
   int at_stop = StartCounterAndStop(d, sb.id(), "paged");
   std::string rid = InstanceId(d.stub.get(), sb.id());
-  std::string image_dir = d.process.state_dir() + "/checkpoints/" + rid + "/image";
+  std::string image_dir = osgv::StateLayout{d.process.state_dir()}.checkpoint("", rid).image();
   REQUIRE(fs::exists(image_dir + "/pages.img"));  // restored through the gate
   SECTION("intact: restored, the counter goes on") {
     REQUIRE(Start(d.stub.get(), sb.id()).ok());
@@ -177,7 +178,8 @@ TEST_CASE("an uncompressed checkpoint is verified while it restores; a corrupted
     CHECK(ReadyCondition(s)->message().find("pages.img does not match") != std::string::npos);
     CHECK(d.process.Log().find("restoring before its image was verified") == std::string::npos);
   }
-  CHECK_FALSE(fs::exists(d.process.state_dir() + "/checkpoints/" + rid + "/restore-view"));
+  const osgv::StateLayout layout{d.process.state_dir()};
+  CHECK_FALSE(fs::exists(layout.checkpoint("", rid).restore_view()));
   REQUIRE(Delete(d.stub.get(), sb.id(), nullptr).ok());
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "lifecycle/state_layout.h"
 #include "live_support.h"
 
 using namespace osgv::live;
@@ -101,7 +102,7 @@ TEST_CASE("a sandbox that prints without end keeps only a bounded console log", 
   REQUIRE(Create(d.stub.get(), sb).ok());
   auto s = WaitReady(d.stub.get(), sb.id());
   const std::string log =
-      d.process.state_dir() + "/sandboxes/" + s.status().instance_id() + "/console.log";
+      osgv::StateLayout{d.process.state_dir()}.console_log(s.status().instance_id());
   auto tail = [&] { return RunCommand({"tail", "-n", "1", log}).out; };
   for (int i = 0; i < 300 && tail() != "done\n"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "lifecycle/state_layout.h"
 #include "live_support.h"
 
 using namespace osgv::live;
@@ -110,7 +111,7 @@ TEST_CASE("a stopped sandbox exported from one state dir resumes with its memory
     auto s = WaitSuspended(a.stub.get(), sb.id());
     REQUIRE(SuspendedCondition(s)->reason() == "Checkpointed");
     rid_a = s.status().instance_id();
-    std::ifstream f(state_a + "/sandboxes/" + rid_a + "/upper/root/counter");
+    std::ifstream f(osgv::StateLayout{state_a}.upper(rid_a) + "/root/counter");
     f >> at_stop;
     REQUIRE(at_stop >= 15);
 
@@ -170,7 +171,7 @@ TEST_CASE("a stopped sandbox exported from one state dir resumes with its memory
     }
     // The archived bundle config is never used: Start writes the bundle
     // from the re-validated request, as create does.
-    const std::string config_json = state_b + "/sandboxes/" + rid_b + "/bundle/config.json";
+    const std::string config_json = osgv::StateLayout{state_b}.bundle_config(rid_b);
     CHECK_FALSE(fs::exists(config_json));
 
     auto st = Start(b.stub.get(), sb.id());

@@ -152,7 +152,7 @@ TEST_CASE_METHOD(Tamper, "import: an archived config.json with a host bind mount
   // writer as create); nothing of the archived spec is left to run.
   std::string bundle = b.bundle(r.record.runsc_id);
   CHECK(fs::is_directory(bundle));
-  CHECK_FALSE(fs::exists(bundle + "/config.json"));
+  CHECK_FALSE(fs::exists(b.bundle_config(r.record.runsc_id)));
   for (const auto& p : Listing(b.root)) {
     if (fs::is_regular_file(fs::symlink_status(p)) && !Has(p, "/checkpoints/")) {
       INFO(p);
@@ -167,7 +167,7 @@ TEST_CASE_METHOD(Tamper, "import: an archived config.json with a prestart hook i
     c["hooks"] = {{"prestart", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "touch /pwned"}}}}}};
   });
   auto r = Imported(archive);
-  CHECK_FALSE(fs::exists(b.bundle(r.record.runsc_id) + "/config.json"));
+  CHECK_FALSE(fs::exists(b.bundle_config(r.record.runsc_id)));
 }
 
 // ---- upper/: only files, dirs, symlinks, hard links and whiteouts ---------------

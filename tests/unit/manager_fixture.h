@@ -172,8 +172,7 @@ struct ManagerFixture {
     return *s;
   }
   std::string CheckpointRoot(const std::string& rid) const {
-    return (config.checkpoint_dir.empty() ? layout.root + "/checkpoints" : config.checkpoint_dir) +
-           "/" + rid;
+    return layout.checkpoint_root(config.checkpoint_dir, rid);
   }
 
   // The manager writes through a FailingStore (the real store behind it);
@@ -297,7 +296,8 @@ struct ManagerFixture {
     return *rid;
   }
 
-  // A record as a previous driver run left it, plus its sandbox dir.
+  // A record as a previous driver run left it (with its plan under today's
+  // config), plus its sandbox dir.
   SandboxRecord Prefill(const std::string& id, const std::string& name, const std::string& ph,
                         const std::string& reason = "") {
     SandboxRequest req = Req(id, name);
@@ -311,6 +311,9 @@ struct ManagerFixture {
     r.reason = reason;
     r.message = "as left by the previous driver run";
     r.spec_json = EncodeRequest(req);
+    auto plan = PlanSandbox(req, config);
+    REQUIRE(plan.ok());
+    r.plan_json = EncodePlan(*plan);
     r.created_at_ms = NowMs() - 60000;
     r.updated_at_ms = NowMs() - 30000;
     r.generation = 3;
@@ -323,12 +326,12 @@ struct ManagerFixture {
   CheckpointImage SealImage(const std::string& rid, const std::string& content = "pages") {
     std::string root = CheckpointRoot(rid);
     REQUIRE(MakeDirs(root, 0700).ok());
-    std::string tmp_dir = root + "/tmp-sealing";
+    std::string tmp_dir = CheckpointPaths{root}.staging("sealing");
     HookedRunner::WriteCheckpointFiles(tmp_dir, content);
     CheckpointImage image;
     image.compression = "flate";
     image.created_at_ms = NowMs();
-    auto sealed = SealCheckpoint(tmp_dir, root + "/image", image);
+    auto sealed = SealCheckpoint(tmp_dir, CheckpointPaths{root}.image(), image);
     REQUIRE(sealed.ok());
     return *sealed;
   }

@@ -145,7 +145,7 @@ inline SandboxRecord MakeStoppedSandbox(StateStore* store, const StateLayout& la
       {"linux",
        {{"cgroupsPath", "/openshell-gvisor/" + rid},
         {"namespaces", {{{"type", "network"}, {"path", "/var/run/netns/" + rid}}}}}}};
-  Write(layout.bundle(rid) + "/config.json", spec.dump(2));
+  Write(layout.bundle_config(rid), spec.dump(2));
   if (with_memory) {
     std::string root = layout.root + "/checkpoints/" + rid;
     fs::create_directories(root + "/tmp-1");

@@ -23,6 +23,8 @@
 #include <string>
 
 #include "lifecycle/checkpoint/checkpoint_image.h"
+#include "lifecycle/sandbox_plan.h"
+#include "lifecycle/spec_codec.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/state_layout.h"
@@ -225,6 +227,13 @@ TEST_CASE("export then import moves a stopped sandbox with its memory to another
   CHECK(r.runsc_id != orig.runsc_id);
   CHECK(r.runsc_id.size() == orig.runsc_id.size());
   CHECK(r.runsc_id.rfind("osgv-", 0) == 0);
+  // Its plan is this host's (the exporting host's never travels).
+  CHECK(manifest->record.plan_json.empty());
+  auto request = DecodeRequest(r.spec_json);
+  RequireOk(request.status());
+  auto plan = PlanSandbox(*request, ImportConfig());
+  RequireOk(plan.status());
+  CHECK(r.plan_json == EncodePlan(*plan));
   // The image is not on this host: a warning, not a failure.
   CHECK_FALSE(imported->warnings.empty());
 
@@ -272,7 +281,7 @@ TEST_CASE("export then import moves a stopped sandbox with its memory to another
 
   // Bundle: none yet (Start writes it from the request); empty bundle,
   // work and rootfs dirs.
-  CHECK_FALSE(fs::exists(b.bundle(r.runsc_id) + "/config.json"));
+  CHECK_FALSE(fs::exists(b.bundle_config(r.runsc_id)));
   CHECK((fs::status(b.bundle(r.runsc_id)).permissions() & fs::perms::all) ==
         (fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec));
   // The token came along, private to root.

@@ -163,7 +163,7 @@ TEST_CASE("Create: returns before provisioning then Starting then BackendReady",
   CHECK(ms.bundle == f.layout.bundle(rid));
   CHECK(ms.exit_file == f.layout.exit_file(rid));
   CHECK(calls[0].spec_path == f.layout.monitor_spec(rid));
-  CHECK(fs::exists(f.layout.bundle(rid) + "/config.json"));
+  CHECK(fs::exists(f.layout.bundle_config(rid)));
   CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 1);
   CHECK_THAT(f.mounter.LowerOf(f.layout.rootfs(rid)), Catch::StartsWith(f.layout.images()));
 
@@ -381,7 +381,7 @@ TEST_CASE("Network: a networked sandbox boots in its own netns and delete tears 
   const std::string rid = f.CreateRunning("sb-1", "alpha");
   CHECK(f.NetCalls() == std::vector<std::string>{"setup " + rid});
 
-  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle(rid) + "/config.json"));
+  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle_config(rid)));
   CHECK(SpecNetnsPath(spec) == "/run/netns/" + rid);
   std::set<std::string> destinations;
   for (const auto& m : spec.at("mounts")) destinations.insert(m.at("destination"));
@@ -406,7 +406,7 @@ TEST_CASE("Network: a sandbox whose driver_config says network_mode none gets no
   REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
   const std::string rid = f.Rec("sb-1").runsc_id;
   CHECK(f.NetCalls().empty());
-  CHECK(SpecNetnsPath(nlohmann::json::parse(*ReadFile(f.layout.bundle(rid) + "/config.json"))).empty());
+  CHECK(SpecNetnsPath(nlohmann::json::parse(*ReadFile(f.layout.bundle_config(rid)))).empty());
   CHECK(f.launcher.calls().back().spec.runsc.network == "none");
 }
 
@@ -1762,7 +1762,7 @@ TEST_CASE("v0.1.x sandbox: no supervisor and no token, even with supervisor.bina
   REQUIRE(stored.ok());
   CHECK(stored->spec.generation == GatewayGeneration::kV01);
 
-  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle(rid) + "/config.json"));
+  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle_config(rid)));
   const auto& process = spec.at("process");
   CHECK(process.at("args") == nlohmann::json({"/bin/sh", "-c", "sleep 1000"}));
   for (const auto& e : process.at("env")) {
@@ -1796,7 +1796,7 @@ TEST_CASE("v0.1.x sandbox: \"sandbox\" workload identity runs the workload as th
   req.spec.workload_user = "sandbox";
   REQUIRE(f.M().Create(req).ok());
   REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
-  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle(f.Rec("sb-1").runsc_id) + "/config.json"));
+  auto spec = nlohmann::json::parse(*ReadFile(f.layout.bundle_config(f.Rec("sb-1").runsc_id)));
   CHECK(spec.at("process").at("user").at("uid") == 1000);
   CHECK(spec.at("process").at("user").at("gid") == 1001);
 
@@ -1878,6 +1878,7 @@ TEST_CASE("v0.1.x sandbox: a create the crash interrupted is re-provisioned behi
   f.resolver = &resolver;
   auto r = f.Prefill("sb-1", "alpha", phase::kProvisioning, reason::kStarting);
   r.spec_json = EncodeRequest(V01Req(f, "sb-1", "alpha"));
+  r.plan_json = EncodePlan(*PlanSandbox(V01Req(f, "sb-1", "alpha"), f.config));
   REQUIRE(f.store->Update(r).ok());
   REQUIRE(f.M().Recover().ok());
   REQUIRE(f.WaitPhase("sb-1", phase::kRunning));

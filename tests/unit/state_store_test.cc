@@ -65,6 +65,7 @@ SandboxRecord MakeRecord(int n) {
   r.monitor_pid = 4'000'000 + n;
   r.generation = 5'000'000'000LL + n;  // beyond 32 bits
   r.checkpoint_json = R"({"dir":"image-)" + tag + R"("})";
+  r.plan_json = R"({"version":1,"image":"base-)" + tag + R"("})";
   return r;
 }
 
@@ -314,7 +315,7 @@ TEST_CASE("state store runs in WAL mode", "[state_store]") {
   // journal_mode=WAL is persistent in the file, so a second connection
   // sees it; the schema version is recorded too.
   CHECK(RawQuery(path, "PRAGMA journal_mode") == "wal");
-  CHECK(RawQuery(path, "PRAGMA user_version") == "1");
+  CHECK(RawQuery(path, "PRAGMA user_version") == "2");
   CHECK(fs::exists(path + "-wal"));
 }
 
@@ -348,7 +349,7 @@ TEST_CASE("state store refuses a newer schema", "[state_store]") {
   {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "PRAGMA user_version=2", nullptr, nullptr,
+    REQUIRE(sqlite3_exec(db, "PRAGMA user_version=3", nullptr, nullptr,
                          nullptr) == SQLITE_OK);
     sqlite3_close_v2(db);
   }
@@ -356,11 +357,56 @@ TEST_CASE("state store refuses a newer schema", "[state_store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(store.status().message() ==
-        "state store schema version 2 is newer than this driver supports (1); "
+        "state store schema version 3 is newer than this driver supports (2); "
         "upgrade the driver");
   // The newer driver's file is left as it was.
   CHECK(RawQuery(path, "PRAGMA journal_mode") == "delete");
+  CHECK(RawQuery(path, "PRAGMA user_version") == "3");
+}
+
+TEST_CASE("state store upgrades a schema 1 file: its records read with no plan",
+          "[state_store]") {
+  TempDir dir;
+  const std::string path = dir / "state.db";
+  {
+    // The schema 1 table, exactly as the first driver created it.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE sandboxes (
+        id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, namespace_name TEXT NOT NULL,
+        workspace TEXT NOT NULL, runsc_id TEXT NOT NULL, image_ref TEXT NOT NULL,
+        image_digest TEXT NOT NULL, phase TEXT NOT NULL, reason TEXT NOT NULL,
+        message TEXT NOT NULL, exit_code INTEGER, spec_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,
+        monitor_pid INTEGER NOT NULL, generation INTEGER NOT NULL,
+        checkpoint_json TEXT NOT NULL,
+        UNIQUE (workspace, name), UNIQUE (runsc_id)) STRICT;
+      INSERT INTO sandboxes VALUES ('sb-1', 'alpha', '', 'dev', 'osgv-1', 'img', '',
+        'stopped', '', '', NULL, '{}', 1, 2, 0, 7, '');
+      PRAGMA user_version=1;)sql";
+    REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close_v2(db);
+  }
+  {
+    auto store = OpenStore(path);
+    absl::StatusOr<std::optional<SandboxRecord>> r = store->Get("sb-1");
+    RequireOk(r.status());
+    REQUIRE(r->has_value());
+    CHECK((*r)->name == "alpha");
+    CHECK((*r)->generation == 7);
+    CHECK((*r)->plan_json.empty());
+    SandboxRecord planned = **r;
+    planned.plan_json = R"({"version":1})";
+    planned.generation += 1;
+    RequireOk(store->Update(planned));
+  }
   CHECK(RawQuery(path, "PRAGMA user_version") == "2");
+  auto reopened = OpenStore(path);
+  absl::StatusOr<std::optional<SandboxRecord>> r = reopened->Get("sb-1");
+  RequireOk(r.status());
+  REQUIRE(r->has_value());
+  CHECK((*r)->plan_json == R"({"version":1})");
 }
 
 TEST_CASE("state store rejects a file that is not a database",

@@ -8,13 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/fs_util.h"
+#include "lifecycle/state_layout.h"
 
 namespace osgv {
 namespace {
 
 constexpr char kField[] = "sandbox.spec.sandbox_token";
 
-std::string AuthDir(const std::string& sandbox_dir) { return sandbox_dir + "/auth"; }
+std::string AuthDir(const std::string& sandbox_dir) { return SandboxPaths{sandbox_dir}.auth_dir(); }
 
 // fs_util's messages name only the path and errno; still, keep the statuses
 // we return to the path and code so no future helper can leak content.
@@ -31,7 +32,7 @@ absl::Status UnlinkIfPresent(const std::string& path) {
 }  // namespace
 
 std::string TokenFilePath(const std::string& sandbox_dir) {
-  return AuthDir(sandbox_dir) + "/sandbox.jwt";
+  return SandboxPaths{sandbox_dir}.token_file();
 }
 
 absl::Status WriteTokenFile(const std::string& sandbox_dir, const std::string& token) {

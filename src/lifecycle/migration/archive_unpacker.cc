@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lifecycle/bundle/bundle_writer.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
@@ -85,12 +86,8 @@ absl::Status ArchiveUnpacker::Finish(const CheckpointImage* final_image) {
           absl::StrCat("carried file '", rel, "' listed in the manifest is missing"));
     }
   }
-  std::string bundle = sandbox_dir_ + "/bundle";
-  for (const auto& [dir, mode] : std::vector<std::pair<std::string, int>>{
-           {bundle, 0711}, {bundle + "/rootfs", 0755}, {sandbox_dir_ + "/work", 0700}}) {
-    if (auto st = MakeDirs(dir, mode); !st.ok()) return st;
-    chmod(dir.c_str(), mode);  // MakeDirs leaves existing dirs alone
-  }
+  // The bundle itself is written at the sandbox's first Start.
+  if (auto st = MakeSandboxDirs(SandboxPaths{sandbox_dir_}); !st.ok()) return st;
   if (final_image != nullptr) {
     auto st = WriteFileAtomic(image_dir_ + "/" + kCheckpointManifestName,
                               CheckpointToJson(*final_image), 0600);

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "capabilities/image_reference.h"
-#include "capabilities/validation.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/image/digest.h"
 #include "lifecycle/spec_codec.h"
@@ -75,7 +74,8 @@ std::string CarriedTokenFile() {
   return TokenFilePath("").substr(1);
 }
 
-absl::Status CheckArchivedRecord(const SandboxArchiveManifest& m, const Config& config) {
+absl::StatusOr<SandboxPlan> CheckArchivedRecord(const SandboxArchiveManifest& m,
+                                                const Config& config) {
   const SandboxRecord& r = m.record;
   if (auto st = CheckNoToken(r.spec_json); !st.ok()) return st;
   auto request = DecodeRequest(r.spec_json);
@@ -89,8 +89,10 @@ absl::Status CheckArchivedRecord(const SandboxArchiveManifest& m, const Config& 
                                 "sandbox on this host with `run --mount` instead"));
   }
   if (auto st = CheckSameSandbox(*request, r); !st.ok()) return st;
-  if (auto v = ValidateSandboxRequest(*request, config); !v.ok()) {
-    return absl::Status(v.status().code(), absl::StrCat("record.spec: ", v.status().message()));
+  auto plan = PlanSandbox(*request, config);
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(),
+                        absl::StrCat("record.spec: ", plan.status().message()));
   }
   if (auto st = CheckImage(*request, r); !st.ok()) return st;
   for (const auto& rel : m.carried_files) {
@@ -100,7 +102,7 @@ absl::Status CheckArchivedRecord(const SandboxArchiveManifest& m, const Config& 
                                            CarriedTokenFile(), ")"));
     }
   }
-  return absl::OkStatus();
+  return plan;
 }
 
 }  // namespace osgv

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "capabilities/config.h"
 #include "lifecycle/migration/sandbox_manifest.h"
+#include "lifecycle/sandbox_plan.h"
 
 namespace osgv {
 
@@ -17,10 +18,11 @@ namespace osgv {
 // sandbox dir: the sandbox token file (bundle/token_file.h).
 std::string CarriedTokenFile();
 
-// OK when the manifest's record could have been made by CreateSandbox on
-// this driver:
+// The plan the record gets on this driver (PlanSandbox: the archive's own
+// host decided nothing here) when it could have been made by CreateSandbox
+// on this driver:
 //   - record.spec (the stored request) decodes, passes
-//     ValidateSandboxRequest(request, config), names the same id, name,
+//     PlanSandbox(request, config), names the same id, name,
 //     workspace and namespace as the record, holds no token and no
 //     host_mounts (an archive may not name host paths);
 //   - record.image_ref parses and is the request's image; record.image_digest
@@ -30,6 +32,7 @@ std::string CarriedTokenFile();
 // Otherwise INVALID_ARGUMENT whose message starts with the field
 // ("record.spec.host_mounts: ..."), or the validator's code with
 // "record.spec: " before its message.
-absl::Status CheckArchivedRecord(const SandboxArchiveManifest& manifest, const Config& config);
+absl::StatusOr<SandboxPlan> CheckArchivedRecord(const SandboxArchiveManifest& manifest,
+                                                const Config& config);
 
 }  // namespace osgv

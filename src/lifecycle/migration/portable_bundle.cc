@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "lifecycle/migration/archived_record_check.h"
+#include "lifecycle/state_layout.h"
 
 namespace osgv {
 namespace {
@@ -31,8 +32,8 @@ absl::StatusOr<PortableBundle> MakePortable(const std::string& config, const std
   if (spec.is_discarded() || !spec.is_object()) {
     return absl::FailedPreconditionError("its bundle/config.json is not JSON");
   }
-  // The sandbox dir as the driver spelled it: "<anything>/sandboxes/<rid>".
-  const std::string marker = "/sandboxes/" + rid;
+  // The sandbox dir as the driver spelled it: "<any state dir>/sandboxes/<rid>".
+  const std::string marker = StateLayout{""}.sandbox_dir(rid);
   auto split = [&](const std::string& s, std::string* rel) {
     size_t p = s.find(marker);
     if (p == std::string::npos) return false;

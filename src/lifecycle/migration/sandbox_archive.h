@@ -31,7 +31,7 @@
 // names are relative and stay inside their area. The archived bundle
 // config is read and discarded: the sandbox's first Start writes the
 // bundle from the re-validated request with the same code as create
-// (SandboxManager::PrepareRootfs), so no mount, hook or device of the
+// (bundle/bundle_writer.h), so no mount, hook or device of the
 // archive's choosing reaches runsc.
 //
 // Import writes everything under temporary names ("<dir>/.import-<id>"),

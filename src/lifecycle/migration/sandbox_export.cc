@@ -68,7 +68,7 @@ absl::StatusOr<ExportResult> ExportRecord(StateStore* store, const StateLayout& 
     return absl::FailedPreconditionError(
         absl::StrCat("its writable layer ", upper, " is missing"));
   }
-  auto config = ReadFile(layout.bundle(rid) + "/config.json");
+  auto config = ReadFile(layout.bundle_config(rid));
   if (!config.ok()) return config.status();
   auto portable = MakePortable(*config, rid);
   if (!portable.ok()) return portable.status();

@@ -30,14 +30,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kStagingPrefix[] = ".import-";
-
 // Removes what an interrupted import left (we hold the state dir lock, so
 // nobody else is writing one).
 void RemoveStaleStaging(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string().rfind(kStagingPrefix, 0) == 0) {
+    if (entry.path().filename().string().rfind(StateLayout::kImportStagingPrefix, 0) == 0) {
       RemoveTree(entry.path().string()).IgnoreError();
     }
   }
@@ -101,14 +99,15 @@ std::optional<std::string> ImageWarning(const SandboxRecord& r) {
 absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayout& layout,
                                               const std::string& checkpoint_dir,
                                               const std::string& file, archive* in,
-                                              const SandboxArchiveManifest& manifest) {
+                                              const SandboxArchiveManifest& manifest,
+                                              const SandboxPlan& plan) {
   if (auto st = CheckNoConflict(store, manifest.record); !st.ok()) return st;
 
   auto new_rid = NewRunscId();
   if (!new_rid.ok()) return new_rid.status();
   const std::string rid = *new_rid;
   const std::string ck_root = layout.checkpoint_root(checkpoint_dir, rid);
-  const std::string ck_base = fs::path(ck_root).parent_path().string();
+  const std::string ck_base = layout.checkpoints(checkpoint_dir);
   for (const auto& dir : {layout.runsc_root(), layout.images(), layout.sandboxes(), ck_base}) {
     if (auto st = MakeDirs(dir, 0700); !st.ok()) return st;
   }
@@ -117,10 +116,11 @@ absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayo
 
   // Staging: the sandbox dir and the checkpoint root under temporary names
   // in the directories they will be renamed within.
-  std::string staged_sandbox = layout.sandboxes() + "/" + kStagingPrefix + rid;
-  std::string staged_ck = ck_base + "/" + kStagingPrefix + rid;
+  std::string staged_sandbox = layout.staged_sandbox_dir(rid);
+  CheckpointPaths staged_paths = layout.staged_checkpoint(checkpoint_dir, rid);
+  std::string staged_ck = staged_paths.root;
   Cleanup cleanup{{staged_sandbox, staged_ck}};
-  for (const auto& dir : {staged_sandbox, staged_ck, staged_ck + "/image"}) {
+  for (const auto& dir : {staged_sandbox, staged_ck, staged_paths.image()}) {
     if (mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir", dir);
   }
   std::error_code ec;
@@ -129,7 +129,7 @@ absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayo
   std::string sandbox_canon = fs::canonical(staged_sandbox, ec).string();
   if (ec) return absl::InternalError(absl::StrCat("resolve ", staged_sandbox, ": ", ec.message()));
 
-  ArchiveUnpacker unpacker(manifest, sandbox_canon, staged_ck + "/image");
+  ArchiveUnpacker unpacker(manifest, sandbox_canon, staged_paths.image());
   if (auto st = unpacker.Open(); !st.ok()) return st;
   for (;;) {
     auto entry = NextArchiveHeader(in, file);
@@ -144,8 +144,11 @@ absl::StatusOr<ImportResult> ImportUnprefixed(StateStore* store, const StateLayo
   r.phase = phase::kStopped;
   r.updated_at_ms = UnixNowMs();
   r.generation = manifest.record.generation + 1;
+  // Decided here, on this host (CheckArchivedRecord): the bundle is written
+  // from it at the first Start.
+  r.plan_json = EncodePlan(plan);
   std::optional<CheckpointImage> image = manifest.checkpoint;
-  if (image) image->dir = ck_root + "/image";
+  if (image) image->dir = layout.checkpoint(checkpoint_dir, rid).image();
   r.checkpoint_json = image ? CheckpointToJson(*image) : "";
   r.reason = image ? reason::kCheckpointed : reason::kStoppedWithoutMemory;
   r.message = absl::StrCat(
@@ -202,10 +205,10 @@ absl::StatusOr<ImportResult> ImportSandbox(StateStore* store, const StateLayout&
   if (!in.ok()) return in.status();
   auto manifest = ReadManifestEntry(in->get(), file);
   if (!manifest.ok()) return manifest.status();
-  auto checked = CheckArchivedRecord(*manifest, config);
-  auto result = checked.ok() ? ImportUnprefixed(store, layout, config.checkpoint_dir, file,
-                                                in->get(), *manifest)
-                             : absl::StatusOr<ImportResult>(checked);
+  auto plan = CheckArchivedRecord(*manifest, config);
+  auto result = plan.ok() ? ImportUnprefixed(store, layout, config.checkpoint_dir, file,
+                                             in->get(), *manifest, *plan)
+                          : absl::StatusOr<ImportResult>(plan.status());
   if (!result.ok()) {
     return Prefixed(
         absl::StrCat("import of sandbox '", manifest->record.id, "' from ", file), result.status());

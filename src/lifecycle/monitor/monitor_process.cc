@@ -19,6 +19,7 @@
 #include "lifecycle/fs_util.h"
 #include "lifecycle/monitor/console_log.h"
 #include "lifecycle/monitor/monitor.h"
+#include "lifecycle/state_layout.h"
 
 namespace osgv {
 namespace {
@@ -189,7 +190,7 @@ int RunMonitor(int go_fd, int status_fd) {
   SettleInto(sandbox_dir, spec->log_file);
   // Lets a restarted driver find us even if it died before it learned our
   // pid (IsMonitorOf checks our cwd, so a reused pid cannot fool it).
-  WriteFileReplace(sandbox_dir + "/monitor.pid", absl::StrCat(getpid(), "\n"), 0600)
+  WriteFileReplace(SandboxPaths{sandbox_dir}.monitor_pid(), absl::StrCat(getpid(), "\n"), 0600)
       .IgnoreError();
 
   ConsoleLog console(spec->console_log, spec->console_log_max_bytes);

@@ -19,7 +19,9 @@ namespace {
 // Bump when the schema changes, and teach Migrate() the step from the old
 // version. A driver refuses files with a higher version rather than guess
 // at columns it does not know.
-constexpr int64_t kSchemaVersion = 1;
+//   1  the first schema
+//   2  plan_json (SandboxRecord::plan_json), "" in the rows of version 1
+constexpr int64_t kSchemaVersion = 2;
 
 // Column order shared by INSERT, UPDATE and SELECT: BindRecord() binds
 // parameter ?N to the Nth column and ReadRecord() reads column N-1, so the
@@ -27,7 +29,7 @@ constexpr int64_t kSchemaVersion = 1;
 constexpr char kColumns[] =
     "id, name, namespace_name, workspace, runsc_id, image_ref, image_digest, "
     "phase, reason, message, exit_code, spec_json, created_at_ms, "
-    "updated_at_ms, monitor_pid, generation, checkpoint_json";
+    "updated_at_ms, monitor_pid, generation, checkpoint_json, plan_json";
 
 // STRICT so a type confusion is an error instead of silent coercion.
 constexpr char kCreateTable[] = R"sql(
@@ -49,6 +51,7 @@ CREATE TABLE IF NOT EXISTS sandboxes (
   monitor_pid    INTEGER NOT NULL,
   generation     INTEGER NOT NULL,
   checkpoint_json TEXT   NOT NULL,
+  plan_json      TEXT    NOT NULL DEFAULT '',
   UNIQUE (workspace, name),
   UNIQUE (runsc_id)
 ) STRICT)sql";
@@ -184,7 +187,7 @@ absl::StatusOr<bool> RowExists(sqlite3* db, absl::string_view sql,
   return stmt.Step();
 }
 
-// Binds `record` to ?1..?17 in kColumns order.
+// Binds `record` to ?1..?18 in kColumns order.
 absl::Status BindRecord(Statement& stmt, const SandboxRecord& r) {
   if (absl::Status s = stmt.BindTexts(
           {r.id, r.name, r.namespace_name, r.workspace, r.runsc_id,
@@ -204,6 +207,8 @@ absl::Status BindRecord(Statement& stmt, const SandboxRecord& r) {
       sqlite3_bind_int64(raw, 16, r.generation),
       sqlite3_bind_text(raw, 17, r.checkpoint_json.data(),
                         static_cast<int>(r.checkpoint_json.size()), SQLITE_TRANSIENT),
+      sqlite3_bind_text(raw, 18, r.plan_json.data(),
+                        static_cast<int>(r.plan_json.size()), SQLITE_TRANSIENT),
   };
   for (int code : rc) {
     if (code != SQLITE_OK) return SqliteError(stmt.db(), stmt.op());
@@ -241,6 +246,7 @@ SandboxRecord ReadRecord(sqlite3_stmt* stmt) {
   r.monitor_pid = sqlite3_column_int64(stmt, 14);
   r.generation = sqlite3_column_int64(stmt, 15);
   r.checkpoint_json = ColumnText(stmt, 16);
+  r.plan_json = ColumnText(stmt, 17);
   return r;
 }
 
@@ -337,14 +343,18 @@ absl::Status Configure(sqlite3* db) {
   return Exec(db, "PRAGMA foreign_keys=ON", "set foreign_keys");
 }
 
-// Brings a version-0 (new) file to kSchemaVersion in one transaction, so a
-// crash mid-way leaves either no schema or the whole of it.
+// Brings a file to kSchemaVersion in one transaction, so a crash mid-way
+// leaves either the old schema or the whole of the new one: version 0 (a
+// new file) gets the table, version 1 the column version 2 added.
 absl::Status Migrate(sqlite3* db, int64_t version) {
   if (version == kSchemaVersion) return absl::OkStatus();
-  constexpr absl::string_view op = "create schema";
+  const absl::string_view op = version == 0 ? "create schema" : "upgrade schema";
   Transaction txn(db, op);
   if (absl::Status s = txn.Begin(); !s.ok()) return s;
-  if (absl::Status s = Exec(db, kCreateTable, op); !s.ok()) return s;
+  const char* step = version == 0
+                         ? kCreateTable
+                         : "ALTER TABLE sandboxes ADD COLUMN plan_json TEXT NOT NULL DEFAULT ''";
+  if (absl::Status s = Exec(db, step, op); !s.ok()) return s;
   // PRAGMA takes no bound parameters; the value is our own constant.
   if (absl::Status s = Exec(
           db, absl::StrCat("PRAGMA user_version=", kSchemaVersion), op);
@@ -420,7 +430,7 @@ absl::Status StateStore::Insert(const SandboxRecord& record) {
   if (absl::Status s = stmt.Prepare(absl::StrCat(
           "INSERT INTO sandboxes (", kColumns,
           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-          "?14, ?15, ?16, ?17)"));
+          "?14, ?15, ?16, ?17, ?18)"));
       !s.ok()) {
     return s;
   }
@@ -454,7 +464,8 @@ absl::Status StateStore::UpdateLocked(const SandboxRecord& record) {
           "workspace = ?4, runsc_id = ?5, image_ref = ?6, image_digest = ?7, "
           "phase = ?8, reason = ?9, message = ?10, exit_code = ?11, "
           "spec_json = ?12, created_at_ms = ?13, updated_at_ms = ?14, "
-          "monitor_pid = ?15, generation = ?16, checkpoint_json = ?17 WHERE id = ?1");
+          "monitor_pid = ?15, generation = ?16, checkpoint_json = ?17, plan_json = ?18 "
+          "WHERE id = ?1");
       !s.ok()) {
     return s;
   }

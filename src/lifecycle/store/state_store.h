@@ -35,6 +35,9 @@ struct SandboxRecord {
   int64_t monitor_pid = 0;     // per-sandbox monitor, 0 = none
   int64_t generation = 0;      // bumps on every update
   std::string checkpoint_json; // the kept memory image (checkpoint.h), "" = none
+  // What the sandbox is (sandbox_plan.h), decided at create or import; ""
+  // in a record written before plans existed (schema 1).
+  std::string plan_json;
 
   friend bool operator==(const SandboxRecord&, const SandboxRecord&) = default;
 };
