@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
-
 namespace osgv {
 
 int ServeCommand(const std::vector<std::string>& args);
@@ -21,10 +19,5 @@ int ImagesCommand(const std::vector<std::string>& args);
 // One ephemeral sandbox, no driver needed (run_command.cc, probe_command.cc).
 int RunEphemeralCommand(const std::vector<std::string>& args);
 int ProbeCommand(const std::vector<std::string>& args);
-
-// "<prefix>-<12 random hex digits>": a fresh DNS-label sandbox name.
-// INTERNAL when the CSPRNG fails.
-absl::StatusOr<std::string> EphemeralName(const std::string& prefix);
-
 
 }  // namespace osgv

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "capabilities/config.h"
 #include "cli/cli_args.h"
+#include "cli/command_errors.h"
 #include "cli/commands.h"
 #include "cli/health_client.h"
 #include "compute_driver.grpc.pb.h"
@@ -53,22 +54,12 @@ struct Ctl {
   }
 };
 
-int Usage(const std::string& problem) {
-  std::cerr << "ctl: " << problem << "\n" << kUsage;
-  return 2;
-}
+int Usage(const std::string& problem) { return UsageError("ctl", problem, kUsage); }
 
+// gRPC's codes are absl's (same numbers, same names).
 int RpcError(const std::string& rpc, const grpc::Status& st) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",          "UNKNOWN",          "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",   "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",      "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  int code = st.error_code();
-  std::cerr << rpc << " failed: " << (code >= 0 && code <= 16 ? kNames[code] : "?") << ": "
-            << st.error_message() << "\n";
-  return 1;
+  return CommandFailed(rpc, absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                                         st.error_message()));
 }
 
 std::string JsonOf(const google::protobuf::Message& m) {

@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "cli/cli_args.h"
+#include "cli/command_errors.h"
 #include "cli/commands.h"
 #include "cli/driver_config.h"
 #include "cli/driver_runtime.h"
@@ -20,9 +20,8 @@
 namespace osgv {
 namespace {
 
-int Fail(const std::string& message, int code = 125) {
-  std::cerr << "exec: " << message << "\n";
-  return code;
+int Fail(absl::string_view message, int code = kExitCannotRun) {
+  return CommandError("exec", message, code);
 }
 
 }  // namespace
@@ -32,16 +31,16 @@ int ExecCommand(const std::vector<std::string>& argv) {
   // this runsc's exec cannot allocate a pty, so CMD always gets our own
   // stdio as it is (a terminal stays a terminal).
   auto args = ParseArgs(argv, {"state-dir", "config", "timeout"}, {"tty", "no-tty"});
-  if (!args.ok()) return Fail(std::string(args.status().message()), 2);
+  if (!args.ok()) return Fail(args.status().message(), kExitUsage);
   if (args->positional.size() != 1 || !args->has_rest || args->rest.empty()) {
-    return Fail("usage: exec --state-dir DIR [--timeout D] SANDBOX -- CMD...", 2);
+    return Fail("usage: exec --state-dir DIR [--timeout D] SANDBOX -- CMD...", kExitUsage);
   }
   auto config = ConfigFromArgs(*args);
-  if (!config.ok()) return Fail(std::string(config.status().message()), 2);
+  if (!config.ok()) return Fail(config.status().message(), kExitUsage);
   std::chrono::milliseconds timeout = std::chrono::hours(24);
   if (auto t = args->Get("timeout")) {
     auto d = ParseDuration(*t);
-    if (!d.ok()) return Fail(absl::StrCat("--timeout: ", d.status().message()), 2);
+    if (!d.ok()) return Fail(absl::StrCat("--timeout: ", d.status().message()), kExitUsage);
     timeout = *d;
   }
 
@@ -50,11 +49,11 @@ int ExecCommand(const std::vector<std::string>& argv) {
     return Fail(absl::StrCat("no driver state in ", config->state_dir, " (is --state-dir right?)"));
   }
   auto store = StateStore::Open(layout.database());
-  if (!store.ok()) return Fail(std::string(store.status().message()));
+  if (!store.ok()) return Fail(store.status().message());
   auto records = (*store)->List();
-  if (!records.ok()) return Fail(std::string(records.status().message()));
+  if (!records.ok()) return Fail(records.status().message());
   auto record = FindRecord(*records, args->positional[0]);
-  if (!record.ok()) return Fail(std::string(record.status().message()));
+  if (!record.ok()) return Fail(record.status().message());
   if (record->phase != phase::kRunning) {
     return Fail(absl::StrCat("sandbox '", args->positional[0], "' is not running (", record->phase,
                              record->message.empty() ? "" : ": " + record->message, ")"));
@@ -62,10 +61,10 @@ int ExecCommand(const std::vector<std::string>& argv) {
 
   ProcessRunner runner;
   Runsc runsc(&runner, RunscOptionsFor(*config, layout));
-  if (auto f = runsc.Detect(); !f.ok()) return Fail(std::string(f.status().message()));
+  if (auto f = runsc.Detect(); !f.ok()) return Fail(f.status().message());
 
   auto result = RunAttached(&runner, runsc.ExecArgv(record->runsc_id, args->rest), timeout);
-  if (!result.ok()) return Fail(std::string(result.status().message()));
+  if (!result.ok()) return Fail(result.status().message());
   if (result->timed_out) return Fail(absl::StrCat("timed out after ", timeout.count(), "ms"), 124);
   return ExitCodeOf(*result);
 }

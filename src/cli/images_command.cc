@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "capabilities/image_reference.h"
 #include "cli/cli_args.h"
+#include "cli/command_errors.h"
 #include "cli/commands.h"
 #include "cli/driver_config.h"
 #include "lifecycle/image/image_inventory.h"
@@ -24,6 +25,7 @@
 #include "lifecycle/image/skopeo.h"
 #include "lifecycle/state_layout.h"
 #include "lifecycle/store/state_store.h"
+#include "lifecycle/wall_clock.h"
 
 namespace osgv {
 namespace {
@@ -32,22 +34,8 @@ constexpr char kUsage[] =
     "usage: images list|pull REF|rm REF|gc [--state-dir DIR] [--config FILE] [--json] "
     "[--grace DURATION]";
 
-int Usage(const std::string& problem) {
-  std::cerr << "images: " << problem << "\n" << kUsage << "\n";
-  return 2;
-}
-
-int Failed(const absl::Status& st) {
-  std::cerr << "images failed: " << absl::StatusCodeToString(st.code()) << ": " << st.message()
-            << "\n";
-  return 1;
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int Usage(const std::string& problem) { return UsageError("images", problem, kUsage); }
+int Failed(const absl::Status& st) { return CommandFailed("images", st); }
 
 std::string Mib(uint64_t bytes) {
   char buf[32];
@@ -180,7 +168,7 @@ int Gc(const StateLayout& layout, std::chrono::milliseconds grace, bool as_json)
   GcOptions options;
   options.digests_in_use = InUse(*users);
   options.grace = grace;
-  options.now_ms = NowMs();
+  options.now_ms = UnixNowMs();
   auto result = CollectGarbage(layout.images(), options);
   if (!result.ok()) return Failed(result.status());
   PrintResult(*result, as_json);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/log_context.h"
+#include "lifecycle/sandbox_status.h"
 
 namespace osgv {
 namespace {
@@ -20,14 +21,10 @@ namespace {
 class JsonStderrSink : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    auto t = std::chrono::system_clock::to_time_t(msg.time);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() % 1000;
-    struct tm tm_utc;
-    gmtime_r(&t, &tm_utc);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm_utc);
+    auto unix_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
     nlohmann::json j = {
-        {"time", absl::StrCat(buf, ".", absl::Dec(ms, absl::kZeroPad3), "Z")},
+        {"time", Rfc3339(unix_ms)},
         {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
                               spdlog::level::to_string_view(msg.level).size())},
         {"msg", std::string(msg.payload.data(), msg.payload.size())},

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/cli_args.h"
+#include "cli/command_errors.h"
 #include "cli/commands.h"
 #include "cli/probe/probe.h"
 #include "cli/probe/probe_report.h"
@@ -27,12 +28,7 @@
 namespace osgv {
 namespace {
 
-constexpr int kCannotRun = 125;
-
-int Refuse(const std::string& message, int code = kCannotRun) {
-  std::cerr << "probe: " << message << "\n";
-  return code;
-}
+int Refuse(absl::string_view message) { return CommandError("probe", message); }
 
 absl::Status BootSandboxes(ProbeWorld& world, EphemeralSession& s, const std::string& image) {
   auto primary = world.Boot("probe");
@@ -108,10 +104,10 @@ int ProbeCommand(const std::vector<std::string>& argv) {
   }
   auto options = ParseProbeArgs(argv);
   if (!options.ok()) {
-    return Refuse(absl::StrCat(options.status().message(), "\n", kProbeUsage), 2);
+    return UsageError("probe", options.status().message(), kProbeUsage);
   }
   if (auto st = CheckMountsLeaveProbeTools(options->mounts); !st.ok()) {
-    return Refuse(absl::StrCat(st.message(), "\n", kProbeUsage), 2);
+    return UsageError("probe", st.message(), kProbeUsage);
   }
   if (geteuid() != 0) return Refuse("probe must run as root: runsc needs it to create sandboxes");
   spdlog::set_level(spdlog::level::warn);
@@ -119,17 +115,13 @@ int ProbeCommand(const std::vector<std::string>& argv) {
 
   // Before any sandbox exists, so the monitors inherit the env token.
   auto host = HostFixtures::Start(options->fixtures_dir);
-  if (!host.ok()) return Refuse(std::string(host.status().message()));
+  if (!host.ok()) return Refuse(host.status().message());
   auto session = EphemeralSession::Open(*options);
-  if (!session.ok()) return Refuse(std::string(session.status().message()));
+  if (!session.ok()) return Refuse(session.status().message());
   EphemeralSession& s = **session;
-  InterruptHandler interrupts([&](int) { s.Interrupt(); },
-                              [&](int sig) {
-                                s.EmergencyCleanup();
-                                _exit(128 + sig);
-                              });
+  InterruptHandler interrupts = HandleInterrupts(s);
   auto image = s.ResolveImage();
-  if (!image.ok()) return Refuse(std::string(image.status().message()));
+  if (!image.ok()) return Refuse(image.status().message());
 
   ProbeTools tools = ProbeTools::ForHost(kBusyboxBinary);
   ProbeWorld world(&s, host->get(), *options, *image, tools);

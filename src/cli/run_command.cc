@@ -9,23 +9,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/cli_args.h"
+#include "cli/command_errors.h"
 #include "cli/commands.h"
 #include "cli/run/ephemeral_session.h"
 #include "cli/run/interrupts.h"
 #include "cli/stdio_passthrough.h"
-#include "lifecycle/random_hex.h"
 
 namespace osgv {
 namespace {
 
-// Exit codes of our own, as `exec` and docker/podman run use them.
-constexpr int kUsageError = 2;
-constexpr int kCannotRun = 125;
-
-int Fail(const std::string& message, int code = kCannotRun) {
-  std::cerr << "run: " << message << "\n";
-  return code;
-}
+int Fail(absl::string_view message) { return CommandError("run", message); }
 
 void PrintKept(const EphemeralSession& s, const SandboxRecord& r) {
   std::cerr << "run: kept sandbox " << r.id << " (runsc id " << r.runsc_id << ") in "
@@ -48,12 +41,6 @@ int Interrupted(EphemeralSession& s, int sig) {
 
 }  // namespace
 
-absl::StatusOr<std::string> EphemeralName(const std::string& prefix) {
-  auto hex = RandomHex(6);
-  if (!hex.ok()) return hex.status();
-  return absl::StrCat(prefix, "-", *hex);
-}
-
 constexpr char kRunUsage[] =
     "usage: run [--image REF] [--network none|sandbox] [--memory Q] [--cpu Q] [--env K=V]... "
     "[--mount HOST:SANDBOX[:ro]]... [--keep] [--state-dir DIR] [--config FILE] -- CMD...";
@@ -65,36 +52,32 @@ int RunEphemeralCommand(const std::vector<std::string>& argv) {
   }
   auto options = ParseRunArgs(argv);
   if (!options.ok()) {
-    return Fail(absl::StrCat(options.status().message(), "\n", kRunUsage), kUsageError);
+    return UsageError("run", options.status().message(), kRunUsage);
   }
   if (geteuid() != 0) return Fail("run must run as root: runsc needs it to create sandboxes");
   spdlog::set_level(spdlog::level::warn);  // CMD's output is what the user wants to see
 
   auto session = EphemeralSession::Open(*options);
-  if (!session.ok()) return Fail(std::string(session.status().message()));
+  if (!session.ok()) return Fail(session.status().message());
   EphemeralSession& s = **session;
-  InterruptHandler interrupts([&](int) { s.Interrupt(); },
-                              [&](int sig) {
-                                s.EmergencyCleanup();
-                                _exit(128 + sig);
-                              });
+  InterruptHandler interrupts = HandleInterrupts(s);
 
   auto image = s.ResolveImage();
-  if (!image.ok()) return Fail(std::string(image.status().message()));
+  if (!image.ok()) return Fail(image.status().message());
   auto name = EphemeralName("run");
-  if (!name.ok()) return Fail(std::string(name.status().message()));
+  if (!name.ok()) return Fail(name.status().message());
   auto request = EphemeralRequest(*options, *name, *image, kKeepAlive);
   auto record = s.Boot(request);
   if (s.interrupted()) return Interrupted(s, interrupts.signal());
-  if (!record.ok()) return Fail(std::string(record.status().message()));
+  if (!record.ok()) return Fail(record.status().message());
 
   // Our stdio is handed to CMD as it is, so on a terminal CMD's stdin and
   // stdout are that terminal (isatty() is true inside). We do not ask runsc
   // for a pty of its own: this runsc's `exec` has no --tty flag, and its
   // --console-socket is ignored for a command given on the command line.
   auto result = s.ExecAttached(record->runsc_id, options->command);
-  int code = result.ok() ? ExitCodeOf(*result) : kCannotRun;
-  if (!result.ok()) Fail(std::string(result.status().message()));
+  int code = result.ok() ? ExitCodeOf(*result) : kExitCannotRun;
+  if (!result.ok()) Fail(result.status().message());
   if (options->keep && !s.interrupted()) {
     s.Keep();
     PrintKept(s, *record);
@@ -102,7 +85,7 @@ int RunEphemeralCommand(const std::vector<std::string>& argv) {
   }
   if (auto st = s.Cleanup(); !st.ok()) {
     Fail(absl::StrCat("cleanup: ", st.message()));
-    if (code == 0) code = kCannotRun;
+    if (code == 0) code = kExitCannotRun;
   }
   return s.interrupted() ? Interrupted(s, interrupts.signal()) : code;
 }

@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "cli/commands.h"
 #include "lifecycle/sandbox_status.h"
 
 namespace osgv {

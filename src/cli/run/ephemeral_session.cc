@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "cli/stdio_passthrough.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/image/busybox_image.h"
+#include "lifecycle/random_hex.h"
 #include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_status.h"
 
@@ -33,6 +35,20 @@ absl::StatusOr<std::string> MakeTemporaryStateDir() {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> EphemeralName(const std::string& prefix) {
+  auto hex = RandomHex(6);
+  if (!hex.ok()) return hex.status();
+  return absl::StrCat(prefix, "-", *hex);
+}
+
+InterruptHandler HandleInterrupts(EphemeralSession& session) {
+  return InterruptHandler([&session](int) { session.Interrupt(); },
+                          [&session](int sig) {
+                            session.EmergencyCleanup();
+                            _exit(128 + sig);
+                          });
+}
 
 absl::StatusOr<std::unique_ptr<EphemeralSession>> EphemeralSession::Open(const RunOptions& options) {
   std::unique_ptr<EphemeralSession> s(new EphemeralSession());

@@ -17,12 +17,17 @@
 
 #include "absl/status/statusor.h"
 #include "cli/driver_runtime.h"
+#include "cli/run/interrupts.h"
 #include "cli/run/run_options.h"
 
 namespace osgv {
 
 // Sleeps until deleted; busybox and coreutils both accept this number.
 inline const std::vector<std::string> kKeepAlive = {"/bin/sleep", "2147483647"};
+
+// "<prefix>-<12 random hex digits>": a fresh DNS-label sandbox name.
+// INTERNAL when the CSPRNG fails.
+absl::StatusOr<std::string> EphemeralName(const std::string& prefix);
 
 class EphemeralSession {
  public:
@@ -75,5 +80,11 @@ class EphemeralSession {
   RunscOptions runsc_options_;
   RunscFeatures runsc_features_;
 };
+
+// Ctrl-C, SIGTERM and SIGHUP while `session` is open: the first one
+// interrupts it (Interrupt(), the normal cleanup follows); a second one
+// does EmergencyCleanup() and exits 128+N at once. `session` must outlive
+// the handler.
+InterruptHandler HandleInterrupts(EphemeralSession& session);
 
 }  // namespace osgv
