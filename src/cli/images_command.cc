@@ -76,37 +76,51 @@ absl::StatusOr<std::map<std::string, int>> UsersByDigest(const StateLayout& layo
   return users;
 }
 
-std::set<std::string> InUse(const std::map<std::string, int>& users) {
-  std::set<std::string> out;
-  for (const auto& [digest, n] : users) out.insert(digest);
-  return out;
+// What list, rm and gc all start from: the stored images and their users.
+struct ImageUse {
+  std::vector<StoredImage> images;
+  std::map<std::string, int> users;  // sandboxes per manifest digest
+
+  std::set<std::string> DigestsInUse() const {
+    std::set<std::string> out;
+    for (const auto& [digest, n] : users) out.insert(digest);
+    return out;
+  }
+};
+
+absl::StatusOr<ImageUse> LoadImageUse(const StateLayout& layout) {
+  auto images = ListStoredImages(layout.images());
+  if (!images.ok()) return images.status();
+  auto users = UsersByDigest(layout, *images);
+  if (!users.ok()) return users.status();
+  return ImageUse{*std::move(images), *std::move(users)};
 }
 
 int List(const StateLayout& layout, bool as_json) {
-  auto images = ListStoredImages(layout.images());
-  if (!images.ok()) return Failed(images.status());
-  auto users = UsersByDigest(layout, *images);
-  if (!users.ok()) return Failed(users.status());
+  auto use = LoadImageUse(layout);
+  if (!use.ok()) return Failed(use.status());
+  const std::vector<StoredImage>& images = use->images;
+  const std::map<std::string, int>& users = use->users;
   if (as_json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const StoredImage& i : *images) {
+    for (const StoredImage& i : images) {
       out.push_back({{"references", i.references},
                      {"digest", i.digest},
                      {"size_bytes", i.size_bytes},
                      {"unpacked", i.unpacked},
                      {"last_used_ms", i.last_used_ms},
-                     {"used_by", users->count(i.digest) ? users->at(i.digest) : 0}});
+                     {"used_by", users.count(i.digest) ? users.at(i.digest) : 0}});
     }
     std::cout << out.dump(2) << "\n";
     return 0;
   }
   std::printf("%-50s %-19s %10s %-8s %-19s %s\n", "REFERENCE", "DIGEST", "SIZE", "UNPACKED",
               "LAST USED", "USED BY");
-  for (const StoredImage& i : *images) {
+  for (const StoredImage& i : images) {
     std::string refs = i.references.empty() ? "(oci layout)" : absl::StrJoin(i.references, ",");
     std::printf("%-50s %-19s %10s %-8s %-19s %d\n", refs.c_str(), i.digest.substr(0, 19).c_str(),
                 Mib(i.size_bytes).c_str(), i.unpacked ? "yes" : "no", When(i.last_used_ms).c_str(),
-                users->count(i.digest) ? users->at(i.digest) : 0);
+                users.count(i.digest) ? users.at(i.digest) : 0);
   }
   return 0;
 }
@@ -150,23 +164,19 @@ int Remove(const StateLayout& layout, const std::string& reference, bool as_json
     return Failed(absl::InvalidArgumentError("only pulled registry images can be removed; "
                                              "unused oci: images go with `images gc`"));
   }
-  auto images = ListStoredImages(layout.images());
-  if (!images.ok()) return Failed(images.status());
-  auto users = UsersByDigest(layout, *images);
-  if (!users.ok()) return Failed(users.status());
-  auto result = RemoveStoredImage(layout.images(), ref->Canonical(), InUse(*users));
+  auto use = LoadImageUse(layout);
+  if (!use.ok()) return Failed(use.status());
+  auto result = RemoveStoredImage(layout.images(), ref->Canonical(), use->DigestsInUse());
   if (!result.ok()) return Failed(result.status());
   PrintResult(*result, as_json);
   return 0;
 }
 
 int Gc(const StateLayout& layout, std::chrono::milliseconds grace, bool as_json) {
-  auto images = ListStoredImages(layout.images());
-  if (!images.ok()) return Failed(images.status());
-  auto users = UsersByDigest(layout, *images);
-  if (!users.ok()) return Failed(users.status());
+  auto use = LoadImageUse(layout);
+  if (!use.ok()) return Failed(use.status());
   GcOptions options;
-  options.digests_in_use = InUse(*users);
+  options.digests_in_use = use->DigestsInUse();
   options.grace = grace;
   options.now_ms = UnixNowMs();
   auto result = CollectGarbage(layout.images(), options);
