@@ -14,7 +14,7 @@
 #include <fstream>
 #include <thread>
 
-#include "driver/health_client.h"
+#include "cli/health_client.h"
 #include "live_support.h"
 
 using namespace osgv::live;

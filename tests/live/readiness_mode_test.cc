@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "driver/driver_runtime.h"
+#include "cli/driver_runtime.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/sandbox_status.h"
 #include "live_support.h"

@@ -1,4 +1,4 @@
-#include "driver/cli_args.h"
+#include "cli/cli_args.h"
 
 #include <catch2/catch.hpp>
 #include <set>

@@ -1,9 +1,9 @@
-#include "driver/probe/probe_report.h"
+#include "cli/probe/probe_report.h"
 
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "driver/probe/probe.h"
+#include "cli/probe/probe.h"
 
 namespace osgv {
 namespace {

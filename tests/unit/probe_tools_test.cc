@@ -1,4 +1,4 @@
-#include "driver/probe/probe_tools.h"
+#include "cli/probe/probe_tools.h"
 
 #include <elf.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "driver/run/ephemeral_session.h"
+#include "cli/run/ephemeral_session.h"
 #include "temp_dir.h"
 
 namespace osgv {

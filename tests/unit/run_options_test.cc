@@ -1,4 +1,4 @@
-#include "driver/run/run_options.h"
+#include "cli/run/run_options.h"
 
 #include <catch2/catch.hpp>
 #include <fstream>

@@ -1,6 +1,6 @@
 // RunAttached: a regular-file stdin goes through a pipe and a pump thread,
 // which must end with the command even when the command never reads it.
-#include "driver/stdio_passthrough.h"
+#include "cli/stdio_passthrough.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -39,7 +39,7 @@
 // so a failed or interrupted import leaves no sandbox behind (a crash
 // between the renames and the insert leaves record-less directories, which
 // the next import or driver start removes). The caller must hold the state
-// directory's lock (driver/state_dir_lock.h) for the whole import.
+// directory's lock (cli/state_dir_lock.h) for the whole import.
 //
 // The code, one concept a file: sandbox_manifest.{h,cc} (the manifest),
 // sandbox_export.{h,cc} and archive_writer.{h,cc} (writing),

@@ -28,7 +28,7 @@ struct ImportResult {
 // failure leaves the state dir as it was. `config` is the importing
 // driver's: the record is validated against it, and its checkpoint_dir
 // ("" = <state>/checkpoints) receives the memory image. The caller must
-// hold the state directory's lock (driver/state_dir_lock.h).
+// hold the state directory's lock (cli/state_dir_lock.h).
 absl::StatusOr<ImportResult> ImportSandbox(StateStore* store, const StateLayout& layout,
                                            const Config& config, const std::string& file);
 
