@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "cli/cli_args.h"
@@ -26,14 +27,22 @@ int Fail(absl::string_view message, int code = kExitCannotRun) {
 
 }  // namespace
 
+constexpr char kExecUsage[] = "usage: exec --state-dir DIR [--config FILE] [--timeout D] SANDBOX -- CMD...";
+
 int ExecCommand(const std::vector<std::string>& argv) {
+  if (AsksForHelp(argv)) {
+    std::cout << kExecUsage << "\n"
+              << "Runs CMD in the running sandbox SANDBOX (its id, or a name only one sandbox has)\n"
+              << "with this terminal's stdio; exits with CMD's code (docs/operations.md).\n";
+    return 0;
+  }
   // --tty and --no-tty are accepted for compatibility and change nothing:
   // this runsc's exec cannot allocate a pty, so CMD always gets our own
   // stdio as it is (a terminal stays a terminal).
   auto args = ParseArgs(argv, {"state-dir", "config", "timeout"}, {"tty", "no-tty"});
   if (!args.ok()) return Fail(args.status().message(), kExitUsage);
   if (args->positional.size() != 1 || !args->has_rest || args->rest.empty()) {
-    return Fail("usage: exec --state-dir DIR [--timeout D] SANDBOX -- CMD...", kExitUsage);
+    return Fail(kExecUsage, kExitUsage);
   }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return Fail(config.status().message(), kExitUsage);

@@ -14,6 +14,7 @@
 #include "cli/run/ephemeral_session.h"
 #include "cli/run/interrupts.h"
 #include "cli/stdio_passthrough.h"
+#include "lifecycle/state_layout.h"
 
 namespace osgv {
 namespace {
@@ -25,9 +26,9 @@ void PrintKept(const EphemeralSession& s, const SandboxRecord& r) {
             << s.state_dir() << "\n"
             << "  exec:   openshell-driver-gvisor exec --state-dir " << s.state_dir() << " "
             << r.id << " -- sh\n"
-            << "  remove: runsc --root=" << s.state_dir() << "/runsc delete --force " << r.runsc_id
-            << "; umount " << s.state_dir() << "/sandboxes/" << r.runsc_id
-            << "/bundle/rootfs; rm -rf " << s.state_dir() << "\n";
+            << "  remove: runsc --root=" << StateLayout{s.state_dir()}.runsc_root() << " delete --force " << r.runsc_id
+            << "; umount " << StateLayout{s.state_dir()}.rootfs(r.runsc_id) << "; rm -rf "
+            << s.state_dir() << "\n";
 }
 
 // runsc exec may have printed its own complaint about the sandbox vanishing

@@ -46,7 +46,18 @@ int Fatal(const std::string& message) {
 
 }  // namespace
 
+constexpr char kServeUsage[] =
+    "usage: serve --socket PATH --state-dir DIR [--config FILE] [--driver-name NAME]\n"
+    "             [--log-level LEVEL] [--log-format text|json] [--check-config]\n"
+    "Serves openshell.compute.v1.ComputeDriver (and ryno.compute.v1.ComputeDriver) on the\n"
+    "Unix socket PATH until SIGTERM or SIGINT. --check-config prints the effective\n"
+    "configuration and exits: 0 valid, 1 invalid (docs/configuration.md).\n";
+
 int ServeCommand(const std::vector<std::string>& argv) {
+  if (AsksForHelp(argv)) {
+    std::cout << kServeUsage;
+    return 0;
+  }
   auto args = ParseArgs(argv, {"socket", "state-dir", "config", "driver-name", "log-level", "log-format"},
                         {"check-config"});
   if (!args.ok()) {

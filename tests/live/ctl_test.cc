@@ -267,3 +267,16 @@ TEST_CASE("ctl --help lists every verb and bad usage exits 2", "[live][ctl]") {
   }
   CHECK(RunCommand({OSGV_DRIVER_BINARY, "ctl", "health"}).exit_code == 2);  // no --socket
 }
+
+// Every command answers --help with its usage line and exit 0; a flag it
+// does not know still exits 2.
+TEST_CASE("every command answers --help with its usage", "[live][ctl]") {
+  for (const char* command : {"serve", "exec", "run", "probe", "ctl"}) {
+    auto help = RunCommand({OSGV_DRIVER_BINARY, command, "--help"});
+    INFO(command << ": " << help.out);
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("usage") != std::string::npos);
+  }
+  CHECK(RunCommand({OSGV_DRIVER_BINARY, "serve", "--no-such-flag"}).exit_code == 2);
+  CHECK(RunCommand({OSGV_DRIVER_BINARY, "exec", "--no-such-flag"}).exit_code == 2);
+}
