@@ -138,25 +138,39 @@ class Watcher {
   std::thread thread_;
 };
 
-// Nanoseconds a process's threads have run on a CPU and waited in the
-// run queue for one (the first two fields of each thread's schedstat).
+// Nanoseconds a thread has run on a CPU and waited in the run queue for
+// one (the first two fields of its schedstat), by thread id.
 struct SchedTimes {
   double run_ns = 0, wait_ns = 0;
 };
+using ThreadTimes = std::map<std::string, SchedTimes>;
 
-SchedTimes ThreadTimes(const std::string& pid) {
-  SchedTimes t;
+ThreadTimes ThreadsOf(const std::string& pid) {
+  ThreadTimes out;
   const std::string dir = "/proc/" + pid + "/task";
   DIR* d = opendir(dir.c_str());
-  if (!d) return t;
+  if (!d) return out;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
     std::ifstream f(dir + "/" + e->d_name + "/schedstat");
-    double run = 0, wait = 0;
-    if (f >> run >> wait) t.run_ns += run, t.wait_ns += wait;
+    SchedTimes t;
+    if (f >> t.run_ns >> t.wait_ns) out[e->d_name] = t;
   }
   closedir(d);
-  return t;
+  return out;
+}
+
+// What the threads alive at the end did since `before`; a thread that
+// started meanwhile counts from zero. One that ended meanwhile is missed
+// (gRPC's server grows and shrinks its pool): the sums are lower bounds.
+SchedTimes Since(const ThreadTimes& before, const ThreadTimes& after) {
+  SchedTimes sum;
+  for (const auto& [tid, t] : after) {
+    auto b = before.find(tid);
+    sum.run_ns += t.run_ns - (b == before.end() ? 0 : b->second.run_ns);
+    sum.wait_ns += t.wait_ns - (b == before.end() ? 0 : b->second.wait_ns);
+  }
+  return sum;
 }
 
 // The host's busy and total jiffies (/proc/stat's first line; idle and
@@ -178,18 +192,17 @@ class LoopAccount {
  public:
   explicit LoopAccount(std::string driver_pid)
       : pid_(std::move(driver_pid)), t0_(Clock::now()), host0_(HostTicks()),
-        driver0_(ThreadTimes(pid_)), client0_(ThreadTimes("self")) {}
+        driver0_(ThreadsOf(pid_)), client0_(ThreadsOf("self")) {}
   std::string Json() const {
     const double wall = MsSince(t0_);
     const auto host = HostTicks();
-    const SchedTimes d = ThreadTimes(pid_), c = ThreadTimes("self");
+    const SchedTimes d = Since(driver0_, ThreadsOf(pid_)), c = Since(client0_, ThreadsOf("self"));
     char buf[320];
     std::snprintf(buf, sizeof(buf),
                   "\"loop_ms\":%.1f,\"host_busy_pct\":%.1f,\"driver_run_ms\":%.1f,"
                   "\"driver_wait_ms\":%.1f,\"client_run_ms\":%.1f,\"client_wait_ms\":%.1f",
                   wall, 100.0 * (host.first - host0_.first) / std::max(1.0, host.second - host0_.second),
-                  (d.run_ns - driver0_.run_ns) / 1e6, (d.wait_ns - driver0_.wait_ns) / 1e6,
-                  (c.run_ns - client0_.run_ns) / 1e6, (c.wait_ns - client0_.wait_ns) / 1e6);
+                  d.run_ns / 1e6, d.wait_ns / 1e6, c.run_ns / 1e6, c.wait_ns / 1e6);
     return buf;
   }
 
@@ -197,7 +210,7 @@ class LoopAccount {
   std::string pid_;
   Clock::time_point t0_;
   std::pair<double, double> host0_;
-  SchedTimes driver0_, client0_;
+  ThreadTimes driver0_, client0_;
 };
 
 // One ListSandboxes and one GetSandbox in turn, n times, so that both see
