@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Density: what idle sandboxes cost the driver and the host, how fast the
-# driver answers List/Get/Watch with many of them, and 50 creates at once
+# driver answers List/Get/Watch with many of them (and List/Get with all of
+# them stopped, and where the calls' time goes), and 50 creates at once
 # through the driver against raw runsc doing the same. Method and goals:
 # docs/benchmarks.md, "Density".
 #
