@@ -12,9 +12,9 @@
 #
 # Installs the Debian packages it needs (scripts/install-deps.sh --run),
 # builds the driver binary (scripts/build.sh), makes a busybox OCI image
-# layout with umoci, starts `openshell-driver-gvisor serve` in the background and drives it with
-# `ctl` and `exec`. A trap removes every sandbox, mount and file it made,
-# however the script ends.
+# layout with umoci, starts `openshell-driver-gvisor serve` in the
+# background and drives it with `ctl` and `exec`. A trap removes every
+# sandbox, mount and file it made, however the script ends.
 #
 # bench/create_ready.sh sources this file for the image and driver helpers
 # below; only a direct run executes demo_main.
@@ -182,10 +182,10 @@ osgv_cleanup() {
 demo_main() {
   osgv_require_root
   cd "$OSGV_ROOT"
-  # Only what the demo needs: the packages to build and run the driver, and
-  # the driver binary without debug info; scripts/test.sh adds the rest
-  # (docs/benchmarks.md, "First run").
-  # The upstream part needs the rest too (mmdebstrap, python3).
+  # Only what the demo needs, to be quick on a fresh machine: the packages
+  # to build and run the driver (all of them for the upstream part, which
+  # needs mmdebstrap and python3) and the driver binary without debug info;
+  # scripts/test.sh adds the rest (docs/benchmarks.md, "First run").
   if [[ ${OSGV_SKIP_DEPS:-0} != 1 ]]; then
     local only=(--run)
     [[ -z ${OPENSHELL_E2E_BIN_DIR:-} ]] || only=()
