@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Density: what idle sandboxes cost the driver and the host, how fast the
-# driver answers List/Get/Watch with many of them, and 50 creates at once
+# driver answers List/Get/Watch with many of them (and List/Get with all of
+# them stopped, and where the calls' time goes), and 50 creates at once
 # through the driver against raw runsc doing the same. Method and goals:
 # docs/benchmarks.md, "Density".
 #
@@ -148,6 +149,25 @@ print('{"host_busy_pct": %.1f, "sandboxes_cpu_pct": %.1f, "sentries_pct": %.1f, 
 PY
 }
 
+# ITERATIONS × (List, Get), with where the loop's time went: the driver's
+# and the client's CPU time, running and waiting for a CPU.
+latency() { "$CLIENT" "$OSGV_SOCK" latency "$ITERATIONS" "$OSGV_DRIVER_PID"; }
+
+# The same List/Get loop with every sandbox stopped (checkpointed: no
+# sentry left to take CPU), to tell the host's load from the driver's
+# own cost at that count.
+stop_all_and_measure() {
+  local id n=0
+  echo "bench: stopping every sandbox" >&2
+  for id in $(driver_ids); do
+    osgv_ctl stop "$id" >/dev/null && n=$((n + 1))
+  done
+  sleep 10
+  record "stopped_cpu:$n" "$(cpu_snapshot 10)"
+  echo "bench: List/Get latency at $n stopped sandboxes" >&2
+  record "stopped_latency:$n" "$(latency)"
+}
+
 # Sandboxes the driver knows, as ids.
 driver_ids() {
   osgv_ctl --json list | python3 -c '
@@ -174,7 +194,7 @@ fill_and_measure() {
     record "mem:$n" "$(mem_snapshot)"
     record "cpu:$n" "$(cpu_snapshot 10)"
     echo "bench: List/Get latency at $n sandboxes" >&2
-    record "latency:$n" "$("$CLIENT" "$OSGV_SOCK" latency "$ITERATIONS")"
+    record "latency:$n" "$(latency)"
     last_count=$n
   done
   if [[ -n $why ]]; then
@@ -274,6 +294,7 @@ if cpus:
     print("|---|---|---|---|---|---|---|")
     rows = [(str(n), cpus[n], n) for n in sorted(cpus)]
     rows += [(f"{k[8:]} raw runsc", v, int(k[8:])) for k, v in r.items() if k.startswith("raw_cpu:")]
+    rows += [(f"{k[12:]} stopped", v, int(k[12:])) for k, v in r.items() if k.startswith("stopped_cpu:")]
     for label, c, n in rows:
         per = "–" if n == 0 else f"{c['sandboxes_cpu_pct'] / n:.2f}%"
         print(f"| {label} | {c['host_busy_pct']:.0f}% of {c['cpus']} | {c['sandboxes_cpu_pct']:.1f}% | {c.get('sentries_pct', 0):.1f}% "
@@ -281,18 +302,32 @@ if cpus:
 if "stopped_at" in r:
     print()
     print(f"**Stopped early:** {r['stopped_at']}")
-lat = sorted((int(k[8:]), v) for k, v in r.items() if k.startswith("latency:"))
+lat = [(str(n), v) for n, v in sorted((int(k[8:]), v) for k, v in r.items() if k.startswith("latency:"))]
+lat += [(f"{k[16:]} stopped", v) for k, v in r.items() if k.startswith("stopped_latency:")]
 if lat:
     print()
     print(f"RPC latency, {iterations} × (ListSandboxes, GetSandbox) on one connected channel, ms, beside the host's")
-    print("busy share of its CPUs at that count (from the CPU table):")
+    print("busy share of its CPUs during those calls (\"stopped\": the same sandboxes, all checkpointed):")
     print()
     print("| sandboxes | List p50 | List p99 | List max | Get p50 | Get p99 | Get max | host busy |")
     print("|---|---|---|---|---|---|---|---|")
-    for n, v in lat:
+    for label, v in lat:
         l, g = v["list"], v["get"]
-        busy = f"{cpus[n]['host_busy_pct']:.0f}%" if n in cpus else "–"
-        print(f"| {n} | {l['p50']:.2f} | {l['p99']:.2f} | {l['max']:.1f} | {g['p50']:.2f} | {g['p99']:.2f} | {g['max']:.1f} | {busy} |")
+        busy = f"{v['account']['host_busy_pct']:.0f}%" if "account" in v else "–"
+        print(f"| {label} | {l['p50']:.2f} | {l['p99']:.2f} | {l['max']:.1f} | {g['p50']:.2f} | {g['p99']:.2f} | {g['max']:.1f} | {busy} |")
+    accounted = [(label, v) for label, v in lat if "account" in v]
+    if accounted:
+        print()
+        print(f"Where those {2 * int(iterations)} calls' time went, ms in all (schedstat of every thread): the")
+        print("calls' summed latency, the CPU time the driver's threads ran, and the time the")
+        print("driver's and the client's threads were runnable but waited for a CPU:")
+        print()
+        print("| sandboxes | calls' time | driver ran | driver waited for a CPU | client waited for a CPU | driver CPU per call |")
+        print("|---|---|---|---|---|---|")
+        for label, v in accounted:
+            a = v["account"]
+            print(f"| {label} | {v['calls_ms']:.0f} | {a['driver_run_ms']:.0f} | {a['driver_wait_ms']:.0f} "
+                  f"| {a['client_wait_ms']:.0f} | {1000 * a['driver_run_ms'] / (2 * int(iterations)):.0f} µs |")
 for k, v in sorted(r.items()):
     if k.startswith("watch:"):
         print()
@@ -345,11 +380,12 @@ main() {
   sleep 5
   record "mem:0" "$(mem_snapshot)"
   record "cpu:0" "$(cpu_snapshot 10)"
-  record "latency:0" "$("$CLIENT" "$OSGV_SOCK" latency "$ITERATIONS")"
+  record "latency:0" "$(latency)"
   echo "bench: Watch latency with no other sandbox" >&2
   record "watch:0" "$("$CLIENT" "$OSGV_SOCK" watch "$IMAGE" "$WATCH_RUNS")"
   fill_and_measure
-  echo "bench: deleting the idle sandboxes" >&2
+  stop_all_and_measure
+  echo "bench: deleting the sandboxes" >&2
   delete_all
 
   echo "bench: $CONCURRENT creates at once through the driver" >&2

@@ -3,8 +3,11 @@
 // monotonic clock, and a Watch stream for the events. It prints one JSON
 // object per command; the script turns them into tables.
 //
-//   osgv_density_client SOCKET latency N
-//       N times a ListSandboxes and a GetSandbox (over the listed ids).
+//   osgv_density_client SOCKET latency N [DRIVER_PID]
+//       N times a ListSandboxes and a GetSandbox (over the listed ids);
+//       with DRIVER_PID, also where the loop's time went: the CPU time the
+//       driver's and this client's threads ran and waited for a CPU
+//       (/proc/PID/task/*/schedstat), and the host's busy share.
 //   osgv_density_client SOCKET watch IMAGE N
 //       N times: CreateSandbox; time until the Watch stream carries its
 //       first snapshot, and until Ready=True; then DeleteSandbox and wait
@@ -12,15 +15,18 @@
 //   osgv_density_client SOCKET create IMAGE N PREFIX
 //       N CreateSandbox calls at once (a thread each); the time until all
 //       are Ready=True on the Watch stream, or one failed.
+#include <dirent.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -132,11 +138,88 @@ class Watcher {
   std::thread thread_;
 };
 
+// Nanoseconds a thread has run on a CPU and waited in the run queue for
+// one (the first two fields of its schedstat), by thread id.
+struct SchedTimes {
+  double run_ns = 0, wait_ns = 0;
+};
+using ThreadTimes = std::map<std::string, SchedTimes>;
+
+ThreadTimes ThreadsOf(const std::string& pid) {
+  ThreadTimes out;
+  const std::string dir = "/proc/" + pid + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(dir + "/" + e->d_name + "/schedstat");
+    SchedTimes t;
+    if (f >> t.run_ns >> t.wait_ns) out[e->d_name] = t;
+  }
+  closedir(d);
+  return out;
+}
+
+// What the threads alive at the end did since `before`; a thread that
+// started meanwhile counts from zero. One that ended meanwhile is missed
+// (gRPC's server grows and shrinks its pool): the sums are lower bounds.
+SchedTimes Since(const ThreadTimes& before, const ThreadTimes& after) {
+  SchedTimes sum;
+  for (const auto& [tid, t] : after) {
+    auto b = before.find(tid);
+    sum.run_ns += t.run_ns - (b == before.end() ? 0 : b->second.run_ns);
+    sum.wait_ns += t.wait_ns - (b == before.end() ? 0 : b->second.wait_ns);
+  }
+  return sum;
+}
+
+// The host's busy and total jiffies (/proc/stat's first line; idle and
+// iowait are not busy).
+std::pair<double, double> HostTicks() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  f >> cpu;
+  double v, busy = 0, total = 0;
+  for (int i = 0; f >> v && i < 10; ++i) {
+    total += v;
+    if (i != 3 && i != 4) busy += v;
+  }
+  return {busy, total};
+}
+
+// Where a loop's wall time went: a sample before, Json() after.
+class LoopAccount {
+ public:
+  explicit LoopAccount(std::string driver_pid)
+      : pid_(std::move(driver_pid)), t0_(Clock::now()), host0_(HostTicks()),
+        driver0_(ThreadsOf(pid_)), client0_(ThreadsOf("self")) {}
+  std::string Json() const {
+    const double wall = MsSince(t0_);
+    const auto host = HostTicks();
+    const SchedTimes d = Since(driver0_, ThreadsOf(pid_)), c = Since(client0_, ThreadsOf("self"));
+    char buf[320];
+    std::snprintf(buf, sizeof(buf),
+                  "\"loop_ms\":%.1f,\"host_busy_pct\":%.1f,\"driver_run_ms\":%.1f,"
+                  "\"driver_wait_ms\":%.1f,\"client_run_ms\":%.1f,\"client_wait_ms\":%.1f",
+                  wall, 100.0 * (host.first - host0_.first) / std::max(1.0, host.second - host0_.second),
+                  d.run_ns / 1e6, d.wait_ns / 1e6, c.run_ns / 1e6, c.wait_ns / 1e6);
+    return buf;
+  }
+
+ private:
+  std::string pid_;
+  Clock::time_point t0_;
+  std::pair<double, double> host0_;
+  ThreadTimes driver0_, client0_;
+};
+
 // One ListSandboxes and one GetSandbox in turn, n times, so that both see
 // the same moments of the host's load.
-int Latency(pb::ComputeDriver::Stub* stub, int n) {
+int Latency(pb::ComputeDriver::Stub* stub, int n, const std::string& driver_pid) {
   std::vector<double> list_ms, get_ms;
   std::vector<std::string> ids;
+  std::optional<LoopAccount> account;
+  if (!driver_pid.empty()) account.emplace(driver_pid);
   for (int i = 0; i < n; ++i) {
     pb::ListSandboxesResponse list;
     auto t0 = Clock::now();
@@ -155,8 +238,13 @@ int Latency(pb::ComputeDriver::Stub* stub, int n) {
     get_ms.push_back(MsSince(t0));
     if (!st.ok() && st.error_code() != grpc::StatusCode::NOT_FOUND) return Fail("GetSandbox", st);
   }
+  double sum_ms = 0;
+  for (double ms : list_ms) sum_ms += ms;
+  for (double ms : get_ms) sum_ms += ms;
   std::cout << "{\"sandboxes\":" << ids.size() << ",\"list\":{" << Percentiles(list_ms)
-            << "},\"get\":{" << Percentiles(get_ms) << "}}\n";
+            << "},\"get\":{" << Percentiles(get_ms) << "},\"calls_ms\":" << sum_ms;
+  if (account) std::cout << ",\"account\":{" << account->Json() << "}";
+  std::cout << "}\n";
   return 0;
 }
 
@@ -256,7 +344,7 @@ int ConcurrentCreates(pb::ComputeDriver::Stub* stub, const std::string& image, i
 int main(int argc, char** argv) {
   std::vector<std::string> a(argv + 1, argv + argc);
   if (a.size() < 3) {
-    std::cerr << "usage: osgv_density_client SOCKET latency N | watch IMAGE N | "
+    std::cerr << "usage: osgv_density_client SOCKET latency N [DRIVER_PID] | watch IMAGE N | "
                  "create IMAGE N PREFIX\n";
     return 2;
   }
@@ -266,7 +354,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto stub = pb::ComputeDriver::NewStub(channel);
-  if (a[1] == "latency") return Latency(stub.get(), std::stoi(a[2]));
+  if (a[1] == "latency") return Latency(stub.get(), std::stoi(a[2]), a.size() > 3 ? a[3] : "");
   if (a[1] == "watch" && a.size() == 4) return WatchLatency(stub.get(), a[2], std::stoi(a[3]));
   if (a[1] == "create" && a.size() == 5) {
     return ConcurrentCreates(stub.get(), a[2], std::stoi(a[3]), a[4]);

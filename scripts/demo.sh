@@ -10,11 +10,11 @@
 #                                      # real upstream gateway, CLI and
 #                                      # supervisor (docs/e2e.md)
 #
-# Installs the Debian packages (scripts/install-deps.sh), builds
-# (scripts/build.sh), makes a busybox OCI image layout with umoci, starts
-# `openshell-driver-gvisor serve` in the background and drives it with
-# `ctl` and `exec`. A trap removes every sandbox, mount and file it made,
-# however the script ends.
+# Installs the Debian packages it needs (scripts/install-deps.sh --run),
+# builds the driver binary (scripts/build.sh), makes a busybox OCI image
+# layout with umoci, starts `openshell-driver-gvisor serve` in the
+# background and drives it with `ctl` and `exec`. A trap removes every
+# sandbox, mount and file it made, however the script ends.
 #
 # bench/create_ready.sh sources this file for the image and driver helpers
 # below; only a direct run executes demo_main.
@@ -182,12 +182,18 @@ osgv_cleanup() {
 demo_main() {
   osgv_require_root
   cd "$OSGV_ROOT"
+  # Only what the demo needs, to be quick on a fresh machine: the packages
+  # to build and run the driver (all of them for the upstream part, which
+  # needs mmdebstrap and python3) and the driver binary without debug info;
+  # scripts/test.sh adds the rest (docs/benchmarks.md, "First run").
   if [[ ${OSGV_SKIP_DEPS:-0} != 1 ]]; then
-    osgv_banner "Installing Debian packages (scripts/install-deps.sh)"
-    bash scripts/install-deps.sh
+    local only=(--run)
+    [[ -z ${OPENSHELL_E2E_BIN_DIR:-} ]] || only=()
+    osgv_banner "Installing Debian packages (scripts/install-deps.sh ${only[*]})"
+    bash scripts/install-deps.sh "${only[@]}"
   fi
-  osgv_banner "Building (scripts/build.sh)"
-  bash scripts/build.sh
+  osgv_banner "Building the driver (scripts/build.sh openshell-driver-gvisor)"
+  OSGV_DEBUG_INFO=${OSGV_DEBUG_INFO:-OFF} bash scripts/build.sh openshell-driver-gvisor
   [[ -x $OSGV_BIN ]] || osgv_die "no driver binary at $OSGV_BIN"
 
   osgv_make_tmp demo

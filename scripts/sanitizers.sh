@@ -21,6 +21,8 @@ launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 # Paths relative to the checkout, so a clone elsewhere (CI's) hits the cache.
 export CCACHE_BASEDIR=$(pwd) CCACHE_NOHASHDIR=1
+# Precompiled headers are cached only with these (scripts/build.sh).
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 
 # Reports inside Debian's uninstrumented libraries that are not ours to fix
 # would go into scripts/sanitizer-suppressions/<tool>.supp, each commented
