@@ -299,9 +299,11 @@ class SandboxManager {
     int sandbox_pid = 0;  // the container's pid as runsc lists it
     std::optional<CheckpointImage> sealed_image;  // when checkpoint_sealed
   };
+  // Runs in the sandbox's queue; sets `reprovision` when the sandbox is to
+  // be provisioned again (after the orphan sweep).
   absl::Status RecoverRecord(const EntryPtr& e,
                              const std::map<std::string, ContainerState>& containers,
-                             std::vector<SandboxRequest>* reprovision);
+                             std::optional<SandboxRequest>* reprovision);
   RecoveryObservation ObserveForRecovery(const SandboxRecord& r,
                                          const std::map<std::string, ContainerState>& containers);
   // Makes the observation `ask` names, if it names one (false otherwise).
@@ -310,9 +312,9 @@ class SandboxManager {
   // Each returns the failed commit, if any (Transition has latched it).
   absl::Status CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
                                 const RecoveryObservation& seen,
-                                std::vector<SandboxRequest>* reprovision);
+                                std::optional<SandboxRequest>* reprovision);
   absl::Status ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
-                                    std::vector<SandboxRequest>* reprovision);
+                                    std::optional<SandboxRequest>* reprovision);
   absl::Status CarryOutStarting(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
                                 const RecoveryObservation& seen);
   absl::Status CarryOutRunning(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
