@@ -45,7 +45,7 @@ absl::StatusOr<SandboxManager::EntryPtr> SandboxManager::LookupForOperation(
   return entries[*i];
 }
 
-std::string SandboxManager::Phase(const EntryPtr& e) const {
+SandboxPhase SandboxManager::Phase(const EntryPtr& e) const {
   std::lock_guard<std::mutex> lock(mu_);
   return e->record.phase;
 }
@@ -106,7 +106,7 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
     std::lock_guard<std::mutex> lock(mu_);
     next = e->record;
   }
-  std::string old_phase = next.phase;
+  const SandboxPhase old_phase = next.phase;
   mutate(next);
   // Once a delete has begun, an operation finishing in parallel must not
   // make the record look alive again: a crash then would lose the delete.
@@ -119,7 +119,7 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
     // what a crash would lose; the host may have moved on, which only
     // recovery can tell: the driver stops changing sandboxes.
     st = absl::Status(st.code(), absl::StrCat("sandbox ", next.id, ": cannot persist phase ",
-                                              next.phase, ": ", st.message()));
+                                              PhaseName(next.phase), ": ", st.message()));
     spdlog::error("{}", std::string(st.message()));
     LatchBackgroundError(st);
     return st;

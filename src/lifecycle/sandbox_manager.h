@@ -173,7 +173,7 @@ class SandboxManager {
 
   // By id, or by a name that only one sandbox has (record_lookup.h).
   absl::StatusOr<EntryPtr> LookupForOperation(const std::string& id, const std::string& name) const;
-  std::string Phase(const EntryPtr& e) const;
+  SandboxPhase Phase(const EntryPtr& e) const;
   // A copy of the sandbox's record, taken under mu_: how code outside the
   // lock reads anything but the identity fields.
   SandboxRecord Record(const EntryPtr& e) const;

@@ -545,7 +545,7 @@ class EventLog {
  public:
   struct Entry {
     WatchEvent event;
-    std::string phase;  // "" when no record (platform events, deleted)
+    std::optional<SandboxPhase> phase;  // none without a record (platform events, deleted)
   };
 
   EventLog(EventBus* bus, StateStore* store) : store_(store), sub_(bus->Subscribe()) {

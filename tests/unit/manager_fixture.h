@@ -28,6 +28,14 @@
 #include "unit/image_test_support.h"
 #include "unit/manager_fakes.h"
 
+// Catch prints a phase by its name in a failed check.
+namespace Catch {
+template <>
+struct StringMaker<osgv::SandboxPhase> {
+  static std::string convert(osgv::SandboxPhase p) { return osgv::PhaseName(p); }
+};
+}  // namespace Catch
+
 namespace osgv::testing {
 
 namespace fs = std::filesystem;
@@ -147,13 +155,15 @@ struct ManagerFixture {
     auto r = store->Get(id);
     return r.ok() && r->has_value();
   }
-  std::string Phase(const std::string& id) {
+  // The stored phase; none without a record.
+  std::optional<SandboxPhase> Phase(const std::string& id) {
     auto r = store->Get(id);
-    return r.ok() && r->has_value() ? (*r)->phase : "";
+    if (!r.ok() || !r->has_value()) return std::nullopt;
+    return (*r)->phase;
   }
   // Waits until the latest snapshot published for `id` was made in phase
   // `ph` (so the store has it and watchers have seen it).
-  bool WaitPhase(const std::string& id, const std::string& ph,
+  bool WaitPhase(const std::string& id, SandboxPhase ph,
                  milliseconds timeout = std::chrono::seconds(10)) {
     return log->WaitFor(
         [&](const std::vector<EventLog::Entry>& entries) {
@@ -185,7 +195,7 @@ struct ManagerFixture {
 
   // network.mode sandbox, with the fake host network; before M().
   void Networked() {
-    config.network.mode = "sandbox";
+    config.network.mode = NetworkMode::kSandbox;
     networked = true;
   }
   std::vector<std::string> NetCalls() {
@@ -298,7 +308,7 @@ struct ManagerFixture {
   }
 
   // A record as a previous driver run left it, plus its sandbox dir.
-  SandboxRecord Prefill(const std::string& id, const std::string& name, const std::string& ph,
+  SandboxRecord Prefill(const std::string& id, const std::string& name, SandboxPhase ph,
                         const std::string& reason = "") {
     SandboxRequest req = Req(id, name);
     SandboxRecord r;
@@ -370,9 +380,9 @@ struct ManagerFixture {
       if (e.event.kind != Kind::kSandbox) continue;
       ++snapshots;
       const SandboxSnapshot& s = e.event.sandbox;
-      INFO("snapshot #" << snapshots << " of " << s.id << " published in phase '" << e.phase
-                        << "'");
-      REQUIRE(!e.phase.empty());
+      REQUIRE(e.phase.has_value());
+      INFO("snapshot #" << snapshots << " of " << s.id << " published in phase '"
+                        << PhaseName(*e.phase) << "'");
       CHECK(s.status.conditions.size() == 1);
       auto ready = ConditionOf(s, "Ready");
       auto suspended = ConditionOf(s, "Suspended");

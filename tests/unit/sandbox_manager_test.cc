@@ -1623,13 +1623,13 @@ TEST_CASE("Every snapshot of a full lifecycle uses the condition vocabulary", "[
   REQUIRE(f.WaitPhase("sb-2", phase::kFailed));
   REQUIRE(m.Delete("sb-2", "").value());
 
-  std::set<std::string> phases;
+  std::set<SandboxPhase> phases;
   for (const auto& e : f.log->entries()) {
-    if (e.event.kind == Kind::kSandbox) phases.insert(e.phase);
+    if (e.event.kind == Kind::kSandbox && e.phase) phases.insert(*e.phase);
   }
-  for (const char* p : {phase::kProvisioning, phase::kRunning, phase::kStopping, phase::kStopped,
+  for (SandboxPhase p : {phase::kProvisioning, phase::kRunning, phase::kStopping, phase::kStopped,
                         phase::kStarting, phase::kExited, phase::kFailed, phase::kDeleting}) {
-    INFO(p);
+    INFO(PhaseName(p));
     CHECK(phases.count(p) == 1);
   }
   CHECK(f.log->HasDeleted("sb-1"));
@@ -1667,7 +1667,8 @@ TEST_CASE("Delete during provisioning is not overwritten by the launch in flight
     if (e.event.kind != Kind::kSandbox) continue;
     deleting_seen |= e.phase == phase::kDeleting;
     if (deleting_seen) {
-      INFO("a snapshot published after `deleting` was stored in phase " << e.phase);
+      INFO("a snapshot published after `deleting` was stored in phase "
+           << (e.phase ? PhaseName(*e.phase) : "(none)"));
       CHECK(e.phase == phase::kDeleting);
       CHECK(e.event.sandbox.status.deleting);
     }
