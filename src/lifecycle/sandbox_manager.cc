@@ -22,7 +22,9 @@ namespace osgv {
 using manager_support::NowMs;
 
 SandboxManager::SandboxManager(ManagerDeps deps)
-    : d_(std::move(deps)), queue_(d_.operation_workers) {}
+    : d_(std::move(deps)),
+      idle_ticker_(d_.idle_ticker != nullptr ? d_.idle_ticker : &steady_ticker_),
+      queue_(d_.operation_workers) {}
 
 SandboxManager::~SandboxManager() { Shutdown(); }
 

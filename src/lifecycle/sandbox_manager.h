@@ -48,6 +48,7 @@
 #include "lifecycle/state_layout.h"
 #include "lifecycle/step_clock.h"
 #include "lifecycle/store/state_store.h"
+#include "lifecycle/ticker.h"
 #include "openshell_gvisor/sandbox.h"
 
 namespace osgv {
@@ -81,6 +82,8 @@ struct ManagerDeps {
   // nullptr = nothing to abandon.
   CommandRunner* tools = nullptr;
   size_t operation_workers = kOperationWorkers;
+  // The idle suspend loop's time; nullptr = the steady clock.
+  Ticker* idle_ticker = nullptr;
   std::string cgroup_root = "/sys/fs/cgroup";  // tests point it elsewhere
 };
 
@@ -356,7 +359,9 @@ class SandboxManager {
   // Creates whose record is being stored (outside mu_), by id: their id
   // and name are taken, but they are not listed yet. Guarded by mu_.
   std::map<std::string, SandboxRecord> creating_;
-  std::condition_variable shutdown_cv_;  // wakes the idle loop at shutdown
+  std::condition_variable shutdown_cv_;  // a second Shutdown waits for the first's answer
+  SteadyTicker steady_ticker_;  // unless ManagerDeps has one
+  Ticker* idle_ticker_;         // stopped by Shutdown
   std::atomic<bool> shutting_down_{false};
   std::optional<bool> shut_down_;  // Shutdown's answer, once it gave one; shutdown_mu_
   std::thread idle_thread_;        // IdleSuspendLoop, when enabled

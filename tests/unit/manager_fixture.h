@@ -19,12 +19,15 @@
 
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
+#include "lifecycle/monitor/monitor.h"
 #include "lifecycle/runsc/runsc_id.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
 #include "unit/fake_restore_reader.h"
 #include "unit/fake_sandbox_network.h"
+#include "unit/fake_ticker.h"
+#include "unit/gate.h"
 #include "unit/image_test_support.h"
 #include "unit/manager_fakes.h"
 
@@ -68,6 +71,7 @@ struct ManagerFixture {
   std::string cgroup_root;
   std::string image_ref;
   Config config;
+  FakeTicker ticker;       // idle suspend's time
   FakeSandboxNetwork net;  // used when Networked() was called
   bool networked = false;
   HostResolver* resolver = nullptr;  // policy fence lookups (v0.1.x/Ryno sandboxes)
@@ -128,6 +132,7 @@ struct ManagerFixture {
       d.cgroup_root = cgroup_root;
       if (networked) d.network = &net;
       d.resolver = resolver;
+      d.idle_ticker = &ticker;
       mgr = std::make_unique<SandboxManager>(d);
     }
     return *mgr;
@@ -356,12 +361,62 @@ struct ManagerFixture {
   void ExpectOnlyTheMonitorIsWatched(const SandboxRecord& r, ChildProcess& monitor,
                                      ChildProcess& sandbox, int code) {
     sandbox.Kill();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    REQUIRE(Eventually([&] { return HasEnded(sandbox.pid()); }));
+    SettleExits();
+    DrainQueue(r.id);  // would fail if its exit had been taken for the sandbox's
     CHECK(Phase(r.id) == phase::kRunning);
     WriteExit(r.runsc_id, code);
     monitor.Kill();
     REQUIRE(WaitPhase(r.id, phase::kExited));
     CHECK(Rec(r.id).exit_code == code);
+  }
+
+  // Whether `pid` has ended: a zombie, or gone.
+  static bool HasEnded(int pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    auto close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] == 'Z';
+  }
+
+  // Returns once the manager has been told of every process end its
+  // ExitWatcher could see so far: the watcher reports in order on one
+  // thread, and a sentinel that ends now is reported after all of them.
+  void SettleExits() {
+    ChildProcess sentinel;
+    Gate reported;
+    exits.Watch(sentinel.pid(), [&reported] { reported.Open(); });
+    sentinel.Kill();
+    REQUIRE(reported.Wait());
+  }
+
+  // Returns once everything queued for the sandbox so far has run: an
+  // operation that changes nothing in the phase it finds (Start of a
+  // running sandbox, Stop of a stopped one) is queued behind it all.
+  void DrainQueue(const std::string& id) {
+    auto p = Phase(id);
+    REQUIRE(p.has_value());
+    if (*p == phase::kRunning) {
+      REQUIRE(M().Start(id, "").ok());
+    } else {
+      REQUIRE(*p == phase::kStopped);
+      REQUIRE(M().Stop(id, "").ok());
+    }
+  }
+
+  // Whether some thread of this process waits for `pid` to end through a
+  // pidfd (ProcessHandle): the manager waiting for a monitor.
+  static bool SomeoneWaitsFor(int pid) {
+    const std::string want = "Pid:\t" + std::to_string(pid);
+    std::error_code ec;
+    for (const auto& fd : fs::directory_iterator("/proc/self/fdinfo", ec)) {
+      std::ifstream info(fd.path());
+      for (std::string line; std::getline(info, line);) {
+        if (line == want) return true;
+      }
+    }
+    return false;
   }
 
   void ScriptList(const std::vector<HookedRunner::Listed>& containers) {
