@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "openshell_gvisor/sandbox_phase.h"
+
 namespace osgv {
 
 // Kubernetes-style quantity strings, exactly as the gateway forwards them.
@@ -108,10 +110,10 @@ struct SandboxSnapshot {
   std::string namespace_name;
   std::string workspace;
   SandboxStatus status;
-  // The driver's own lifecycle phase ("running", "stopping", ...:
-  // lifecycle/sandbox_status.h). Never sent to the gateway, whose view is
-  // the conditions; the metrics (src/metrics) count sandboxes by it.
-  std::string phase;
+  // The driver's own lifecycle phase (sandbox_phase.h). Never sent to the
+  // gateway, whose view is the conditions; the metrics (src/metrics) count
+  // sandboxes by it.
+  SandboxPhase phase = SandboxPhase::kProvisioning;
 };
 
 struct PlatformEvent {

@@ -138,8 +138,8 @@ const std::vector<Field>& Fields() {
                              [](auto& c) -> auto& { return c.gateway.tls_key; }),
       MakeField<StringCodec>("gateway.admission_config_json",
                              [](auto& c) -> auto& { return c.gateway.admission_config_json; }),
-      MakeField<StringCodec>("network.mode",
-                             [](auto& c) -> auto& { return c.network.mode; }),
+      MakeField<NetworkModeCodec>("network.mode",
+                                  [](auto& c) -> auto& { return c.network.mode; }),
       MakeField<StringCodec>("network.bridge",
                              [](auto& c) -> auto& { return c.network.bridge; }),
       MakeField<StringCodec>("network.subnet",
@@ -159,8 +159,8 @@ const std::vector<Field>& Fields() {
           [](auto& c) -> auto& { return c.images.insecure_registries; }),
       MakeField<DurationCodec>("images.pull_timeout",
                                [](auto& c) -> auto& { return c.images.pull_timeout; }),
-      MakeField<StringCodec>("images.pull_policy",
-                             [](auto& c) -> auto& { return c.images.pull_policy; }),
+      MakeField<PullPolicyCodec>("images.pull_policy",
+                                 [](auto& c) -> auto& { return c.images.pull_policy; }),
       MakeField<StringListCodec>("images.oci_roots",
                                  [](auto& c) -> auto& { return c.images.oci_roots; }),
       MakeField<CountCodec<size_t>>(
@@ -356,13 +356,12 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(
 }
 
 bool NetworkEnabled(const Config& config) {
-  if (config.network.mode == "sandbox") return true;
-  if (config.network.mode == "none") return false;
-  return config.network.mode.empty() && !config.gateway.endpoint.empty();
-}
-
-bool IsPullPolicy(const std::string& policy) {
-  return policy == "if-not-present" || policy == "always" || policy == "never";
+  switch (config.network.mode) {
+    case NetworkMode::kSandbox: return true;
+    case NetworkMode::kNone: return false;
+    case NetworkMode::kDefault: return !config.gateway.endpoint.empty();
+  }
+  return false;
 }
 
 }  // namespace osgv

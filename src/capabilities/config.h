@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "capabilities/network_mode.h"
+#include "capabilities/pull_policy.h"
 #include "absl/status/statusor.h"
 
 namespace osgv {
@@ -89,8 +91,8 @@ struct GatewayConfig {
 
 struct NetworkConfig {
   // none: loopback only. sandbox: per-sandbox netns + veth to a bridge.
-  // "" = sandbox when gateway.endpoint is set, else none.
-  std::string mode;
+  // kDefault ("") = sandbox when gateway.endpoint is set, else none.
+  NetworkMode mode = NetworkMode::kDefault;
   std::string bridge = "osgv0";
   std::string subnet = "10.89.0.0/16";  // bridge gets .1, sandboxes the rest
   std::string egress = "allow";         // allow | deny (only the gateway)
@@ -107,14 +109,11 @@ struct ImagesConfig {
   std::string policy;
   std::vector<std::string> insecure_registries;  // host[:port]: plain HTTP or unverified TLS
   std::chrono::milliseconds pull_timeout{600000};  // one `skopeo copy`
-  std::string pull_policy = "if-not-present";     // | always | never
+  PullPolicy pull_policy = PullPolicy::kIfNotPresent;
   // Absolute directories under which a request's oci: layout may lie; empty
   // = requests may name none (run and probe add the layout they are given).
   std::vector<std::string> oci_roots;
 };
-
-// The pull policies, in the spelling of Kubernetes' imagePullPolicy.
-bool IsPullPolicy(const std::string& policy);
 
 struct WatchConfig {
   // Events buffered per watcher before the overflow policy applies.
@@ -168,8 +167,8 @@ std::string RenderConfig(const Config& config);
 // "250ms", "60s", "5m", "1h"; bare numbers are rejected.
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
 
-// network.mode after defaulting: "" means sandbox when gateway.endpoint is
-// set (sandboxes must reach the gateway), else none.
+// network.mode after defaulting: kDefault means sandbox when
+// gateway.endpoint is set (sandboxes must reach the gateway), else none.
 bool NetworkEnabled(const Config& config);
 
 // metrics.listen after parsing: its address is a literal IP, its port 1..65535.

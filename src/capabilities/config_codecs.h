@@ -20,6 +20,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "capabilities/config_rules.h"
+#include "capabilities/network_mode.h"
+#include "capabilities/pull_policy.h"
 #include "capabilities/quantity.h"
 #include "yaml-cpp/yaml.h"
 
@@ -124,6 +126,34 @@ struct StringCodec {
     out << YAML::DoubleQuoted << value;
   }
 };
+
+// One of a fixed set of values, read and written in the one spelling its
+// Name/Parse pair (the enum's own codec) gives it; an empty Name is a valid
+// value that the error message does not list.
+template <typename Enum, const char* (*Name)(Enum), std::optional<Enum> (*Parse)(std::string_view),
+          Enum... kAll>
+struct EnumCodec {
+  static absl::Status Read(const YAML::Node& node, absl::string_view key, Enum& out) {
+    absl::StatusOr<std::string> text = ScalarText(node, key);
+    if (!text.ok()) return text.status();
+    if (std::optional<Enum> value = Parse(*text)) {
+      out = *value;
+      return absl::OkStatus();
+    }
+    std::vector<std::string> names;
+    for (Enum e : {kAll...}) {
+      if (*Name(e) != '\0') names.push_back(Name(e));
+    }
+    return KeyError(key, absl::StrCat("must be one of ", absl::StrJoin(names, ", "), " (got ",
+                                      QuoteForMessage(*text), ")"));
+  }
+  static void Write(YAML::Emitter& out, Enum value) { out << YAML::DoubleQuoted << Name(value); }
+};
+
+using PullPolicyCodec = EnumCodec<PullPolicy, PullPolicyName, ParsePullPolicy,
+                                  PullPolicy::kIfNotPresent, PullPolicy::kAlways, PullPolicy::kNever>;
+using NetworkModeCodec = EnumCodec<NetworkMode, NetworkModeName, ParseNetworkMode,
+                                   NetworkMode::kDefault, NetworkMode::kNone, NetworkMode::kSandbox>;
 
 template <typename Int>
 struct CountCodec {

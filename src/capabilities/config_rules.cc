@@ -226,11 +226,7 @@ absl::Status CheckValues(const Config& c) {
       c.images.pull_timeout.count() > 0
           ? absl::OkStatus()
           : KeyError("images.pull_timeout", "must be greater than zero"),
-      CheckOneOf("images.pull_policy", c.images.pull_policy,
-                 {"if-not-present", "always", "never"}),
       CheckOciRoots(c),
-      c.network.mode.empty() ? absl::OkStatus()
-                             : CheckOneOf("network.mode", c.network.mode, {"none", "sandbox"}),
       CheckOneOf("network.egress", c.network.egress, {"allow", "deny"}),
       CheckRange("watch.queue_size", c.watch.queue_size, 16, 1000000),
       CheckMetrics(c.metrics),

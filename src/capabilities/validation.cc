@@ -381,21 +381,25 @@ constexpr DriverConfigKey kDriverConfigKeys[] = {
     {"network_mode",
      [](absl::string_view path, const nlohmann::json& value,
         DriverConfigOptions& options) {
-       if (!value.is_string() || (value != "none" && value != "sandbox")) {
+       std::optional<NetworkMode> mode;
+       if (value.is_string()) mode = ParseNetworkMode(value.get<std::string>());
+       if (!mode || *mode == NetworkMode::kDefault) {
          return Invalid(path, absl::StrCat("must be \"none\" or \"sandbox\" (got ",
                                            JsonForMessage(value), ")"));
        }
-       options.network_mode = value.get<std::string>();
+       options.network_mode = *mode;
        return absl::OkStatus();
      }},
     {"pull_policy",
      [](absl::string_view path, const nlohmann::json& value,
         DriverConfigOptions& options) {
-       if (!value.is_string() || !IsPullPolicy(value.get<std::string>())) {
+       std::optional<PullPolicy> policy;
+       if (value.is_string()) policy = ParsePullPolicy(value.get<std::string>());
+       if (!policy) {
          return Invalid(path, absl::StrCat("must be \"if-not-present\", \"always\" or "
                                            "\"never\" (got ", JsonForMessage(value), ")"));
        }
-       options.pull_policy = value.get<std::string>();
+       options.pull_policy = *policy;
        return absl::OkStatus();
      }},
 };
@@ -586,8 +590,9 @@ absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
                           : config.sandbox.pids_limit;
   // A sandbox may give up the network, never ask for one the driver was
   // not configured to build.
-  result.networked = NetworkEnabled(config) && options->network_mode.value_or("sandbox") == "sandbox";
-  if (options->network_mode == "sandbox" && !NetworkEnabled(config)) {
+  result.networked = NetworkEnabled(config) &&
+                     options->network_mode.value_or(NetworkMode::kSandbox) == NetworkMode::kSandbox;
+  if (options->network_mode == NetworkMode::kSandbox && !NetworkEnabled(config)) {
     return Unsupported(absl::StrCat(kDriverConfig, ".network_mode"),
                        "this driver runs with network.mode none; sandboxes have loopback only");
   }

@@ -21,8 +21,8 @@ namespace osgv {
 // Our documented per-sandbox `driver_config` schema (docs/configuration.md).
 struct DriverConfigOptions {
   std::optional<uint64_t> pids_limit;
-  std::optional<std::string> network_mode;  // none | sandbox
-  std::optional<std::string> pull_policy;   // if-not-present | always | never
+  std::optional<NetworkMode> network_mode;  // kNone | kSandbox
+  std::optional<PullPolicy> pull_policy;
 };
 
 // The validated, parsed form of a request's limits and options.

@@ -64,7 +64,8 @@ int ExecCommand(const std::vector<std::string>& argv) {
   auto record = FindRecord(*records, args->positional[0]);
   if (!record.ok()) return Fail(record.status().message());
   if (record->phase != phase::kRunning) {
-    return Fail(absl::StrCat("sandbox '", args->positional[0], "' is not running (", record->phase,
+    return Fail(absl::StrCat("sandbox '", args->positional[0], "' is not running (",
+                             PhaseName(record->phase),
                              record->message.empty() ? "" : ": " + record->message, ")"));
   }
 

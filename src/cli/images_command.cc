@@ -131,7 +131,7 @@ int Pull(const Config& config, const StateLayout& layout, const std::string& ref
   Skopeo skopeo(&runner, SkopeoOptionsFromConfig(config.images));
   ImageStore store(layout.images(), &skopeo);
   PrepareOptions options;
-  options.pull_policy = "always";  // an operator's pull asks the registry
+  options.pull_policy = PullPolicy::kAlways;  // an operator's pull asks the registry
   auto image = store.Prepare(reference, {}, options);
   if (!image.ok()) return Failed(image.status());
   if (as_json) {

@@ -85,26 +85,11 @@ bool HasV01Fields(const pb::StartSandboxRequest& in) {
 }  // namespace
 
 ComputeDriverService::ComputeDriverService(SandboxManager* manager,
-                                           DriverCapabilities capabilities)
-    : manager_(manager), capabilities_(std::move(capabilities)) {}
+                                           DriverCapabilities capabilities,
+                                           std::chrono::milliseconds recovery_wait)
+    : manager_(manager), capabilities_(std::move(capabilities)), readiness_(recovery_wait) {}
 
-void ComputeDriverService::SetReady() {
-  std::lock_guard<std::mutex> lock(ready_mu_);
-  ready_ = true;
-  ready_cv_.notify_all();
-}
-
-grpc::Status ComputeDriverService::AwaitReady(std::chrono::system_clock::time_point deadline) {
-  // 60 s, or the call's own deadline when that comes first (max() = none).
-  auto limit = std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(60));
-  std::unique_lock<std::mutex> lock(ready_mu_);
-  if (ready_cv_.wait_until(lock, limit, [this] { return ready_; })) return grpc::Status::OK;
-  if (limit == deadline) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                        "driver is still recovering its sandboxes; the call's deadline passed");
-  }
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "driver is still recovering its sandboxes");
-}
+void ComputeDriverService::SetReady() { readiness_.SetReady(); }
 
 GatewayGeneration ComputeDriverService::OpenShellGeneration(bool request_has_v01_fields) const {
   return request_has_v01_fields || last_capabilities_v01_.load() ? GatewayGeneration::kV01
@@ -300,16 +285,19 @@ grpc::Status ComputeDriverService::DeleteWorkspace(grpc::ServerContext* ctx,
 
 grpc::ServerWriteReactor<pb::WatchSandboxesEvent>* ComputeDriverService::WatchSandboxes(
     grpc::CallbackServerContext* ctx, const pb::WatchSandboxesRequest*) {
-  WatchStart start;
-  if (auto s = OpenWatch(ctx, &start); !s.ok()) return FailedWatch(s);
-  return NewWatchReactor(std::move(start));
+  return NewWatchReactor(OpenWatch(ctx));
 }
 
-grpc::Status ComputeDriverService::OpenWatch(grpc::ServerContextBase* ctx, WatchStart* out) {
-  ScopedTraceId trace(TraceId(ctx));
-  if (auto s = AwaitReady(ctx->deadline()); !s.ok()) return s;
-  *out = manager_->Watch();
-  return grpc::Status::OK;
+WatchOpener ComputeDriverService::OpenWatch(grpc::ServerContextBase* ctx) {
+  const Deadline deadline = ctx->deadline();
+  return [this, deadline, trace = TraceId(ctx)](WatchStarted started) {
+    readiness_.WhenReady(deadline, [this, trace, started = std::move(started)](
+                                       const grpc::Status& ready) {
+      ScopedTraceId scoped(trace);
+      if (!ready.ok()) return started(ready, WatchStart{});
+      started(grpc::Status::OK, manager_->Watch());
+    });
+  };
 }
 
 }  // namespace osgv

@@ -13,17 +13,20 @@
 // Unary RPCs use the synchronous API (one pool thread for the length of the
 // call, which waits for its sandbox's operation at most until the call's
 // deadline: docs/lifecycle.md, "Deadlines"). WatchSandboxes uses
-// the callback API, so an idle or slow watcher costs no thread at all.
+// the callback API, so an idle or slow watcher costs no thread at all, and
+// one opened during recovery holds none either: it starts when recovery
+// ends (readiness.h).
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
-#include <condition_variable>
-#include <mutex>
 
 #include "capabilities/capabilities.h"
 #include "compute_driver.grpc.pb.h"
 #include "driver/proto_convert.h"
+#include "driver/readiness.h"
+#include "driver/watch_reactor.h"
 #include "lifecycle/sandbox_manager.h"
 
 namespace osgv {
@@ -34,10 +37,13 @@ using ComputeDriverBase =
 
 class ComputeDriverService final : public ComputeDriverBase {
  public:
-  ComputeDriverService(SandboxManager* manager, DriverCapabilities capabilities);
+  // `recovery_wait`: how long sandbox RPCs wait for recovery at most.
+  ComputeDriverService(SandboxManager* manager, DriverCapabilities capabilities,
+                       std::chrono::milliseconds recovery_wait = kRecoveryWait);
 
   // Until recovery has finished, sandbox RPCs wait (bounded) instead of
-  // answering from an incomplete picture. Capabilities answer at once.
+  // answering from an incomplete picture; a Watch waits without a thread.
+  // Capabilities answer at once.
   void SetReady();
   // "ip:port" the gateway must also listen on so that networked sandboxes
   // can call it back (GatewayCallbackAddress); "" = no requirement.
@@ -82,13 +88,15 @@ class ComputeDriverService final : public ComputeDriverBase {
                       pb::CreateSandboxResponse*);
   grpc::Status Start(grpc::ServerContextBase*, GatewayGeneration, const pb::StartSandboxRequest&,
                      pb::StartSandboxResponse*);
-  // Waits (bounded) for recovery, then subscribes; the caller wraps the
-  // subscription in its generation's stream.
-  grpc::Status OpenWatch(grpc::ServerContextBase*, WatchStart* out);
+  // Subscribes once recovery has finished, without blocking: for a
+  // generation's stream (watch_reactor.h) to start on.
+  WatchOpener OpenWatch(grpc::ServerContextBase*);
+  // Watches still waiting for recovery to end: for tests.
+  size_t pending_watches() const { return readiness_.pending(); }
 
  private:
-  // Bounded by 60 s and by the call's deadline.
-  grpc::Status AwaitReady(std::chrono::system_clock::time_point deadline);
+  // Bounded by the recovery wait and by the call's deadline.
+  grpc::Status AwaitReady(Deadline deadline) { return readiness_.Await(deadline); }
   GatewayGeneration OpenShellGeneration(bool request_has_v01_fields) const;
   // What a sandbox request of `generation` may not carry (admission policy).
   grpc::Status CheckAdmitted(GatewayGeneration generation, const pb::DriverSandbox& sandbox) const;
@@ -98,9 +106,7 @@ class ComputeDriverService final : public ComputeDriverBase {
 
   SandboxManager* manager_;
   DriverCapabilities capabilities_;
-  std::mutex ready_mu_;
-  std::condition_variable ready_cv_;
-  bool ready_ = false;
+  Readiness readiness_;
 };
 
 }  // namespace osgv

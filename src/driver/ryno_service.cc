@@ -113,9 +113,7 @@ grpc::Status RynoComputeDriverService::DeleteWorkspace(grpc::ServerContext* ctx,
 
 grpc::ServerWriteReactor<ryno_pb::WatchSandboxesEvent>* RynoComputeDriverService::WatchSandboxes(
     grpc::CallbackServerContext* ctx, const ryno_pb::WatchSandboxesRequest*) {
-  WatchStart start;
-  if (auto s = openshell_->OpenWatch(ctx, &start); !s.ok()) return FailedRynoWatch(s);
-  return NewRynoWatchReactor(std::move(start));
+  return NewRynoWatchReactor(openshell_->OpenWatch(ctx));
 }
 
 }  // namespace osgv

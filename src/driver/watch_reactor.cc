@@ -26,26 +26,21 @@ void Encode(const WatchEvent& event, RynoEvent* out) {
 template <class Event>
 class WatchReactor : public grpc::ServerWriteReactor<Event> {
  public:
-  explicit WatchReactor(WatchStart start) : sub_(std::move(start.subscription)) {
-    for (auto& snap : start.snapshots) {
-      WatchEvent e;
-      e.kind = WatchEvent::Kind::kSandbox;
-      e.sandbox = std::move(snap);
-      initial_.push_back(std::move(e));
-    }
-    // The notification may fire on any publisher thread, possibly after
-    // this reactor is gone: it goes through a guard that OnDone clears.
+  explicit WatchReactor(const WatchOpener& open) {
+    // The opener and the subscription's notifications may call back on any
+    // thread, possibly after this reactor is gone: they go through a guard
+    // that OnDone clears.
     guard_ = std::make_shared<Guard>();
     guard_->self = this;
     std::weak_ptr<Guard> weak = guard_;
-    sub_->SetNotify([weak] {
+    open([weak](const grpc::Status& status, WatchStart start) {
       if (auto g = weak.lock()) {
         std::lock_guard<std::mutex> lock(g->mu);
-        if (g->self) g->self->Pump();
+        if (g->self) return g->self->Begin(status, std::move(start));
       }
+      // The stream ended while it waited (the client went away).
+      if (start.subscription) start.subscription->Close();
     });
-    std::lock_guard<std::mutex> lock(guard_->mu);
-    Pump();
   }
 
   void OnWriteDone(bool ok) override {
@@ -62,16 +57,20 @@ class WatchReactor : public grpc::ServerWriteReactor<Event> {
   void OnCancel() override {
     std::lock_guard<std::mutex> lock(guard_->mu);
     cancelled_ = true;
-    sub_->SetNotify({});
+    if (sub_) sub_->SetNotify({});
     if (!writing_) FinishOnce(grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
-    sub_->SetNotify({});
-    sub_->Close();
+    std::shared_ptr<Subscription> sub;
     {
       std::lock_guard<std::mutex> lock(guard_->mu);
-      guard_->self = nullptr;
+      guard_->self = nullptr;  // a late Begin finds nobody
+      sub = sub_;
+    }
+    if (sub) {
+      sub->SetNotify({});
+      sub->Close();
     }
     delete this;
   }
@@ -82,9 +81,36 @@ class WatchReactor : public grpc::ServerWriteReactor<Event> {
     WatchReactor* self = nullptr;
   };
 
+  // The opener's answer. Called with guard_->mu held.
+  void Begin(const grpc::Status& status, WatchStart start) {
+    if (!status.ok()) {
+      FinishOnce(status);
+      return;
+    }
+    if (finished_) {  // cancelled while it waited
+      if (start.subscription) start.subscription->Close();
+      return;
+    }
+    sub_ = std::move(start.subscription);
+    for (auto& snap : start.snapshots) {
+      WatchEvent e;
+      e.kind = WatchEvent::Kind::kSandbox;
+      e.sandbox = std::move(snap);
+      initial_.push_back(std::move(e));
+    }
+    std::weak_ptr<Guard> weak = guard_;
+    sub_->SetNotify([weak] {
+      if (auto g = weak.lock()) {
+        std::lock_guard<std::mutex> lock(g->mu);
+        if (g->self) g->self->Pump();
+      }
+    });
+    Pump();
+  }
+
   // Starts the next write if none is in flight. Called with guard_->mu held.
   void Pump() {
-    if (writing_ || finished_) return;
+    if (writing_ || finished_ || !sub_) return;
     if (cancelled_) {
       FinishOnce(grpc::Status::CANCELLED);
       return;
@@ -129,29 +155,14 @@ class WatchReactor : public grpc::ServerWriteReactor<Event> {
   bool cancelled_ = false;
 };
 
-template <class Event>
-class FailedReactor : public grpc::ServerWriteReactor<Event> {
- public:
-  explicit FailedReactor(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace
 
-grpc::ServerWriteReactor<OpenShellEvent>* NewWatchReactor(WatchStart start) {
-  return new WatchReactor<OpenShellEvent>(std::move(start));
+grpc::ServerWriteReactor<OpenShellEvent>* NewWatchReactor(const WatchOpener& open) {
+  return new WatchReactor<OpenShellEvent>(open);
 }
 
-grpc::ServerWriteReactor<OpenShellEvent>* FailedWatch(const grpc::Status& status) {
-  return new FailedReactor<OpenShellEvent>(status);
-}
-
-grpc::ServerWriteReactor<RynoEvent>* NewRynoWatchReactor(WatchStart start) {
-  return new WatchReactor<RynoEvent>(std::move(start));
-}
-
-grpc::ServerWriteReactor<RynoEvent>* FailedRynoWatch(const grpc::Status& status) {
-  return new FailedReactor<RynoEvent>(status);
+grpc::ServerWriteReactor<RynoEvent>* NewRynoWatchReactor(const WatchOpener& open) {
+  return new WatchReactor<RynoEvent>(open);
 }
 
 }  // namespace osgv

@@ -48,7 +48,7 @@ A PlanRunning(const ObservedHost& host) {
 }  // namespace
 
 RecoveryAction PlanRecovery(const SandboxRecord& record, const ObservedHost& host) {
-  const std::string& p = record.phase;
+  const SandboxPhase p = record.phase;
   if (p == phase::kDeleting) return A::kFinishDelete;
   if (p == phase::kProvisioning) return PlanProvisioning(record, host);
   if (p == phase::kStopping) return PlanStopping(host);

@@ -28,15 +28,10 @@ void SandboxManager::StartIdleSuspend() {
 
 void SandboxManager::IdleSuspendLoop() {
   IdleSuspender idle(
-      d_.config.checkpoint.idle_suspend_after, [] { return IdleSuspender::Clock::now(); },
+      d_.config.checkpoint.idle_suspend_after, [this] { return idle_ticker_->Now(); },
       [this](const std::string& rid) { return SandboxCpuNanos(d_.cgroup_root, rid); });
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(shutdown_mu_);
-      if (shutdown_cv_.wait_for(lock, idle.tick(), [this] { return shutting_down_.load(); })) {
-        return;
-      }
-    }
+  // Shutdown stops the ticker.
+  while (idle_ticker_->Wait(idle.tick())) {
     std::map<std::string, EntryPtr> running;
     std::vector<IdleSuspender::Running> observed;
     {

@@ -24,7 +24,9 @@ namespace osgv {
 using manager_support::NowMs;
 
 SandboxManager::SandboxManager(ManagerDeps deps)
-    : d_(std::move(deps)), queue_(d_.operation_workers) {}
+    : d_(std::move(deps)),
+      idle_ticker_(d_.idle_ticker != nullptr ? d_.idle_ticker : &steady_ticker_),
+      queue_(d_.operation_workers) {}
 
 SandboxManager::~SandboxManager() { Shutdown(); }
 
@@ -78,7 +80,7 @@ absl::StatusOr<SandboxManager::EntryPtr> SandboxManager::LookupForOperation(
   return entries[*i];
 }
 
-std::string SandboxManager::Phase(const EntryPtr& e) const {
+SandboxPhase SandboxManager::Phase(const EntryPtr& e) const {
   std::lock_guard<std::mutex> lock(mu_);
   return e->record.phase;
 }
@@ -139,7 +141,7 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
     std::lock_guard<std::mutex> lock(mu_);
     next = e->record;
   }
-  std::string old_phase = next.phase;
+  const SandboxPhase old_phase = next.phase;
   mutate(next);
   // Once a delete has begun, an operation finishing in parallel must not
   // make the record look alive again: a crash then would lose the delete.
@@ -152,7 +154,7 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
     // what a crash would lose; the host may have moved on, which only
     // recovery can tell: the driver stops changing sandboxes.
     st = absl::Status(st.code(), absl::StrCat("sandbox ", next.id, ": cannot persist phase ",
-                                              next.phase, ": ", st.message()));
+                                              PhaseName(next.phase), ": ", st.message()));
     spdlog::error("{}", std::string(st.message()));
     LatchBackgroundError(st);
     return st;

@@ -49,6 +49,7 @@
 #include "lifecycle/state_layout.h"
 #include "lifecycle/step_clock.h"
 #include "lifecycle/store/state_store.h"
+#include "lifecycle/ticker.h"
 #include "openshell_gvisor/sandbox.h"
 
 namespace osgv {
@@ -82,6 +83,8 @@ struct ManagerDeps {
   // nullptr = nothing to abandon.
   CommandRunner* tools = nullptr;
   size_t operation_workers = kOperationWorkers;
+  // The idle suspend loop's time; nullptr = the steady clock.
+  Ticker* idle_ticker = nullptr;
   std::string cgroup_root = "/sys/fs/cgroup";  // tests point it elsewhere
 };
 
@@ -185,7 +188,7 @@ class SandboxManager {
   EntryPtr LoadEntry(const SandboxRecord& stored);
   // By id, or by a name that only one sandbox has (record_lookup.h).
   absl::StatusOr<EntryPtr> LookupForOperation(const std::string& id, const std::string& name) const;
-  std::string Phase(const EntryPtr& e) const;
+  SandboxPhase Phase(const EntryPtr& e) const;
   // A copy of the sandbox's record, taken under mu_: how code outside the
   // lock reads anything but the identity fields.
   SandboxRecord Record(const EntryPtr& e) const;
@@ -305,9 +308,11 @@ class SandboxManager {
     int sandbox_pid = 0;  // the container's pid as runsc lists it
     std::optional<CheckpointImage> sealed_image;  // when checkpoint_sealed
   };
+  // Runs in the sandbox's queue; sets `reprovision` when the sandbox is to
+  // be provisioned again (after the orphan sweep).
   absl::Status RecoverRecord(const EntryPtr& e,
                              const std::map<std::string, ContainerState>& containers,
-                             std::vector<SandboxRequest>* reprovision);
+                             std::optional<SandboxRequest>* reprovision);
   RecoveryObservation ObserveForRecovery(const SandboxRecord& r,
                                          const std::map<std::string, ContainerState>& containers);
   // Makes the observation `ask` names, if it names one (false otherwise).
@@ -316,9 +321,9 @@ class SandboxManager {
   // Each returns the failed commit, if any (Transition has latched it).
   absl::Status CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
                                 const RecoveryObservation& seen,
-                                std::vector<SandboxRequest>* reprovision);
+                                std::optional<SandboxRequest>* reprovision);
   absl::Status ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
-                                    std::vector<SandboxRequest>* reprovision);
+                                    std::optional<SandboxRequest>* reprovision);
   absl::Status CarryOutStarting(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
                                 const RecoveryObservation& seen);
   absl::Status CarryOutRunning(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
@@ -360,7 +365,9 @@ class SandboxManager {
   // Creates whose record is being stored (outside mu_), by id: their id
   // and name are taken, but they are not listed yet. Guarded by mu_.
   std::map<std::string, SandboxRecord> creating_;
-  std::condition_variable shutdown_cv_;  // wakes the idle loop at shutdown
+  std::condition_variable shutdown_cv_;  // a second Shutdown waits for the first's answer
+  SteadyTicker steady_ticker_;  // unless ManagerDeps has one
+  Ticker* idle_ticker_;         // stopped by Shutdown
   std::atomic<bool> shutting_down_{false};
   std::optional<bool> shut_down_;  // Shutdown's answer, once it gave one; shutdown_mu_
   std::thread idle_thread_;        // IdleSuspendLoop, when enabled

@@ -142,7 +142,7 @@ bool SandboxManager::Shutdown(std::chrono::milliseconds bound) {
     shutting_down_ = true;
     idle = std::move(idle_thread_);  // none can start from now on
   }
-  shutdown_cv_.notify_all();
+  idle_ticker_->Stop();  // ends the idle loop's wait
   if (idle.joinable()) idle.join();
   {
     std::lock_guard<std::mutex> lock(mu_);

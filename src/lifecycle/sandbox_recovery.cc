@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <latch>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -27,13 +29,31 @@ using manager_support::Clock;
 using manager_support::MiB;
 using manager_support::NowMs;
 
+namespace {
+
+// Counts one per-sandbox recovery as ended when its task is destroyed, so
+// a recovery the queue drops unrun (Shutdown during Recover) counts as
+// well as one that ran.
+class CountDownOnDestroy {
+ public:
+  explicit CountDownOnDestroy(std::shared_ptr<std::latch> left) : left_(std::move(left)) {}
+  CountDownOnDestroy(const CountDownOnDestroy&) = delete;
+  CountDownOnDestroy& operator=(const CountDownOnDestroy&) = delete;
+  ~CountDownOnDestroy() { left_->count_down(); }
+
+ private:
+  std::shared_ptr<std::latch> left_;
+};
+
+}  // namespace
+
 absl::Status SandboxManager::Recover() {
   auto records = d_.store->List();
   if (!records.ok()) return records.status();
   auto listed = d_.runsc->List();
   if (!listed.ok()) return listed.status();
-  std::map<std::string, ContainerState> containers;
-  for (const auto& c : *listed) containers[c.id] = c;
+  auto containers = std::make_shared<std::map<std::string, ContainerState>>();
+  for (const auto& c : *listed) (*containers)[c.id] = c;
 
   std::vector<EntryPtr> all;
   for (const auto& r : *records) all.push_back(LoadEntry(r));  // may store a record's plan
@@ -41,28 +61,34 @@ absl::Status SandboxManager::Recover() {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& e : all) entries_[e->id] = e;
   }
-  std::vector<SandboxRequest> reprovision;
-  for (const auto& e : all) {
-    if (auto st = RecoverRecord(e, containers, &reprovision); !st.ok()) {
-      spdlog::error("recovery: sandbox {}: {}", e->id, st.ToString());
-    }
+  // Each sandbox recovers in its own queue, on the operation workers: one
+  // that waits for an interrupted launch or save (minutes, at worst) holds
+  // up no other. An error is logged for its sandbox and stops nothing else.
+  auto left = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(all.size()));
+  // One slot per record, each written by its own task only.
+  std::vector<std::optional<SandboxRequest>> reprovision(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    auto counted = std::make_shared<CountDownOnDestroy>(left);
+    Enqueue(all[i]->id, "recovery", [this, e = all[i], containers, counted, again = &reprovision[i]] {
+      return RecoverRecord(e, *containers, again);
+    });
   }
-  RemoveOrphans(containers);
+  left->wait();
+  // The sweep and the re-provisioning need every record's outcome.
+  RemoveOrphans(*containers);
   RemoveOrphanNetworks();
   d_.images->CleanStaging();
 
-  for (auto& request : reprovision) {
-    EntryPtr e;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      e = entries_[request.id];
-    }
-    Enqueue(e->id, "provisioning", [this, e, request = std::move(request)] {
+  size_t reprovisioned = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (!reprovision[i]) continue;
+    ++reprovisioned;
+    Enqueue(all[i]->id, "provisioning", [this, e = all[i], request = std::move(*reprovision[i])] {
       return Provision(e, request);
     });
   }
   spdlog::info("recovery: {} sandbox record(s), {} to re-provision", all.size(),
-               reprovision.size());
+               reprovisioned);
   // A record recovery could not write lags behind the host: starting to
   // serve on it would build on a state that a crash would not find.
   return BackgroundError();
@@ -192,7 +218,7 @@ class DropTemporaries {
 
 absl::Status SandboxManager::RecoverRecord(const EntryPtr& e,
                                            const std::map<std::string, ContainerState>& containers,
-                                           std::vector<SandboxRequest>* reprovision) {
+                                           std::optional<SandboxRequest>* reprovision) {
   const SandboxRecord r = Record(e);
   RecoveryObservation seen = ObserveForRecovery(r, containers);
   std::optional<DropTemporaries> drop_temporaries;
@@ -254,12 +280,17 @@ bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
 absl::Status SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r,
                                               RecoveryAction action,
                                               const RecoveryObservation& seen,
-                                              std::vector<SandboxRequest>* reprovision) {
+                                              std::optional<SandboxRequest>* reprovision) {
   const std::string& rid = r.runsc_id;
   switch (action) {
-    case RecoveryAction::kFinishDelete:
+    case RecoveryAction::kFinishDelete: {
+      // Delete's steps, without its queueing: this runs in the queue.
       spdlog::info("recovery: sandbox {}: finishing an interrupted delete", r.id);
-      return Delete(r.id, "").status();
+      e->cancel = true;
+      auto st = Transition(e, [](SandboxRecord& rec) { rec.phase = phase::kDeleting; });
+      if (!st.ok()) return st;
+      return DeleteQueued(e).status();
+    }
     case RecoveryAction::kAdoptProvisioned: {
       auto st = Transition(e, [&](SandboxRecord& rec) {
         rec.phase = phase::kRunning;
@@ -314,7 +345,7 @@ absl::Status SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRe
 }
 
 absl::Status SandboxManager::ReprovisionRecovered(const EntryPtr& e, const SandboxRecord& r,
-                                                  std::vector<SandboxRequest>* reprovision) {
+                                                  std::optional<SandboxRequest>* reprovision) {
   // Provisioning was cut short: throw away the half-built runtime and do
   // it again; the gateway is still waiting for this sandbox. (The plan has
   // already told kFailUnreadableRequest apart; the error text is needed
@@ -326,7 +357,7 @@ absl::Status SandboxManager::ReprovisionRecovered(const EntryPtr& e, const Sandb
     return Fail(e, reason::kContainerCreateFailed,
                 absl::StrCat("stored request unreadable: ", request.status().message()));
   }
-  reprovision->push_back(*request);
+  *reprovision = std::move(*request);
   return absl::OkStatus();
 }
 

@@ -73,7 +73,7 @@ absl::Status SandboxManager::Start(const std::string& id, const std::string& nam
   if (!found.ok()) return found.status();
   EntryPtr e = *found;
   auto start = [this, e]() -> OperationResult::Value {
-    std::string p = Phase(e);
+    const SandboxPhase p = Phase(e);
     // Already running or still coming up: the gateway's startup sweep sends
     // Start for those too, and expects OK.
     if (p == phase::kRunning || p == phase::kProvisioning) return true;
@@ -85,7 +85,7 @@ absl::Status SandboxManager::Start(const std::string& id, const std::string& nam
                                              : "has exited; its main process is not restarted "
                                                "(delete it and create a new one)";
     return absl::FailedPreconditionError(
-        absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
+        absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", PhaseName(p), ")"));
   };
   return RunOperation(e, kStartOp, "StartSandbox", start, deadline).status();
 }

@@ -9,22 +9,13 @@
 #include <optional>
 #include <string>
 
+#include "openshell_gvisor/sandbox_phase.h"
 #include "lifecycle/store/state_store.h"
 #include "openshell_gvisor/sandbox.h"
 
 namespace osgv {
 
-// Lifecycle phases as stored in SandboxRecord::phase.
-namespace phase {
-inline constexpr char kProvisioning[] = "provisioning";
-inline constexpr char kRunning[] = "running";
-inline constexpr char kExited[] = "exited";   // main process ended: terminal
-inline constexpr char kFailed[] = "failed";   // provisioning or runtime failure
-inline constexpr char kDeleting[] = "deleting";
-inline constexpr char kStopping[] = "stopping";  // checkpoint in progress
-inline constexpr char kStopped[] = "stopped";    // Suspended=True
-inline constexpr char kStarting[] = "starting";  // restore or cold start in progress
-}  // namespace phase
+// Lifecycle phases: sandbox_phase.h (phase::kRunning, ...).
 
 // Reasons we emit. Transient ones come from the gateway's own list.
 namespace reason {

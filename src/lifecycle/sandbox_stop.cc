@@ -39,7 +39,7 @@ absl::Status SandboxManager::Stop(const std::string& id, const std::string& name
   EntryPtr e = *found;
   // Behind the sandbox's earlier operations; the phase is judged when it runs.
   auto stop = [this, e]() -> OperationResult::Value {
-    std::string p = Phase(e);
+    const SandboxPhase p = Phase(e);
     if (p == phase::kStopped) return true;  // idempotent
     if (p == phase::kRunning) {
       if (auto st = CheckpointLocked(e); !st.ok()) return st;
@@ -50,7 +50,7 @@ absl::Status SandboxManager::Stop(const std::string& id, const std::string& name
                        : p == phase::kDeleting ? "is being deleted"
                                                : "has exited; there is nothing to stop (delete it)";
     return absl::FailedPreconditionError(
-        absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", p, ")"));
+        absl::StrCat("sandbox '", e->id, "' ", what, " (phase ", PhaseName(p), ")"));
   };
   return RunOperation(e, kStopOp, "StopSandbox", stop, deadline).status();
 }

@@ -28,7 +28,7 @@ const Buckets& ImageSizeBuckets() {
   return buckets;
 }
 
-constexpr const char* kPhases[] = {phase::kProvisioning, phase::kRunning,  phase::kStopping,
+constexpr SandboxPhase kPhases[] = {phase::kProvisioning, phase::kRunning,  phase::kStopping,
                                    phase::kStopped,      phase::kStarting, phase::kDeleting,
                                    phase::kExited,       phase::kFailed};
 
@@ -100,7 +100,7 @@ SandboxMetrics::SandboxMetrics(prometheus::Registry& registry, Clock now)
                       .Register(registry)) {
   // Every phase and reason shows up, at zero, before anything happened:
   // a rate() or an alert over a series that does not exist yet sees nothing.
-  for (const char* p : kPhases) phases_.Add({{"phase", p}});
+  for (SandboxPhase p : kPhases) phases_.Add({{"phase", PhaseName(p)}});
   for (auto& [family, outcomes] :
        {std::pair{&create_, std::vector<const char*>{"ok", "error"}},
         std::pair{&stop_, std::vector<const char*>{"ok", "without_memory", "error"}},
@@ -168,11 +168,8 @@ void SandboxMetrics::ObserveLocked(const WatchEvent& event) {
   }
 }
 
-prometheus::Gauge& SandboxMetrics::PhaseGauge(const std::string& p) {
-  for (const char* known : kPhases) {
-    if (p == known) return phases_.Add({{"phase", p}});
-  }
-  return phases_.Add({{"phase", "unknown"}});  // never expected; bounded anyway
+prometheus::Gauge& SandboxMetrics::PhaseGauge(SandboxPhase p) {
+  return phases_.Add({{"phase", PhaseName(p)}});  // "unknown": never expected; bounded anyway
 }
 
 void SandboxMetrics::OnSnapshot(const SandboxSnapshot& s) {
@@ -192,8 +189,8 @@ void SandboxMetrics::ObserveTransition(const Tracked& before, const SandboxSnaps
   auto observe = [&](prometheus::Family<prometheus::Histogram>& family, const char* outcome) {
     family.Add({{"outcome", outcome}}, OperationBuckets()).Observe(took.count());
   };
-  const std::string& from = before.phase;
-  const std::string& to = after.phase;
+  const SandboxPhase from = before.phase;
+  const SandboxPhase to = after.phase;
   if (from == phase::kProvisioning && to == phase::kRunning) observe(create_, "ok");
   if (from == phase::kProvisioning && to == phase::kFailed) observe(create_, "error");
   if (from == phase::kStopping && to == phase::kStopped) {

@@ -55,7 +55,7 @@ class SandboxMetrics {
 
  private:
   struct Tracked {
-    std::string phase;
+    SandboxPhase phase;
     // When it entered `phase`, if this process saw that happen.
     std::optional<std::chrono::steady_clock::time_point> since;
   };
@@ -67,7 +67,7 @@ class SandboxMetrics {
   void OnPlatformEvent(const PlatformEvent& event);
   // The operation a phase change ends, if any, into its histogram.
   void ObserveTransition(const Tracked& before, const SandboxSnapshot& after);
-  prometheus::Gauge& PhaseGauge(const std::string& phase);
+  prometheus::Gauge& PhaseGauge(SandboxPhase phase);
 
   Clock now_;
   prometheus::Family<prometheus::Gauge>& phases_;

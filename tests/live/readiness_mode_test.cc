@@ -83,7 +83,7 @@ TEST_CASE("a v0.1.x sandbox reaches only its policy endpoint, holds no token, an
   config.state_dir = MakeTempDir("v01-state");
   config.images.oci_roots = {"/tmp"};
   config.gateway.endpoint = absl::StrCat("http://host.openshell.internal:", gateway_port);
-  config.network.mode = "sandbox";
+  config.network.mode = osgv::NetworkMode::kSandbox;
   config.network.egress = "deny";
   std::string why;
   auto rt = OpenRuntime(config, &why);

@@ -98,7 +98,9 @@ struct PullFixture {
   absl::StatusOr<PreparedImage> Prepare(const std::string& ref, const std::string& policy,
                                         const std::string& pinned = "") {
     PrepareOptions o;
-    o.pull_policy = policy;
+    auto parsed = ParsePullPolicy(policy);  // the tests spell it as the config does
+    REQUIRE(parsed.has_value());
+    o.pull_policy = *parsed;
     o.pinned_digest = pinned;
     return store.Prepare(ref, {}, o);
   }

@@ -508,9 +508,19 @@ class FailingStore : public RecordStore {
     std::lock_guard<std::mutex> lock(mu_);
     return failed_;
   }
+  // Runs at the start of every later Insert or Update, before the real
+  // store is asked: a latch for "the manager is in its commit now".
+  void BeforeWrite(std::function<void(const SandboxRecord&)> hook) {
+    std::lock_guard<std::mutex> lock(mu_);
+    before_write_ = std::move(hook);
+  }
 
-  absl::Status Insert(const SandboxRecord& r) override { return real_->Insert(r); }
+  absl::Status Insert(const SandboxRecord& r) override {
+    RunBeforeWrite(r);
+    return real_->Insert(r);
+  }
   absl::Status Update(const SandboxRecord& r, Durability d) override {
+    RunBeforeWrite(r);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!error_.ok() && (!when_ || when_(r))) {
@@ -527,10 +537,20 @@ class FailingStore : public RecordStore {
   absl::StatusOr<std::vector<SandboxRecord>> List() override { return real_->List(); }
 
  private:
+  void RunBeforeWrite(const SandboxRecord& r) {
+    std::function<void(const SandboxRecord&)> hook;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hook = before_write_;
+    }
+    if (hook) hook(r);
+  }
+
   RecordStore* real_;
   mutable std::mutex mu_;
   absl::Status error_;
   std::function<bool(const SandboxRecord&)> when_;
+  std::function<void(const SandboxRecord&)> before_write_;
   int failed_ = 0;
 };
 
@@ -545,7 +565,7 @@ class EventLog {
  public:
   struct Entry {
     WatchEvent event;
-    std::string phase;  // "" when no record (platform events, deleted)
+    std::optional<SandboxPhase> phase;  // none without a record (platform events, deleted)
   };
 
   EventLog(EventBus* bus, StateStore* store) : store_(store), sub_(bus->Subscribe()) {

@@ -19,14 +19,25 @@
 
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
+#include "lifecycle/monitor/monitor.h"
 #include "lifecycle/runsc/runsc_id.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
 #include "unit/fake_restore_reader.h"
 #include "unit/fake_sandbox_network.h"
+#include "unit/fake_ticker.h"
+#include "unit/gate.h"
 #include "unit/image_test_support.h"
 #include "unit/manager_fakes.h"
+
+// Catch prints a phase by its name in a failed check.
+namespace Catch {
+template <>
+struct StringMaker<osgv::SandboxPhase> {
+  static std::string convert(osgv::SandboxPhase p) { return osgv::PhaseName(p); }
+};
+}  // namespace Catch
 
 namespace osgv::testing {
 
@@ -60,6 +71,7 @@ struct ManagerFixture {
   std::string cgroup_root;
   std::string image_ref;
   Config config;
+  FakeTicker ticker;       // idle suspend's time
   FakeSandboxNetwork net;  // used when Networked() was called
   bool networked = false;
   HostResolver* resolver = nullptr;  // policy fence lookups (v0.1.x/Ryno sandboxes)
@@ -120,6 +132,7 @@ struct ManagerFixture {
       d.cgroup_root = cgroup_root;
       if (networked) d.network = &net;
       d.resolver = resolver;
+      d.idle_ticker = &ticker;
       mgr = std::make_unique<SandboxManager>(d);
     }
     return *mgr;
@@ -147,13 +160,15 @@ struct ManagerFixture {
     auto r = store->Get(id);
     return r.ok() && r->has_value();
   }
-  std::string Phase(const std::string& id) {
+  // The stored phase; none without a record.
+  std::optional<SandboxPhase> Phase(const std::string& id) {
     auto r = store->Get(id);
-    return r.ok() && r->has_value() ? (*r)->phase : "";
+    if (!r.ok() || !r->has_value()) return std::nullopt;
+    return (*r)->phase;
   }
   // Waits until the latest snapshot published for `id` was made in phase
   // `ph` (so the store has it and watchers have seen it).
-  bool WaitPhase(const std::string& id, const std::string& ph,
+  bool WaitPhase(const std::string& id, SandboxPhase ph,
                  milliseconds timeout = std::chrono::seconds(10)) {
     return log->WaitFor(
         [&](const std::vector<EventLog::Entry>& entries) {
@@ -184,7 +199,7 @@ struct ManagerFixture {
 
   // network.mode sandbox, with the fake host network; before M().
   void Networked() {
-    config.network.mode = "sandbox";
+    config.network.mode = NetworkMode::kSandbox;
     networked = true;
   }
   std::vector<std::string> NetCalls() {
@@ -298,7 +313,7 @@ struct ManagerFixture {
 
   // A record as a previous driver run left it (with its plan under today's
   // config), plus its sandbox dir.
-  SandboxRecord Prefill(const std::string& id, const std::string& name, const std::string& ph,
+  SandboxRecord Prefill(const std::string& id, const std::string& name, SandboxPhase ph,
                         const std::string& reason = "") {
     SandboxRequest req = Req(id, name);
     SandboxRecord r;
@@ -349,12 +364,62 @@ struct ManagerFixture {
   void ExpectOnlyTheMonitorIsWatched(const SandboxRecord& r, ChildProcess& monitor,
                                      ChildProcess& sandbox, int code) {
     sandbox.Kill();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    REQUIRE(Eventually([&] { return HasEnded(sandbox.pid()); }));
+    SettleExits();
+    DrainQueue(r.id);  // would fail if its exit had been taken for the sandbox's
     CHECK(Phase(r.id) == phase::kRunning);
     WriteExit(r.runsc_id, code);
     monitor.Kill();
     REQUIRE(WaitPhase(r.id, phase::kExited));
     CHECK(Rec(r.id).exit_code == code);
+  }
+
+  // Whether `pid` has ended: a zombie, or gone.
+  static bool HasEnded(int pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    auto close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] == 'Z';
+  }
+
+  // Returns once the manager has been told of every process end its
+  // ExitWatcher could see so far: the watcher reports in order on one
+  // thread, and a sentinel that ends now is reported after all of them.
+  void SettleExits() {
+    ChildProcess sentinel;
+    Gate reported;
+    exits.Watch(sentinel.pid(), [&reported] { reported.Open(); });
+    sentinel.Kill();
+    REQUIRE(reported.Wait());
+  }
+
+  // Returns once everything queued for the sandbox so far has run: an
+  // operation that changes nothing in the phase it finds (Start of a
+  // running sandbox, Stop of a stopped one) is queued behind it all.
+  void DrainQueue(const std::string& id) {
+    auto p = Phase(id);
+    REQUIRE(p.has_value());
+    if (*p == phase::kRunning) {
+      REQUIRE(M().Start(id, "").ok());
+    } else {
+      REQUIRE(*p == phase::kStopped);
+      REQUIRE(M().Stop(id, "").ok());
+    }
+  }
+
+  // Whether some thread of this process waits for `pid` to end through a
+  // pidfd (ProcessHandle): the manager waiting for a monitor.
+  static bool SomeoneWaitsFor(int pid) {
+    const std::string want = "Pid:\t" + std::to_string(pid);
+    std::error_code ec;
+    for (const auto& fd : fs::directory_iterator("/proc/self/fdinfo", ec)) {
+      std::ifstream info(fd.path());
+      for (std::string line; std::getline(info, line);) {
+        if (line == want) return true;
+      }
+    }
+    return false;
   }
 
   void ScriptList(const std::vector<HookedRunner::Listed>& containers) {
@@ -373,9 +438,9 @@ struct ManagerFixture {
       if (e.event.kind != Kind::kSandbox) continue;
       ++snapshots;
       const SandboxSnapshot& s = e.event.sandbox;
-      INFO("snapshot #" << snapshots << " of " << s.id << " published in phase '" << e.phase
-                        << "'");
-      REQUIRE(!e.phase.empty());
+      REQUIRE(e.phase.has_value());
+      INFO("snapshot #" << snapshots << " of " << s.id << " published in phase '"
+                        << PhaseName(*e.phase) << "'");
       CHECK(s.status.conditions.size() == 1);
       auto ready = ConditionOf(s, "Ready");
       auto suspended = ConditionOf(s, "Suspended");

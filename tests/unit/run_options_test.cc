@@ -183,7 +183,7 @@ TEST_CASE("run config sets the network mode and never the supervisor", "[run]") 
   auto c = RunConfig(o, "/var/tmp/x");
   INFO(c.status());
   REQUIRE(c.ok());
-  CHECK(c->network.mode == "sandbox");
+  CHECK(c->network.mode == NetworkMode::kSandbox);
   CHECK(c->state_dir == "/var/tmp/x");
   CHECK(c->supervisor.binary.empty());
 }

@@ -142,15 +142,15 @@ TEST_CASE("archive manifest: versions and malformed manifests are refused", "[ar
 }
 
 TEST_CASE("export refuses a sandbox that is not stopped, naming its phase", "[archive]") {
-  for (const char* p : {phase::kRunning, phase::kStarting, phase::kStopping,
+  for (SandboxPhase p : {phase::kRunning, phase::kStarting, phase::kStopping,
                         phase::kProvisioning, phase::kExited, phase::kFailed, phase::kDeleting}) {
     SandboxRecord r = StoppedRecord("sb-p", "osgv-" + std::string(32, 'p'));
     r.phase = p;
     auto st = ManifestForExport(r).status();
-    INFO(p << ": " << st.ToString());
+    INFO(PhaseName(p) << ": " << st.ToString());
     CHECK(absl::IsFailedPrecondition(st));
     CHECK(st.message().find("sb-p") != std::string::npos);
-    CHECK(st.message().find(p) != std::string::npos);
+    CHECK(st.message().find(PhaseName(p)) != std::string::npos);
     CHECK(st.message().find("stop it first") != std::string::npos);
   }
 

@@ -270,6 +270,7 @@ TEST_CASE("Create: the token goes to its own file and never to the record or eve
 TEST_CASE("Concurrency: List Get and Watch answer while a record write waits on the disk",
           "[manager]") {
   Fixture f;
+  FailingStore& store = f.FaultyStore();  // only to see the commit begin
   auto& m = f.M();
   f.CreateRunning("sb-1", "alpha");
   f.CreateRunning("sb-2", "beta");
@@ -279,8 +280,11 @@ TEST_CASE("Concurrency: List Get and Watch answer while a record write waits on 
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(f.layout.database().c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  Gate in_commit;
+  store.BeforeWrite([&](const SandboxRecord&) { in_commit.Open(); });
   auto stop = std::async(std::launch::async, [&] { return m.Stop("sb-1", ""); });
-  std::this_thread::sleep_for(milliseconds(200));  // the stop is in its first commit
+  REQUIRE(in_commit.Wait());  // the stop is in its first commit
+  store.BeforeWrite(nullptr);
 
   auto t0 = std::chrono::steady_clock::now();
   CHECK(m.List().size() == 2);
@@ -300,13 +304,19 @@ TEST_CASE("Concurrency: a create's record insert holds no lock List Get and Watc
           "and name are taken meanwhile",
           "[manager]") {
   Fixture f;
+  FailingStore& store = f.FaultyStore();  // only to see the insert begin
   auto& m = f.M();
   f.CreateRunning("sb-1", "alpha");
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(f.layout.database().c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  Gate in_insert;
+  store.BeforeWrite([&](const SandboxRecord& r) {
+    if (r.id == "sb-2") in_insert.Open();
+  });
   auto create = std::async(std::launch::async, [&] { return m.Create(f.Req("sb-2", "beta")); });
-  std::this_thread::sleep_for(milliseconds(200));  // the create is in its insert
+  REQUIRE(in_insert.Wait());  // the create is in its insert
+  store.BeforeWrite(nullptr);
 
   auto t0 = std::chrono::steady_clock::now();
   CHECK(m.List().size() == 1);  // not listed before it is durable
@@ -542,7 +552,8 @@ TEST_CASE("Exit: a late exit report of an earlier incarnation is ignored", "[man
 
   kill(first, SIGKILL);
   REQUIRE(WaitGone(first));  // reaped by the exit watcher: it was reported
-  std::this_thread::sleep_for(milliseconds(300));
+  f.SettleExits();
+  f.DrainQueue("sb-1");  // after the late report's handling
   CHECK(f.Phase("sb-1") == phase::kRunning);
   CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", reason::kProcessExited));
 
@@ -717,7 +728,8 @@ TEST_CASE("Stop: a successful checkpoint leaves the sandbox stopped with its ima
 
   // The sandbox's exit after the checkpoint is not an exit.
   REQUIRE(WaitGone(monitor));
-  std::this_thread::sleep_for(milliseconds(300));
+  f.SettleExits();
+  f.DrainQueue("sb-1");  // after the exit's handling
   CHECK(f.Phase("sb-1") == phase::kStopped);
   CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", reason::kProcessExited));
   f.CheckVocabulary();
@@ -733,13 +745,15 @@ TEST_CASE("Stop: returns before the reap and the release waits for the monitor t
   REQUIRE(WriteFileAtomic(f.layout.sandbox_dir(rid) + "/monitor.pid",
                           std::to_string(reaping.pid()) + "\n", 0600)
               .ok());
-  std::this_thread::sleep_for(milliseconds(100));  // past its chdir and exec
+  // Until it has exec'd, its argv and cwd are still the test's.
+  REQUIRE(Eventually([&] { return IsMonitorOf(reaping.pid(), f.layout.sandbox_dir(rid)); }));
   f.ScriptCheckpointOk(/*kill_sandbox=*/false);
   REQUIRE(f.M().Stop("sb-1", "").ok());
   CHECK(f.Phase("sb-1") == phase::kStopped);
 
-  // The monitor could still write an exit record: nothing is released yet.
-  std::this_thread::sleep_for(milliseconds(300));
+  // The monitor could still write an exit record: the release waits for it
+  // to end, and nothing is released yet.
+  REQUIRE(Eventually([&] { return Fixture::SomeoneWaitsFor(reaping.pid()); }));
   CHECK_FALSE(f.runner.SawForceDelete(rid));
   CHECK(f.mounter.mounts().count(f.layout.rootfs(rid)) == 1);
 
@@ -1048,7 +1062,11 @@ TEST_CASE("Delete: a running sandbox is torn down and its exit is not reported",
   CHECK(f.mounter.mounts().empty());
   CHECK_FALSE(fs::exists(f.layout.sandbox_dir(rid)));
   CHECK(f.log->HasDeleted("sb-1"));
-  std::this_thread::sleep_for(milliseconds(200));
+  // Its exit has been reported and queued; a new sandbox of the same id
+  // queues behind it, so once that runs the report has been handled.
+  f.SettleExits();
+  REQUIRE(m.Create(f.Req("sb-1", "alpha")).ok());
+  REQUIRE(f.WaitPhase("sb-1", phase::kRunning));
   CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", reason::kProcessExited));
   f.CheckVocabulary();
 }
@@ -1068,26 +1086,24 @@ TEST_CASE("Idle suspend: an idle sandbox is checkpointed but a busy one is not",
     return dir + "/cpuacct.usage";
   };
   WriteAll(cpu_file(idle), "1000000\n");
-  std::atomic<bool> stop{false};
-  std::thread spinner([&] {
-    // 100 ms of CPU every 50 ms: far above 5% of a core.
-    // No Catch assertions on this thread; replaced atomically by rename.
-    const std::string file = cpu_file(busy);
-    for (uint64_t ns = 0; !stop; ns += 100000000) {
-      std::ofstream(file + ".tmp") << ns << "\n";
-      std::rename((file + ".tmp").c_str(), file.c_str());
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  });
+  uint64_t busy_ns = 0;
+  // Every tick the busy one has used 100 ms of CPU: far above 5% of a core.
+  auto tick = [&] {
+    busy_ns += 100000000;
+    WriteAll(cpu_file(busy), std::to_string(busy_ns) + "\n");
+    return f.ticker.Tick();
+  };
   f.ScriptCheckpointOk(/*kill_sandbox=*/true);
   m.StartIdleSuspend();
 
-  bool suspended = f.WaitPhase("sb-1", phase::kStopped, std::chrono::seconds(15));
+  // Seen at 0.5 s, idle since; idle for 1 s at 1.5 s.
+  for (int i = 0; i < 3; ++i) REQUIRE(tick());
+  REQUIRE(f.WaitPhase("sb-1", phase::kStopped));
   // Two more ticks: the busy one had every chance to be (wrongly) suspended.
-  std::this_thread::sleep_for(milliseconds(1200));
-  stop = true;
-  spinner.join();
-  REQUIRE(suspended);
+  REQUIRE(tick());
+  REQUIRE(tick());
+  f.DrainQueue("sb-2");  // a suspend queued by those ticks has run
+  f.DrainQueue("sb-3");
   auto rec = f.Rec("sb-1");
   CHECK(rec.reason == reason::kCheckpointed);
   CHECK_THAT(rec.message, Catch::StartsWith("Suspended by the driver after 1 s without CPU use") &&
@@ -1113,7 +1129,9 @@ TEST_CASE("Idle suspend is off by default", "[manager]") {
   WriteAll(dir + "/cpuacct.usage", "1\n");
   f.ScriptCheckpointOk(/*kill_sandbox=*/true);
   m.StartIdleSuspend();
-  std::this_thread::sleep_for(milliseconds(1200));
+  REQUIRE(m.Shutdown());  // joins the idle loop, had one been started
+  // A started loop waits for its first tick before anything else.
+  CHECK(f.ticker.waits() == 0);
   CHECK(f.Phase("sb-1") == phase::kRunning);
   CHECK(f.runner.CountOf("checkpoint") == 0);
   f.CheckVocabulary();
@@ -1294,7 +1312,9 @@ TEST_CASE("Recover: a launch still running after the restart is waited for", "[m
   // Not listed yet; then runsc reports it running.
   f.runner.Script("state",
                   FakeRunner::Ok(HookedRunner::StateJson(r.runsc_id, "running", sandbox.pid())));
-  std::this_thread::sleep_for(milliseconds(50));  // let sh start
+  // Until it has exec'd, its argv and cwd are still the test's.
+  REQUIRE(Eventually(
+      [&] { return IsMonitorOf(monitor.pid(), f.layout.sandbox_dir(r.runsc_id)); }));
   REQUIRE(f.M().Recover().ok());
   auto rec = f.Rec("sb-1");
   CHECK(rec.phase == phase::kRunning);
@@ -1623,13 +1643,13 @@ TEST_CASE("Every snapshot of a full lifecycle uses the condition vocabulary", "[
   REQUIRE(f.WaitPhase("sb-2", phase::kFailed));
   REQUIRE(m.Delete("sb-2", "").value());
 
-  std::set<std::string> phases;
+  std::set<SandboxPhase> phases;
   for (const auto& e : f.log->entries()) {
-    if (e.event.kind == Kind::kSandbox) phases.insert(e.phase);
+    if (e.event.kind == Kind::kSandbox && e.phase) phases.insert(*e.phase);
   }
-  for (const char* p : {phase::kProvisioning, phase::kRunning, phase::kStopping, phase::kStopped,
+  for (SandboxPhase p : {phase::kProvisioning, phase::kRunning, phase::kStopping, phase::kStopped,
                         phase::kStarting, phase::kExited, phase::kFailed, phase::kDeleting}) {
-    INFO(p);
+    INFO(PhaseName(p));
     CHECK(phases.count(p) == 1);
   }
   CHECK(f.log->HasDeleted("sb-1"));
@@ -1667,7 +1687,8 @@ TEST_CASE("Delete during provisioning is not overwritten by the launch in flight
     if (e.event.kind != Kind::kSandbox) continue;
     deleting_seen |= e.phase == phase::kDeleting;
     if (deleting_seen) {
-      INFO("a snapshot published after `deleting` was stored in phase " << e.phase);
+      INFO("a snapshot published after `deleting` was stored in phase "
+           << (e.phase ? PhaseName(*e.phase) : "(none)"));
       CHECK(e.phase == phase::kDeleting);
       CHECK(e.event.sandbox.status.deleting);
     }

@@ -24,7 +24,7 @@ struct Fixture {
   void Follow(const std::vector<SandboxSnapshot>& existing = {}) {
     metrics.Follow(bus.Subscribe(), existing);
   }
-  void Publish(const std::string& id, const std::string& phase, const std::string& why = "") {
+  void Publish(const std::string& id, SandboxPhase phase, const std::string& why = "") {
     SandboxRecord r;
     r.id = id;
     r.name = "name-" + id;

@@ -207,9 +207,9 @@ TEST_CASE("GatewayCallbackAddress asks for a listener on the bridge only when sa
   c.gateway.endpoint = "https://gateway.example.com:8443";
   CHECK(address().empty());
   c.gateway.endpoint = "http://host.openshell.internal:8080";
-  c.network.mode = "none";
+  c.network.mode = NetworkMode::kNone;
   CHECK(address().empty());
-  c.network.mode = "sandbox";
+  c.network.mode = NetworkMode::kSandbox;
   c.network.subnet = "10.7.0.0/33";
   CHECK_FALSE(GatewayCallbackAddress(c).ok());
 }
@@ -219,9 +219,9 @@ TEST_CASE("NetworkEnabled and options from config", "[network]") {
   CHECK_FALSE(NetworkEnabled(c));
   c.gateway.endpoint = "http://host.openshell.internal:8080";
   CHECK(NetworkEnabled(c));
-  c.network.mode = "none";
+  c.network.mode = NetworkMode::kNone;
   CHECK_FALSE(NetworkEnabled(c));
-  c.network.mode = "sandbox";
+  c.network.mode = NetworkMode::kSandbox;
   c.gateway.endpoint = "";
   CHECK(NetworkEnabled(c));
 

@@ -15,7 +15,7 @@ const std::vector<std::string> kGatewayTransient = {
     "ReconcilerError", "DependenciesNotReady", "SupervisorNotConnected", "Starting",
     "ContainerStarting", "ContainerCreated", "HealthCheckStarting", "InspectFailed"};
 
-const std::vector<std::string> kAllPhases = {phase::kProvisioning, phase::kRunning,
+const std::vector<SandboxPhase> kAllPhases = {phase::kProvisioning, phase::kRunning,
                                              phase::kExited, phase::kFailed, phase::kDeleting};
 
 // Reasons a record may carry, ours and odd ones.
@@ -34,7 +34,7 @@ const std::vector<std::string> kRecordReasons = {
     "SomethingUnexpected",
 };
 
-SandboxRecord Record(const std::string& ph, const std::string& why) {
+SandboxRecord Record(SandboxPhase ph, const std::string& why) {
   SandboxRecord r;
   r.id = "sb-0001";
   r.name = "My-Sandbox_Name.1";
@@ -113,7 +113,7 @@ TEST_CASE("condition vocabulary: Ready=False is terminal only in exited and fail
           "[status][vocabulary]") {
   for (const auto& ph : kAllPhases) {
     for (const auto& why : kRecordReasons) {
-      INFO("phase=" << ph << " reason=" << why);
+      INFO("phase=" << PhaseName(ph) << " reason=" << why);
       SandboxSnapshot s = SnapshotOf(Record(ph, why));
       const Condition* ready = FindCondition(s, "Ready");
       REQUIRE(ready != nullptr);
@@ -131,9 +131,9 @@ TEST_CASE("condition vocabulary: Ready=False is terminal only in exited and fail
 
 TEST_CASE("condition vocabulary: coming-up phases are transient whatever the stored reason",
           "[status][vocabulary]") {
-  for (const auto& ph : {std::string(phase::kProvisioning), std::string(phase::kDeleting)}) {
+  for (const auto& ph : {phase::kProvisioning, phase::kDeleting}) {
     for (const auto& why : kRecordReasons) {
-      INFO("phase=" << ph << " reason=" << why);
+      INFO("phase=" << PhaseName(ph) << " reason=" << why);
       // Kept: FindCondition points into it.
       const SandboxSnapshot snap = SnapshotOf(Record(ph, why));
       const Condition* ready = FindCondition(snap, "Ready");
@@ -146,10 +146,10 @@ TEST_CASE("condition vocabulary: coming-up phases are transient whatever the sto
 
 TEST_CASE("condition vocabulary holds for the checkpoint phases too",
           "[status][vocabulary][checkpoint]") {
-  for (const auto& ph : {std::string(phase::kStopping), std::string(phase::kStarting),
-                         std::string(phase::kStopped)}) {
+  for (const auto& ph : {phase::kStopping, phase::kStarting,
+                         phase::kStopped}) {
     for (const auto& why : kRecordReasons) {
-      INFO("phase=" << ph << " reason=" << why);
+      INFO("phase=" << PhaseName(ph) << " reason=" << why);
       SandboxSnapshot s = SnapshotOf(Record(ph, why));
       REQUIRE(!s.status.conditions.empty());
       for (const auto& c : s.status.conditions) {
@@ -185,8 +185,8 @@ TEST_CASE("running is Ready=True BackendReady", "[status][vocabulary]") {
 }
 
 TEST_CASE("exited and failed are terminal with the record's reason", "[status][vocabulary]") {
-  for (const auto& ph : {std::string(phase::kExited), std::string(phase::kFailed)}) {
-    INFO("phase=" << ph);
+  for (const auto& ph : {phase::kExited, phase::kFailed}) {
+    INFO("phase=" << PhaseName(ph));
     SandboxSnapshot s = SnapshotOf(Record(ph, reason::kProcessExited));
     const Condition* ready = FindCondition(s, "Ready");
     REQUIRE(ready != nullptr);
@@ -207,7 +207,7 @@ TEST_CASE("exited and failed are terminal with the record's reason", "[status][v
 
 TEST_CASE("deleting sets status.deleting and nothing else does", "[status][vocabulary]") {
   for (const auto& ph : kAllPhases) {
-    INFO("phase=" << ph);
+    INFO("phase=" << PhaseName(ph));
     SandboxSnapshot s = SnapshotOf(Record(ph, ""));
     CHECK(s.status.deleting == (ph == phase::kDeleting));
   }
@@ -215,7 +215,7 @@ TEST_CASE("deleting sets status.deleting and nothing else does", "[status][vocab
 
 TEST_CASE("the snapshot echoes identity exactly", "[status]") {
   for (const auto& ph : kAllPhases) {
-    INFO("phase=" << ph);
+    INFO("phase=" << PhaseName(ph));
     SandboxRecord r = Record(ph, reason::kStarting);
     SandboxSnapshot s = SnapshotOf(r);
     CHECK(s.id == r.id);

@@ -26,7 +26,7 @@ struct StringMaker<osgv::SandboxRecord> {
     out << "{id=" << r.id << " name=" << r.name
         << " namespace=" << r.namespace_name << " workspace=" << r.workspace
         << " runsc_id=" << r.runsc_id << " image_ref=" << r.image_ref
-        << " image_digest=" << r.image_digest << " phase=" << r.phase
+        << " image_digest=" << r.image_digest << " phase=" << osgv::PhaseName(r.phase)
         << " reason=" << r.reason << " message=" << r.message << " exit_code="
         << (r.exit_code ? std::to_string(*r.exit_code) : "unset")
         << " spec_json=" << r.spec_json << " created=" << r.created_at_ms
@@ -55,7 +55,7 @@ SandboxRecord MakeRecord(int n) {
   r.runsc_id = "osgv-" + tag + std::string(32 - tag.size(), 'a');
   r.image_ref = "oci:/images/base:" + tag;
   r.image_digest = "sha256:" + std::string(64, 'c');
-  r.phase = "Running";
+  r.phase = phase::kRunning;
   r.reason = "Started";
   r.message = "message " + tag;
   r.exit_code = 137;
@@ -295,7 +295,7 @@ TEST_CASE("state store survives closing and reopening", "[state_store]") {
       written.push_back(MakeRecord(n));
       RequireOk(store->Insert(written.back()));
     }
-    written[2].phase = "Exited";
+    written[2].phase = phase::kExited;
     written[2].generation += 1;
     RequireOk(store->Update(written[2]));
     RequireOk(store->Delete(written[4].id));
@@ -479,7 +479,7 @@ TEST_CASE("state store keeps an intent update whose process was killed right aft
   const std::string path = dir / "state.db";
   SandboxRecord r = MakeRecord(1);
   { RequireOk(OpenStore(path)->Insert(r)); }
-  r.phase = "stopping";
+  r.phase = phase::kStopping;
   r.generation += 1;
   WriteInChildThenDie(
       path,
@@ -489,10 +489,10 @@ TEST_CASE("state store keeps an intent update whose process was killed right aft
   auto store = OpenStore(path);
   CHECK(GetExisting(*store, r.id) == r);
   // The connection went back to full durability for what follows.
-  r.phase = "stopped";
+  r.phase = phase::kStopped;
   r.generation += 1;
   RequireOk(store->Update(r, StateStore::Durability::kProcessCrash));
-  r.phase = "running";
+  r.phase = phase::kRunning;
   r.generation += 1;
   RequireOk(store->Update(r));
   CHECK(GetExisting(*store, r.id) == r);
@@ -522,6 +522,44 @@ TEST_CASE("state store serves several threads at once", "[state_store]") {
   absl::StatusOr<std::vector<SandboxRecord>> all = store->List();
   REQUIRE(all.ok());
   CHECK(all->size() == kThreads * kPerThread);
+}
+
+// The phase column keeps the text earlier drivers wrote: a state dir they
+// left loads phase by phase, and what this driver writes reads the same.
+TEST_CASE("state store reads and writes the phase spellings of earlier drivers",
+          "[state_store]") {
+  const std::vector<std::pair<std::string, SandboxPhase>> spellings = {
+      {"provisioning", phase::kProvisioning}, {"running", phase::kRunning},
+      {"exited", phase::kExited},             {"failed", phase::kFailed},
+      {"deleting", phase::kDeleting},         {"stopping", phase::kStopping},
+      {"stopped", phase::kStopped},           {"starting", phase::kStarting}};
+  TempDir dir;
+  const std::string path = dir / "state.db";
+  SandboxRecord r = MakeRecord(1);
+  { RequireOk(OpenStore(path)->Insert(r)); }
+  for (const auto& [text, ph] : spellings) {
+    INFO(text);
+    // As an earlier driver stored it.
+    RawQuery(path, "UPDATE sandboxes SET phase = '" + text + "' WHERE id = '" + r.id + "'");
+    auto store = OpenStore(path);
+    auto got = store->Get(r.id);
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->phase == ph);
+    // And as this one stores it.
+    SandboxRecord next = **got;
+    next.generation += 1;
+    RequireOk(store->Update(next));
+    store.reset();
+    CHECK(RawQuery(path, "SELECT phase FROM sandboxes WHERE id = '" + r.id + "'") == text);
+  }
+  // A phase no driver of ours wrote loads, as unknown, rather than failing
+  // the whole state dir.
+  RawQuery(path, "UPDATE sandboxes SET phase = 'hibernating' WHERE id = '" + r.id + "'");
+  auto got = OpenStore(path)->Get(r.id);
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK((*got)->phase == SandboxPhase::kUnknown);
 }
 
 }  // namespace

@@ -370,7 +370,7 @@ TEST_CASE("image must be present and plain text", "[validation]") {
   pull.spec.tmpl.driver_config_json = R"({"pull_policy": "always"})";
   absl::StatusOr<ValidatedSandbox> pulled = ValidateSandboxRequest(pull, GoodConfig());
   REQUIRE(pulled.ok());
-  CHECK(pulled->driver_config.pull_policy == "always");
+  CHECK(pulled->driver_config.pull_policy == PullPolicy::kAlways);
 
   Config config = GoodConfig();
   config.default_image = "bad image";
@@ -552,7 +552,7 @@ TEST_CASE("a sandbox is networked when the driver is and it does not opt out", "
   CHECK(networked(""));
   CHECK(networked(R"({"network_mode": "sandbox"})"));
   CHECK_FALSE(networked(R"({"network_mode": "none"})"));
-  config.network.mode = "none";
+  config.network.mode = NetworkMode::kNone;
   CHECK_FALSE(networked(""));
 }
 

@@ -106,7 +106,7 @@ absl::StatusOr<Config> RunConfig(const RunOptions& options, const std::string& s
     config = *loaded;
   }
   config.state_dir = state_dir;
-  config.network.mode = options.network;
+  config.network.mode = ParseNetworkMode(options.network).value_or(NetworkMode::kNone);
   // The operator named this image on the command line: let the sandbox
   // (validated like any request) use it, in memory only. Without --image
   // it is the busybox image built under the default image cache.

@@ -201,7 +201,7 @@ absl::StatusOr<PreparedImage> ImageStore::Prepare(const std::string& reference,
 }
 
 absl::StatusOr<ImageStore::Located> ImageStore::Locate(const ImageReference& ref,
-                                                       const std::string& policy,
+                                                       PullPolicy policy,
                                                        const ImageProgressFn& progress) {
   if (ref.is_registry()) return LocateInRegistryLayout(ref, policy, progress);
   OciLayout layout(ref.layout_dir);
@@ -231,7 +231,7 @@ absl::StatusOr<ImageStore::Located> ImageStore::FindPulled(const std::string& na
 }
 
 absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
-    const ImageReference& ref, const std::string& policy, const ImageProgressFn& progress) {
+    const ImageReference& ref, PullPolicy policy, const ImageProgressFn& progress) {
   const std::string name = ref.Canonical();
   const std::string context = absl::StrCat("image '", name, "'");
   std::error_code ec;
@@ -244,13 +244,13 @@ absl::StatusOr<ImageStore::Located> ImageStore::LocateInRegistryLayout(
   const uint64_t seen = slot->pulls;
   std::lock_guard<std::mutex> pulling(slot->mu);
   const bool fresh = slot->pulls != seen;
-  if (policy != "always" || !ref.digest.empty() || fresh) {
+  if (policy != PullPolicy::kAlways || !ref.digest.empty() || fresh) {
     absl::StatusOr<Located> present = FindPulled(name);
     if (present.ok()) {
       if (observer_) observer_->OnCacheHit();
       return present;
     }
-    if (policy == "never") {
+    if (policy == PullPolicy::kNever) {
       return absl::FailedPreconditionError(absl::StrCat(
           context, ": not in the image store and the pull policy is never (",
           present.status().message(), ")"));

@@ -32,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "capabilities/image_reference.h"
+#include "capabilities/pull_policy.h"
 #include "lifecycle/image/image_observer.h"
 #include "lifecycle/image/skopeo.h"
 
@@ -69,7 +70,7 @@ struct PrepareOptions {
   // store with no network; always asks the registry again (a tag may have
   // moved); never fails unless present. A digest reference that is present
   // is never pulled again, whatever the policy: its content cannot change.
-  std::string pull_policy = "if-not-present";
+  PullPolicy pull_policy = PullPolicy::kIfNotPresent;
   // The manifest digest the sandbox ran on before (its record): used
   // straight from the cache when there, else pulled by that digest, so a
   // moved tag never changes a sandbox's files underneath it.
@@ -113,10 +114,10 @@ class ImageStore {
     std::atomic<uint64_t> pulls{0};
   };
 
-  absl::StatusOr<Located> Locate(const ImageReference& ref, const std::string& policy,
+  absl::StatusOr<Located> Locate(const ImageReference& ref, PullPolicy policy,
                                  const ImageProgressFn& progress);
   absl::StatusOr<Located> LocateInRegistryLayout(const ImageReference& ref,
-                                                 const std::string& policy,
+                                                 PullPolicy policy,
                                                  const ImageProgressFn& progress);
   // The reference's manifest in the blob store, under the shared lock.
   absl::StatusOr<Located> FindPulled(const std::string& name);

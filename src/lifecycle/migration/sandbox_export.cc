@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 absl::StatusOr<SandboxArchiveManifest> ManifestForExport(const SandboxRecord& record) {
   if (record.phase != phase::kStopped) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "sandbox '", record.id, "' (", record.name, ") is ", record.phase,
+        "sandbox '", record.id, "' (", record.name, ") is ", PhaseName(record.phase),
         ", not stopped: stop it first (StopSandbox, or ctl stop ", record.id, ")"));
   }
   SandboxArchiveManifest m;
@@ -122,7 +122,7 @@ absl::StatusOr<ExportResult> ExportRecord(StateStore* store, const StateLayout& 
       (*now)->phase != phase::kStopped) {
     return absl::AbortedError(absl::StrCat(
         "it changed while it was being exported (now ",
-        now->has_value() ? (*now)->phase : std::string("deleted"),
+        now->has_value() ? PhaseName((*now)->phase) : "deleted",
         "); export it again while it is stopped"));
   }
   struct stat st;

@@ -59,7 +59,7 @@ absl::Status CheckNoConflict(StateStore* store, const SandboxRecord& r) {
     if (other.id == r.id) {
       return absl::AlreadyExistsError(absl::StrCat(
           "sandbox.id: a sandbox with id '", r.id, "' already exists in this state dir (as ",
-          other.runsc_id, ", phase ", other.phase, ")"));
+          other.runsc_id, ", phase ", PhaseName(other.phase), ")"));
     }
     if (other.workspace == r.workspace && other.name == r.name) {
       return absl::AlreadyExistsError(absl::StrCat(

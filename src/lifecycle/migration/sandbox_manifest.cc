@@ -48,7 +48,7 @@ std::string SandboxManifestToJson(const SandboxArchiveManifest& m) {
                  {"name", r.name},
                  {"namespace", r.namespace_name},
                  {"workspace", r.workspace},
-                 {"phase", r.phase},
+                 {"phase", PhaseName(r.phase)},
                  {"reason", r.reason},
                  {"message", r.message},
                  {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
@@ -128,7 +128,7 @@ absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string
     r.name = rec.at("name").get<std::string>();
     r.namespace_name = rec.value("namespace", "");
     r.workspace = rec.value("workspace", "");
-    r.phase = rec.at("phase").get<std::string>();
+    r.phase = PhaseOrUnknown(rec.at("phase").get<std::string>());
     r.reason = rec.value("reason", "");
     r.message = rec.value("message", "");
     if (rec.contains("exit_code") && !rec["exit_code"].is_null()) {
@@ -156,8 +156,8 @@ absl::StatusOr<SandboxArchiveManifest> SandboxManifestFromJson(const std::string
   }
   if (r.phase != phase::kStopped) {
     return absl::InvalidArgumentError(absl::StrCat(
-        kSandboxArchiveManifestName, ": sandbox '", r.id, "' was archived in phase ", r.phase,
-        "; only stopped sandboxes are"));
+        kSandboxArchiveManifestName, ": sandbox '", r.id, "' was archived in phase ",
+        PhaseName(r.phase), "; only stopped sandboxes are"));
   }
   if (m.checkpoint) {
     if (m.checkpoint->files.empty()) {

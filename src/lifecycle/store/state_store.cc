@@ -191,7 +191,7 @@ absl::StatusOr<bool> RowExists(sqlite3* db, absl::string_view sql,
 absl::Status BindRecord(Statement& stmt, const SandboxRecord& r) {
   if (absl::Status s = stmt.BindTexts(
           {r.id, r.name, r.namespace_name, r.workspace, r.runsc_id,
-           r.image_ref, r.image_digest, r.phase, r.reason, r.message});
+           r.image_ref, r.image_digest, PhaseName(r.phase), r.reason, r.message});
       !s.ok()) {
     return s;
   }
@@ -234,7 +234,7 @@ SandboxRecord ReadRecord(sqlite3_stmt* stmt) {
   r.runsc_id = ColumnText(stmt, 4);
   r.image_ref = ColumnText(stmt, 5);
   r.image_digest = ColumnText(stmt, 6);
-  r.phase = ColumnText(stmt, 7);
+  r.phase = PhaseOrUnknown(ColumnText(stmt, 7));
   r.reason = ColumnText(stmt, 8);
   r.message = ColumnText(stmt, 9);
   if (sqlite3_column_type(stmt, 10) != SQLITE_NULL) {

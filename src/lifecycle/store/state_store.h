@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "openshell_gvisor/sandbox_phase.h"
 
 struct sqlite3;
 
@@ -25,7 +26,7 @@ struct SandboxRecord {
   std::string runsc_id;        // fixed-length "osgv-<32 hex>", host-unique
   std::string image_ref;
   std::string image_digest;    // resolved manifest digest ("" until pulled)
-  std::string phase;           // lifecycle phase name (sandbox_state.h)
+  SandboxPhase phase = SandboxPhase::kProvisioning;  // stored as PhaseName
   std::string reason;          // condition reason for the phase
   std::string message;
   std::optional<int> exit_code;
