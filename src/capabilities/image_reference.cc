@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "capabilities/name_rules.h"
 #include "capabilities/quantity.h"
 
 namespace osgv {
@@ -29,8 +30,6 @@ absl::Status Invalid(const std::string& ref, absl::string_view why) {
   return absl::InvalidArgumentError(
       absl::StrCat("invalid image reference ", QuoteForMessage(ref), ": ", why));
 }
-
-bool IsLowerAlnum(char c) { return absl::ascii_islower(c) || absl::ascii_isdigit(c); }
 
 // [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*
 bool IsPathComponent(absl::string_view s) {

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "capabilities/generation_validation.h"
 #include "capabilities/image_reference.h"
+#include "capabilities/name_rules.h"
 #include "capabilities/quantity.h"
 #include "nlohmann/json.hpp"
 
@@ -32,10 +33,6 @@ constexpr absl::string_view kTemplate = "sandbox.spec.template";
 constexpr absl::string_view kResources = "sandbox.spec.template.resources";
 constexpr absl::string_view kPlatformConfig = "sandbox.spec.template.platform_config";
 constexpr absl::string_view kDriverConfig = "sandbox.spec.template.driver_config";
-
-constexpr size_t kMaxIdLength = 128;
-constexpr size_t kMaxLabelLength = 63;
-constexpr size_t kMaxSubdomainLength = 253;
 
 // What execve accepts, in Linux and in gVisor's sentry alike: each argument
 // and each "KEY=value" at most MAX_ARG_STRLEN (32 pages, NUL included), and
@@ -82,37 +79,8 @@ std::string EntryPath(absl::string_view map_path, absl::string_view key) {
   return absl::StrCat(map_path, "[", QuoteForMessage(key, '"'), "]");
 }
 
-bool IsAsciiAlnum(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c));
-}
-
-bool IsLowerAlnum(char c) {
-  return absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
-         (c >= 'a' && c <= 'z');
-}
-
 bool HasNul(absl::string_view text) {
   return text.find('\0') != absl::string_view::npos;
-}
-
-// "a.b.c", each part a DNS-1123 label.
-bool IsDns1123Subdomain(absl::string_view s) {
-  if (s.empty() || s.size() > kMaxSubdomainLength) return false;
-  for (absl::string_view part : absl::StrSplit(s, '.')) {
-    if (!IsDns1123Label(std::string(part))) return false;
-  }
-  return true;
-}
-
-// Kubernetes' "qualified name" and label value charset:
-// [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?
-bool IsQualifiedName(absl::string_view s) {
-  if (s.empty() || s.size() > kMaxLabelLength) return false;
-  if (!IsAsciiAlnum(s.front()) || !IsAsciiAlnum(s.back())) return false;
-  for (char c : s) {
-    if (!IsAsciiAlnum(c) && c != '-' && c != '_' && c != '.') return false;
-  }
-  return true;
 }
 
 // ---- identity --------------------------------------------------------------
@@ -468,64 +436,6 @@ OciLayoutPolicy OciLayoutPolicyFor(const Config& config) {
   policy.forbidden.push_back(config.state_dir);
   if (!config.checkpoint_dir.empty()) policy.forbidden.push_back(config.checkpoint_dir);
   return policy;
-}
-
-bool IsDns1123Label(const std::string& s) {
-  if (s.empty() || s.size() > kMaxLabelLength) return false;
-  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
-  for (char c : s) {
-    if (!IsLowerAlnum(c) && c != '-') return false;
-  }
-  return true;
-}
-
-bool IsSandboxId(const std::string& id) {
-  bool ok = !id.empty() && id.size() <= kMaxIdLength && IsAsciiAlnum(id[0]);
-  for (char c : id) {
-    ok = ok && (IsAsciiAlnum(c) || c == '.' || c == '_' || c == '-');
-  }
-  return ok;
-}
-
-bool IsPosixEnvName(const std::string& s) {
-  if (s.empty() || absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) {
-    return false;
-  }
-  for (char c : s) {
-    if (!IsAsciiAlnum(c) && c != '_') return false;
-  }
-  return true;
-}
-
-absl::Status ValidateLabelKey(const std::string& key) {
-  absl::string_view name = key;
-  size_t slash = name.find('/');
-  if (slash != absl::string_view::npos) {
-    absl::string_view prefix = name.substr(0, slash);
-    name.remove_prefix(slash + 1);
-    if (!IsDns1123Subdomain(prefix)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "key prefix ", QuoteForMessage(prefix),
-          " must be a DNS-1123 subdomain: at most 253 characters of a-z, "
-          "0-9, '-' and '.', each dot-separated part starting and ending "
-          "with a letter or digit"));
-    }
-  }
-  if (!IsQualifiedName(name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "key name ", QuoteForMessage(name),
-        " must be 1 to 63 characters of A-Z, a-z, 0-9, '-', '_' and '.', "
-        "starting and ending with a letter or digit"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateLabelValue(const std::string& value) {
-  if (value.empty() || IsQualifiedName(value)) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "value ", QuoteForMessage(value),
-      " must be empty or at most 63 characters of A-Z, a-z, 0-9, '-', '_' "
-      "and '.', starting and ending with a letter or digit"));
 }
 
 absl::StatusOr<DriverConfigOptions> ParseDriverConfig(const std::string& json) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "capabilities/name_rules.h"
 #include "capabilities/config.h"
 #include "capabilities/image_reference.h"
 #include "openshell_gvisor/sandbox.h"
@@ -42,14 +43,6 @@ absl::StatusOr<ValidatedSandbox> ValidateSandboxRequest(
 // state_dir or checkpoint_dir. The image store re-applies it at use.
 OciLayoutPolicy OciLayoutPolicyFor(const Config& config);
 
-// Individual rules, exposed for reuse and tests.
-bool IsDns1123Label(const std::string& s);
-// What sandbox.id may be: 1 to 128 of A-Z a-z 0-9 . _ -, starting with a
-// letter or digit (it names directories and runsc containers).
-bool IsSandboxId(const std::string& id);
-bool IsPosixEnvName(const std::string& s);
-absl::Status ValidateLabelKey(const std::string& key);
-absl::Status ValidateLabelValue(const std::string& value);
 absl::StatusOr<DriverConfigOptions> ParseDriverConfig(const std::string& json);
 
 }  // namespace osgv

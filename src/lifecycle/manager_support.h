@@ -7,25 +7,20 @@
 #include <cstdint>
 #include <string>
 
-#include "absl/strings/str_cat.h"
+#include "lifecycle/sandbox_status.h"
+#include "lifecycle/wall_clock.h"
 
 namespace osgv::manager_support {
 
 using Clock = std::chrono::steady_clock;
 
 // Wall-clock time as records and events store it.
-inline int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+inline int64_t NowMs() { return UnixNowMs(); }
 
 inline int64_t MsSince(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-inline std::string MiB(uint64_t bytes) {
-  return absl::StrCat(absl::SixDigits(static_cast<double>(bytes) / (1 << 20)), " MiB");
-}
+inline std::string MiB(uint64_t bytes) { return DescribeMiB(bytes); }
 
 }  // namespace osgv::manager_support

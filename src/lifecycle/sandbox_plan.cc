@@ -60,7 +60,7 @@ LegacyPlan PlanLegacySandbox(const absl::StatusOr<SandboxRequest>& request,
 std::string EncodePlan(const SandboxPlan& p) {
   return json{{"version", kPlanVersion},
               {"image", p.image},
-              {"pull_policy", p.pull_policy},
+              {"pull_policy", PullPolicyName(p.pull_policy)},
               {"networked", p.networked},
               {"memory_limit_bytes", p.memory_limit_bytes},
               {"cpu_limit_millis", p.cpu_limit_millis},
@@ -82,7 +82,11 @@ absl::StatusOr<SandboxPlan> DecodePlan(const std::string& text) {
     }
     SandboxPlan p;
     p.image = j.at("image").get<std::string>();
-    p.pull_policy = j.value("pull_policy", "");
+    // Stored in the config file's spelling (PullPolicyName).
+    const std::string pull = j.value("pull_policy", std::string(PullPolicyName(p.pull_policy)));
+    auto policy = ParsePullPolicy(pull);
+    if (!policy) return absl::DataLossError(absl::StrCat("stored plan: unknown pull_policy '", pull, "'"));
+    p.pull_policy = *policy;
     p.networked = j.value("networked", false);
     p.memory_limit_bytes = j.value("memory_limit_bytes", uint64_t{0});
     p.cpu_limit_millis = j.value("cpu_limit_millis", uint64_t{0});

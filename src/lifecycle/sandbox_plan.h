@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "capabilities/config.h"
+#include "capabilities/pull_policy.h"
 #include "openshell_gvisor/sandbox.h"
 
 namespace osgv {
@@ -31,7 +32,7 @@ struct SandboxPlan {
   // default_image.
   std::string image;
   // The request's driver_config.pull_policy, else images.pull_policy.
-  std::string pull_policy;
+  PullPolicy pull_policy = PullPolicy::kIfNotPresent;
   // Its own netns on the driver's bridge (network.mode sandbox, not
   // refused by driver_config.network_mode); false = loopback only.
   bool networked = false;

@@ -50,7 +50,7 @@ TEST_CASE("Plan: a driver started with another network.mode starts a sandbox as 
   Fixture f;
   // Created by a networked driver; this one runs with network.mode none.
   Config networked = f.config;
-  networked.network.mode = "sandbox";
+  networked.network.mode = NetworkMode::kSandbox;
   auto r = f.Prefill("sb-1", "alpha", phase::kStopped, reason::kStoppedWithoutMemory);
   r.plan_json = EncodePlan(*PlanSandbox(f.Req("sb-1", "alpha"), networked));
   REQUIRE(f.store->Update(r).ok());

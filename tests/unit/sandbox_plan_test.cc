@@ -21,11 +21,11 @@ SandboxRequest Request() {
 
 Config NetworkedConfig() {
   Config c;
-  c.network.mode = "sandbox";
+  c.network.mode = NetworkMode::kSandbox;
   c.sandbox.memory_limit_bytes = 1ULL << 30;
   c.sandbox.cpu_limit_millis = 2000;
   c.sandbox.pids_limit = 4096;
-  c.images.pull_policy = "always";
+  c.images.pull_policy = PullPolicy::kAlways;
   return c;
 }
 
@@ -33,7 +33,7 @@ TEST_CASE("plan: the configuration's defaults when the request names none", "[sa
   auto plan = PlanSandbox(Request(), NetworkedConfig());
   REQUIRE(plan.ok());
   CHECK(plan->image == "ghcr.io/example/agent:1");
-  CHECK(plan->pull_policy == "always");
+  CHECK(plan->pull_policy == PullPolicy::kAlways);
   CHECK(plan->networked);
   CHECK(plan->memory_limit_bytes == 1ULL << 30);
   CHECK(plan->cpu_limit_millis == 2000);
@@ -53,7 +53,7 @@ TEST_CASE("plan: the request's resources and driver_config win", "[sandbox_plan]
   CHECK(plan->memory_limit_bytes == 256ULL << 20);
   CHECK(plan->cpu_limit_millis == 500);
   CHECK(plan->pids_limit == 512);
-  CHECK(plan->pull_policy == "never");
+  CHECK(plan->pull_policy == PullPolicy::kNever);
 }
 
 TEST_CASE("plan: an empty image is the driver's default_image", "[sandbox_plan]") {
@@ -95,7 +95,7 @@ TEST_CASE("plan: the stored form round-trips and refuses what this driver did no
           "[sandbox_plan]") {
   SandboxPlan p;
   p.image = "oci:/srv/images:agent";
-  p.pull_policy = "if-not-present";
+  p.pull_policy = PullPolicy::kAlways;  // not the default, so the round trip shows it
   p.networked = true;
   p.memory_limit_bytes = 5'000'000'000ULL;  // beyond 32 bits
   p.cpu_limit_millis = 1500;
@@ -108,7 +108,8 @@ TEST_CASE("plan: the stored form round-trips and refuses what this driver did no
 
   for (const std::string bad : {"", "[]", "not json", R"({"image": "x"})",
                                 R"({"version": 2, "image": "x"})",
-                                R"({"version": 1, "image": 3})"}) {
+                                R"({"version": 1, "image": 3})",
+                                R"({"version": 1, "image": "x", "pull_policy": "sometimes"})"}) {
     CAPTURE(bad);
     auto decoded = DecodePlan(bad);
     REQUIRE_FALSE(decoded.ok());
@@ -135,7 +136,7 @@ TEST_CASE("legacy plan: the bundle decides the network, the configuration the re
   CHECK(bundle_without_netns.plan.memory_limit_bytes == 1ULL << 30);
 
   Config none = c;
-  none.network.mode = "none";
+  none.network.mode = NetworkMode::kNone;
   auto bundle_with_netns = PlanLegacySandbox(Request(), "ghcr.io/example/agent:1", none, true);
   REQUIRE(bundle_with_netns.status.ok());
   CHECK(bundle_with_netns.plan.networked);

@@ -20,15 +20,10 @@
 #include "lifecycle/monitor/console_log.h"
 #include "lifecycle/monitor/monitor.h"
 #include "lifecycle/state_layout.h"
+#include "lifecycle/wall_clock.h"
 
 namespace osgv {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void WriteAll(int fd, const std::string& s) {
   size_t off = 0;
@@ -254,7 +249,7 @@ int RunMonitor(int go_fd, int status_fd) {
   Report(status_fd, {{"ok", true}, {"pid", sandbox_pid}, {"runsc_ms", runsc_ms}});
 
   int code = SuperviseUntilExit(sandbox_pid, out[0], err[0], console);
-  auto written = WriteExitRecord(spec->exit_file, {code, NowMs()});
+  auto written = WriteExitRecord(spec->exit_file, {code, UnixNowMs()});
   if (!written.ok()) {
     std::string line = absl::StrCat("monitor: cannot record exit: ", written.ToString(), "\n");
     WriteAll(2, line);
