@@ -50,6 +50,11 @@ class CountDownOnDestroy {
 absl::Status SandboxManager::Recover() {
   auto records = d_.store->List();
   if (!records.ok()) return records.status();
+  // No restore gate outlives the driver that opened it. A runsc restore
+  // left waiting in open() for the gate's writer would wait for good while
+  // holding its container's lock, so that the first `runsc state` of this
+  // recovery would wait with it: end those restores before any runsc call.
+  for (const auto& r : *records) RestoreGate::Abandon(CheckpointOf(r.runsc_id).restore_view());
   auto listed = d_.runsc->List();
   if (!listed.ok()) return listed.status();
   auto containers = std::make_shared<std::map<std::string, ContainerState>>();
@@ -256,7 +261,8 @@ bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
   switch (ask) {
     case RecoveryAction::kWaitForLaunch:
       host.launch_waited = true;
-      // A restore through a gate the dead driver held cannot finish now.
+      // A restore through a gate the dead driver held cannot finish now
+      // (Recover abandoned every gate before its first runsc call).
       RestoreGate::Abandon(CheckpointOf(r.runsc_id).restore_view());
       host.up = WaitForInterruptedLaunch(r.runsc_id, &seen->sandbox_pid);
       return true;
