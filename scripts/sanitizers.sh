@@ -25,8 +25,8 @@ export CCACHE_BASEDIR=$(pwd) CCACHE_NOHASHDIR=1
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 
 # Reports inside Debian's uninstrumented libraries that are not ours to fix
-# would go into scripts/sanitizer-suppressions/<tool>.supp, each commented
-# with why; none are needed today.
+# go into scripts/sanitizer-suppressions/<tool>.supp, each commented with
+# why (today: tsan.supp, absl::Status's reference count).
 supp_dir=$root/scripts/sanitizer-suppressions
 supp() { [[ -f $supp_dir/$1.supp ]] && echo ":suppressions=$supp_dir/$1.supp" || true; }
 
