@@ -16,7 +16,6 @@
 
 namespace osgv {
 
-using manager_support::MiB;
 
 void SandboxManager::WatchExit(const EntryPtr& e, int pid) {
   std::string id = e->id;
@@ -60,7 +59,7 @@ absl::Status SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) 
   if (SandboxOomKills(d_.cgroup_root, rid) > 0) {
     exit_reason = reason::kOOMKilled;
     message = absl::StrCat("the sandbox ran out of memory and was killed (memory limit ",
-                           MiB(e->plan.memory_limit_bytes), "); ", message);
+                           DescribeMiB(e->plan.memory_limit_bytes), "); ", message);
   }
   ReleaseRuntime(rid);
   spdlog::info("sandbox {}: {}", id, message);

@@ -21,7 +21,6 @@
 
 namespace osgv {
 
-using manager_support::NowMs;
 
 SandboxManager::SandboxManager(ManagerDeps deps)
     : d_(std::move(deps)),
@@ -146,7 +145,7 @@ absl::Status SandboxManager::Transition(const EntryPtr& e,
   // Once a delete has begun, an operation finishing in parallel must not
   // make the record look alive again: a crash then would lose the delete.
   if (old_phase == phase::kDeleting) next.phase = phase::kDeleting;
-  if (next.phase != old_phase) next.updated_at_ms = NowMs();
+  if (next.phase != old_phase) next.updated_at_ms = UnixNowMs();
   next.generation++;
   auto st = d_.store->Update(next, durability);
   if (!st.ok()) {
@@ -176,7 +175,7 @@ void SandboxManager::PublishEvent(const std::string& sandbox_id, const std::stri
   WatchEvent ev;
   ev.kind = WatchEvent::Kind::kPlatformEvent;
   ev.sandbox_id = sandbox_id;
-  ev.event.timestamp_ms = NowMs();
+  ev.event.timestamp_ms = UnixNowMs();
   ev.event.source = "gvisor";
   ev.event.type = type;
   ev.event.reason = reason;

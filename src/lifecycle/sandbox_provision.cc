@@ -18,7 +18,6 @@
 
 namespace osgv {
 
-using manager_support::NowMs;
 
 absl::Status SandboxManager::Validate(const SandboxRequest& request) const {
   // Also parses the image reference (CheckImage).
@@ -65,7 +64,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline)
   r.message = "Sandbox accepted; preparing image";
   r.spec_json = EncodeRequest(request);
   r.plan_json = EncodePlan(*plan);
-  r.created_at_ms = r.updated_at_ms = NowMs();
+  r.created_at_ms = r.updated_at_ms = UnixNowMs();
   EntryPtr e = std::make_shared<Entry>(r, *plan);
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -26,8 +26,6 @@
 namespace osgv {
 
 using manager_support::Clock;
-using manager_support::MiB;
-using manager_support::NowMs;
 
 namespace {
 
@@ -154,7 +152,7 @@ absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(
     if (entry.path().filename().string().rfind(CheckpointPaths::kStagingPrefix, 0) != 0) continue;
     CheckpointImage image;
     image.compression = "unknown";
-    image.created_at_ms = NowMs();
+    image.created_at_ms = UnixNowMs();
     return SealCheckpoint(entry.path().string(), CheckpointPaths{root}.image(), image);
   }
   return absl::NotFoundError("no interrupted checkpoint image");
@@ -184,7 +182,7 @@ absl::Status SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
 absl::Status SandboxManager::FinishRecoveredStop(const EntryPtr& e,
                                                  const CheckpointImage& image) {
   ReleaseRuntime(e->runsc_id);
-  std::string message = absl::StrCat("Memory checkpointed: ", MiB(image.bytes),
+  std::string message = absl::StrCat("Memory checkpointed: ", DescribeMiB(image.bytes),
                                      " (finished after a driver restart)");
   auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kStopped;
@@ -261,9 +259,8 @@ bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
   switch (ask) {
     case RecoveryAction::kWaitForLaunch:
       host.launch_waited = true;
-      // A restore through a gate the dead driver held cannot finish now
-      // (Recover abandoned every gate before its first runsc call).
-      RestoreGate::Abandon(CheckpointOf(r.runsc_id).restore_view());
+      // A restore through a gate the dead driver held cannot finish now:
+      // Recover abandoned every gate before its first runsc call.
       host.up = WaitForInterruptedLaunch(r.runsc_id, &seen->sandbox_pid);
       return true;
     case RecoveryAction::kInspectCheckpoint: {

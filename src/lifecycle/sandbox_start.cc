@@ -62,9 +62,7 @@ absl::Status ConfirmVerified(const std::string& id, RestoreGate* gate) {
 }  // namespace
 
 using manager_support::Clock;
-using manager_support::MiB;
 using manager_support::MsSince;
-using manager_support::NowMs;
 
 absl::Status SandboxManager::Start(const std::string& id, const std::string& name,
                                    Deadline deadline) {
@@ -133,7 +131,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   auto request = DecodeRequest(stopped.spec_json);
   if (!request.ok()) return RollBackToStopped(e, request.status());
   auto hint = d_.config.checkpoint.token_ttl_hint;
-  int64_t age_ms = NowMs() - stopped.created_at_ms;
+  int64_t age_ms = UnixNowMs() - stopped.created_at_ms;
   // A v0.1.x/Ryno sandbox holds no token (no supervisor).
   if (hint.count() > 0 && age_ms > hint.count() && !e->plan.policy_fence) {
     // The gateway's token reached the sandbox once, at create (contract
@@ -189,7 +187,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
       Enqueue(e->id, "removing the restored image",
               [this, e, dir = image->dir] { return RemoveStaleCheckpoint(e, dir); });
       spdlog::debug("sandbox {}: start took {}", id, clock.Summary());
-      std::string message = absl::StrCat("Restored ", MiB(image->bytes), " of memory in ", ms, " ms");
+      std::string message = absl::StrCat("Restored ", DescribeMiB(image->bytes), " of memory in ", ms, " ms");
       spdlog::info("sandbox {}: {}", id, message);
       PublishEvent(id, "Normal", "Restored", message,
                    {{"openshell.gvisor.checkpoint_bytes", std::to_string(image->bytes)},

@@ -19,9 +19,7 @@
 namespace osgv {
 
 using manager_support::Clock;
-using manager_support::MiB;
 using manager_support::MsSince;
-using manager_support::NowMs;
 
 CheckpointPaths SandboxManager::CheckpointOf(const std::string& rid) const {
   return d_.layout.checkpoint(d_.config.checkpoint_dir, rid);
@@ -110,7 +108,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   if (*free < needed) {
     return absl::FailedPreconditionError(absl::StrCat(
         "not enough space to checkpoint sandbox '", id, "' into ", root, ": needs about ",
-        MiB(needed), ", ", MiB(*free), " free; the sandbox keeps running"));
+        DescribeMiB(needed), ", ", DescribeMiB(*free), " free; the sandbox keeps running"));
   }
 
   clock.Lap("space check");
@@ -161,7 +159,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
 
   CheckpointImage image;
   image.compression = compression;
-  image.created_at_ms = NowMs();
+  image.created_at_ms = UnixNowMs();
   image.duration_ms = duration;
   auto seal_start = Clock::now();
   auto sealed = SealCheckpoint(tmp, paths.image(), image);
@@ -173,7 +171,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
                                              sealed.status().message()));
   }
   std::string message = absl::StrCat(why, why.empty() ? "" : "; ", "Memory checkpointed: ",
-                                     MiB(sealed->bytes), " in ", duration, " ms (", compression, ")");
+                                     DescribeMiB(sealed->bytes), " in ", duration, " ms (", compression, ")");
   st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kStopped;
     r.reason = reason::kCheckpointed;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "lifecycle/bundle/oci_spec.h"
-#include "lifecycle/manager_support.h"
+#include "lifecycle/sandbox_status.h"
 #include "lifecycle/runsc/cgroups.h"
 #include "unit/manager_fixture.h"
 
@@ -83,7 +83,7 @@ TEST_CASE("Plan: the OOM message names the limit the sandbox was created with", 
   auto rec = f.Rec("sb-1");
   CHECK(rec.reason == reason::kOOMKilled);
   CHECK_THAT(rec.message,
-             Catch::Contains("(memory limit " + manager_support::MiB(64ULL << 20) + ")"));
+             Catch::Contains("(memory limit " + DescribeMiB(64ULL << 20) + ")"));
 }
 
 TEST_CASE("Plan: a record from before plans gets one at recovery, derived as before, stored once",
