@@ -190,12 +190,14 @@ void ProcessRunner::AbandonAll() {
   std::lock_guard<std::mutex> lock(mu_);
   if (abandoned_) return;
   abandoned_ = true;
+  // Wake the waiters before the kill: a waiter woken by its child's pipes
+  // closing then also sees the wake, and reports CANCELLED, not a SIGKILL.
+  uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
   for (const auto& [pid, group] : children_) {
     if (group) kill(-pid, SIGKILL);
     kill(pid, SIGKILL);  // also before a forked child has made its group
   }
-  uint64_t one = 1;
-  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
 }
 
 bool ProcessRunner::Track(pid_t pid, bool group) {
@@ -325,6 +327,11 @@ absl::StatusOr<CommandResult> ProcessRunner::Run(const Command& c) {
   }
   CloseFd(out_pipe[0]);
   CloseFd(err_pipe[0]);
+  // A child that exited of the SIGKILL AbandonAll sent was abandoned, however
+  // the wait above learnt of its end (its pipes closing, or waitid).
+  if (!abandoned && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && this->abandoned()) {
+    abandoned = true;
+  }
   if (abandoned) {
     std::string err(absl::StripAsciiWhitespace(result.stderr_text));
     return absl::CancelledError(absl::StrCat(absl::StrJoin(c.argv, " "),
