@@ -19,7 +19,8 @@ namespace osgv {
 
 void SandboxManager::WatchExit(const EntryPtr& e, int pid) {
   std::string id = e->id;
-  uint64_t seq = ++e->launch_seq;
+  const uint64_t seq = ++launch_counter_;
+  e->launch_seq = seq;
   d_.exits->Watch(pid, [this, id, seq] {
     // Never block the watcher thread: the sandbox's queue handles it, after
     // whatever operation of the sandbox is queued or running.

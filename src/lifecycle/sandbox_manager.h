@@ -173,8 +173,10 @@ class SandboxManager {
     // a retry of the same kind joins it. Guarded by ops_mu_.
     std::shared_ptr<OperationResult> last_op;
     int last_op_kind = 0;
-    // Bumped whenever a new monitor (or adopted process) is watched, so a
-    // late exit report of an earlier incarnation is recognised and ignored.
+    // Set, from the manager's launch_counter_, whenever a new monitor (or
+    // adopted process) is watched, so a late exit report of an earlier
+    // incarnation is recognised and ignored: also one of a deleted sandbox
+    // whose id was created again, since the counter is not per entry.
     std::atomic<uint64_t> launch_seq{0};
     // A Stop returned before its runsc container was deleted and its
     // overlay unmounted; the sandbox's next operation finishes that first.
@@ -369,6 +371,7 @@ class SandboxManager {
   SteadyTicker steady_ticker_;  // unless ManagerDeps has one
   Ticker* idle_ticker_;         // stopped by Shutdown
   std::atomic<bool> shutting_down_{false};
+  std::atomic<uint64_t> launch_counter_{0};  // source of every Entry::launch_seq
   std::optional<bool> shut_down_;  // Shutdown's answer, once it gave one; shutdown_mu_
   std::thread idle_thread_;        // IdleSuspendLoop, when enabled
   // Declared last: destroyed first, so no operation outlives what it uses.

@@ -1071,6 +1071,26 @@ TEST_CASE("Delete: a running sandbox is torn down and its exit is not reported",
   f.CheckVocabulary();
 }
 
+TEST_CASE("Delete: a late exit of the deleted sandbox's monitor is not taken for the same id "
+          "created again",
+          "[manager]") {
+  Fixture f;
+  auto& m = f.M();
+  const std::string old_rid = f.CreateRunning("sb-1", "alpha");
+  // No runsc delete hook: the old monitor outlives the Delete.
+  const int old_monitor = f.launcher.PidOf(old_rid);
+  REQUIRE(old_monitor > 0);
+  REQUIRE(m.Delete("sb-1", "").ok());
+  f.CreateRunning("sb-1", "alpha");
+  // Now the old monitor ends: its report names sb-1, which runs again.
+  REQUIRE(kill(old_monitor, SIGKILL) == 0);
+  f.SettleExits();
+  f.DrainQueue("sb-1");  // the report has been handled
+  CHECK(f.Phase("sb-1") == phase::kRunning);
+  CHECK_FALSE(f.log->HasPlatformEvent("sb-1", "Warning", reason::kProcessExited));
+  f.CheckVocabulary();
+}
+
 // ---- idle suspend and token hint ---------------------------------------------------
 
 TEST_CASE("Idle suspend: an idle sandbox is checkpointed but a busy one is not", "[manager]") {
