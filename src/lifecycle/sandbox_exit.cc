@@ -1,16 +1,11 @@
 // SandboxManager: the end of a sandbox's run. The monitor's exit report
 // becomes the `exited` phase (OOM kills named as such), and the runtime the
 // sandbox ran on (runsc container, overlay mount, cgroups) is released
-// once its monitor has reaped it.
+// (SandboxHost::Release) once its monitor has reaped it.
 #include <spdlog/spdlog.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "lifecycle/console_tail.h"
-#include "lifecycle/fs_util.h"
 #include "lifecycle/manager_support.h"
-#include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 
@@ -41,28 +36,25 @@ absl::Status SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) 
   // An earlier incarnation's, or a run that ended some other way (a stop,
   // a delete, ...): nothing to record.
   if (shutting_down_ || seq != e->launch_seq) return absl::OkStatus();
-  const std::string& rid = e->runsc_id;
   if (Phase(e) != phase::kRunning) return absl::OkStatus();
-  auto exit = ReadExitRecord(d_.layout.exit_file(rid));
-  std::optional<int> code;
+  std::optional<int> code = e->host.RecordedExitCode();
   std::string message;
-  if (exit.ok() && exit->has_value()) {
-    code = (*exit)->exit_code;
+  if (code) {
     message = DescribeExit(*code);
   } else {
     message = "main process exited; its exit code was lost (the sandbox monitor ended first)";
   }
-  AppendLastOutput(rid, &message);
+  AppendLastOutput(e, &message);
   // The host's memory-cgroup OOM killer ends the whole sandbox (runsc.md
   // §7); say so rather than report a bare signal. Read before the cgroup
   // goes away with the container.
   const char* exit_reason = reason::kProcessExited;
-  if (SandboxOomKills(d_.cgroup_root, rid) > 0) {
+  if (e->host.OomKills() > 0) {
     exit_reason = reason::kOOMKilled;
     message = absl::StrCat("the sandbox ran out of memory and was killed (memory limit ",
                            DescribeMiB(e->plan.memory_limit_bytes), "); ", message);
   }
-  ReleaseRuntime(rid);
+  e->host.Release();
   spdlog::info("sandbox {}: {}", id, message);
   auto st = Transition(e, [&](SandboxRecord& r) {
     r.phase = phase::kExited;
@@ -76,9 +68,9 @@ absl::Status SandboxManager::OnMonitorExit(const std::string& id, uint64_t seq) 
   return absl::OkStatus();
 }
 
-void SandboxManager::AppendLastOutput(const std::string& rid, std::string* message) const {
+void SandboxManager::AppendLastOutput(const EntryPtr& e, std::string* message) {
   // A process that dies at start-up usually said why on its way out.
-  if (std::string tail = ConsoleTail(d_.layout.console_log(rid)); !tail.empty()) {
+  if (std::string tail = e->host.LastOutput(); !tail.empty()) {
     absl::StrAppend(message, "; last output: ", tail);
   }
 }
@@ -86,38 +78,8 @@ void SandboxManager::AppendLastOutput(const std::string& rid, std::string* messa
 void SandboxManager::FinishPendingRelease(const EntryPtr& e) {
   if (!e->release_pending) return;
   e->release_pending = false;
-  WaitForMonitorEnd(e->runsc_id);
-  ReleaseRuntime(e->runsc_id);
-}
-
-void SandboxManager::WaitForMonitorEnd(const std::string& rid) {
-  int pid = MonitorPidOf(rid);
-  if (pid <= 0) return;
-  ProcessHandle monitor(pid);
-  // It reaps the sandbox, records its exit and reaps the gofer (a few
-  // seconds at most, monitor_process.cc); runsc delete needs the reap.
-  if (!monitor.WaitForExit(std::chrono::seconds(10))) {
-    spdlog::warn("sandbox {}: its monitor (pid {}) has not ended 10 s after the sandbox stopped; "
-                 "releasing the container anyway", rid, pid);
-  }
-}
-
-void SandboxManager::ReleaseRuntime(const std::string& rid) {
-  auto st = d_.runsc->Delete(rid, /*force=*/true);
-  if (!st.ok() && !absl::IsNotFound(st)) spdlog::warn("{}", st.ToString());
-  st = d_.mounter->Unmount(d_.layout.rootfs(rid));
-  if (!st.ok()) spdlog::warn("{}", st.ToString());
-  if (int n = RemoveLeakedCgroups(d_.cgroup_root, rid); n > 0) {
-    spdlog::debug("sandbox {}: removed {} leaked cgroup dir(s)", rid, n);
-  }
-}
-
-int SandboxManager::MonitorPidOf(const std::string& rid) const {
-  auto text = ReadFile(d_.layout.monitor_pid(rid));
-  int pid = 0;
-  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) return 0;
-  // Only a live process that is our monitor for this very sandbox counts.
-  return IsMonitorOf(pid, d_.layout.sandbox_dir(rid)) ? pid : 0;
+  e->host.WaitForMonitorEnd();
+  e->host.Release();
 }
 
 }  // namespace osgv

@@ -21,9 +21,27 @@
 
 namespace osgv {
 
+namespace {
+
+HostSeams SeamsOf(const ManagerDeps& d) {
+  HostSeams s;
+  s.config = &d.config;
+  s.layout = &d.layout;
+  s.runsc = d.runsc;
+  s.images = d.images;
+  s.mounter = d.mounter;
+  s.monitors = d.monitors;
+  s.network = d.network;
+  s.resolver = d.resolver;
+  s.cgroup_root = d.cgroup_root;
+  return s;
+}
+
+}  // namespace
 
 SandboxManager::SandboxManager(ManagerDeps deps)
     : d_(std::move(deps)),
+      seams_(SeamsOf(d_)),
       idle_ticker_(d_.idle_ticker != nullptr ? d_.idle_ticker : &steady_ticker_),
       queue_(d_.operation_workers) {}
 
@@ -34,7 +52,7 @@ SandboxManager::~SandboxManager() { Shutdown(); }
 SandboxManager::EntryPtr SandboxManager::LoadEntry(const SandboxRecord& stored) {
   if (!stored.plan_json.empty()) {
     auto plan = DecodePlan(stored.plan_json);
-    if (plan.ok()) return std::make_shared<Entry>(stored, *std::move(plan));
+    if (plan.ok()) return std::make_shared<Entry>(&seams_, stored, *std::move(plan));
     spdlog::error("sandbox {}: {}; deriving it again", stored.id, plan.status().ToString());
   }
   // Schema 1 (or a damaged plan): derived the way every use derived it
@@ -46,7 +64,7 @@ SandboxManager::EntryPtr SandboxManager::LoadEntry(const SandboxRecord& stored) 
     spdlog::warn("sandbox {}: its stored request no longer validates ({}); it can start from "
                  "its existing bundle only",
                  stored.id, legacy.status.ToString());
-    return std::make_shared<Entry>(stored, std::move(legacy.plan), legacy.status);
+    return std::make_shared<Entry>(&seams_, stored, std::move(legacy.plan), legacy.status);
   }
   SandboxRecord r = stored;
   r.plan_json = EncodePlan(legacy.plan);
@@ -57,7 +75,7 @@ SandboxManager::EntryPtr SandboxManager::LoadEntry(const SandboxRecord& stored) 
     LatchBackgroundError(st);
     r = stored;
   }
-  return std::make_shared<Entry>(r, std::move(legacy.plan));
+  return std::make_shared<Entry>(&seams_, r, std::move(legacy.plan));
 }
 
 // ---- queries ---------------------------------------------------------------
@@ -228,14 +246,13 @@ absl::StatusOr<bool> SandboxManager::DeleteQueued(const EntryPtr& e) {
     auto it = entries_.find(e->id);
     if (it == entries_.end() || it->second != e) return false;
   }
-  const std::string& rid = e->runsc_id;
   e->release_pending = false;  // done here, whatever a Stop left
-  ReleaseRuntime(rid);
+  e->host.Release();
   // The monitor writes its exit record into the sandbox dir as the killed
   // sandbox ends: removing the dir under it failed with ENOTEMPTY
   // (bench/density.sh, deleting right after Ready).
-  WaitForMonitorEnd(rid);
-  auto st = RemoveSandboxFiles(rid);
+  e->host.WaitForMonitorEnd();
+  auto st = e->host.RemoveFiles();
   if (!st.ok()) return st;
   {
     std::lock_guard<std::mutex> writer(e->record_mu);
@@ -256,18 +273,6 @@ absl::StatusOr<bool> SandboxManager::DeleteQueued(const EntryPtr& e) {
   }
   spdlog::info("sandbox {} ({}): deleted", e->id, e->name);
   return true;
-}
-
-absl::Status SandboxManager::RemoveSandboxFiles(const std::string& rid) {
-  // First, so that a failing unmount below can never leave the token behind.
-  RemoveTokenFile(d_.layout.sandbox_dir(rid)).IgnoreError();
-  DisconnectNetwork(rid);
-  for (const auto& m : d_.mounter->MountsUnder(d_.layout.sandbox_dir(rid))) {
-    auto st = d_.mounter->Unmount(m);
-    if (!st.ok()) return st;
-  }
-  if (auto st = RemoveTree(CheckpointRoot(rid)); !st.ok()) return st;
-  return RemoveTree(d_.layout.sandbox_dir(rid));
 }
 
 }  // namespace osgv

@@ -3,9 +3,11 @@
 // sandbox_manager.cc holds the registry and the transitions; each operation
 // that does more is in a file named after it: sandbox_provision.cc,
 // sandbox_stop.cc, sandbox_start.cc, sandbox_exit.cc,
-// sandbox_idle_suspend.cc, sandbox_recovery.cc, sandbox_manager_sweep.cc
-// and sandbox_manager_network.cc; how operations are queued, waited for and
-// shut down is sandbox_operations.cc.
+// sandbox_idle_suspend.cc, sandbox_recovery.cc and sandbox_manager_sweep.cc;
+// how operations are queued, waited for and shut down is
+// sandbox_operations.cc. What any of them does to the machine for one
+// sandbox (image, bundle, mount, network, monitor, checkpoint files,
+// release) goes through that sandbox's SandboxHost (sandbox_host.h).
 //
 // Slow work (image unpack, runsc) never runs under the manager's lock, so
 // Get/List/Watch always answer from memory at once. Each sandbox has its own
@@ -45,6 +47,7 @@
 #include "lifecycle/rootfs/rootfs_mounter.h"
 #include "lifecycle/runsc/runsc.h"
 #include "lifecycle/runsc/runsc_id.h"
+#include "lifecycle/sandbox_host.h"
 #include "lifecycle/sandbox_plan.h"
 #include "lifecycle/state_layout.h"
 #include "lifecycle/step_clock.h"
@@ -152,9 +155,10 @@ class SandboxManager {
 
  private:
   struct Entry {
-    Entry(const SandboxRecord& r, SandboxPlan p, absl::Status p_status = absl::OkStatus())
+    Entry(const HostSeams* seams, const SandboxRecord& r, SandboxPlan p,
+          absl::Status p_status = absl::OkStatus())
         : id(r.id), name(r.name), runsc_id(r.runsc_id), plan(std::move(p)),
-          plan_status(std::move(p_status)), record(r) {}
+          plan_status(std::move(p_status)), host(seams, id, name, runsc_id, &plan), record(r) {}
     // The record's identity, which never changes: read without any lock.
     const std::string id;
     const std::string name;
@@ -165,6 +169,8 @@ class SandboxManager {
     // record say, and no bundle is written from it.
     const SandboxPlan plan;
     const absl::Status plan_status;
+    // Everything done to the machine for this sandbox goes through it.
+    const SandboxHost host;
     SandboxRecord record;             // read under mu_ (Record()); written under record_mu + mu_
     std::mutex record_mu;             // one writer of `record` at a time (Transition)
     bool removed = false;             // its record is deleted from the store; record_mu
@@ -204,8 +210,6 @@ class SandboxManager {
   absl::Status Fail(const EntryPtr& e, const std::string& reason, const std::string& message);
   // Delete's work, in the sandbox's queue: runtime, files, record.
   absl::StatusOr<bool> DeleteQueued(const EntryPtr& e);
-  // Delete's: the sandbox's token, network, mounts, checkpoints and files.
-  absl::Status RemoveSandboxFiles(const std::string& runsc_id);
 
   // Operations (sandbox_operations.cc). Queues `task` behind the sandbox's
   // earlier operations, under the caller's trace id; false once shut down.
@@ -229,16 +233,14 @@ class SandboxManager {
   absl::Status Provision(const EntryPtr& e, const SandboxRequest& request);
   absl::Status ProvisionSteps(const EntryPtr& e, const SandboxRequest& request,
                               std::string* failure_reason);
-  // The plan's image, verified and unpacked, with progress events.
-  // `pinned_digest` (Start): the manifest the sandbox ran on before.
+  // The plan's image, verified and unpacked (SandboxHost::PrepareImage),
+  // with progress events. `pinned_digest` (Start): the manifest the
+  // sandbox ran on before.
   absl::StatusOr<PreparedImage> PrepareImage(const EntryPtr& e,
                                              const std::string& pinned_digest = "");
-  // The sandbox's bundle, from its plan (bundle_writer.h). `net`: its
-  // network attachment, exactly when the plan is networked.
+  // SandboxHost::WriteBundle, refused for a plan that did not validate.
   absl::Status WriteBundle(const EntryPtr& e, const SandboxRequest& request,
                            const PreparedImage& image, const NetworkAttachment* net);
-  // The overlay mounted on the bundle's rootfs, unless it already is.
-  absl::Status MountRootfs(const EntryPtr& e, const PreparedImage& image);
   // Starts the monitor (create+start, or restore when `restore_dir` is set)
   // and records the sandbox as running; `net` (when networked) is the
   // attachment runsc joins. `clock`, when given, gets its steps.
@@ -257,32 +259,17 @@ class SandboxManager {
   // The end of a run (sandbox_exit.cc).
   absl::Status OnMonitorExit(const std::string& id, uint64_t seq);
   // "; last output: ..." from the sandbox's console log, when it has any.
-  void AppendLastOutput(const std::string& runsc_id, std::string* message) const;
+  static void AppendLastOutput(const EntryPtr& e, std::string* message);
   void WatchExit(const EntryPtr& e, int pid);
-  // Removes the runsc container and unmounts the rootfs; keeps the files.
-  void ReleaseRuntime(const std::string& runsc_id);
   // In the sandbox's queue: the release a Stop left for later, now.
   void FinishPendingRelease(const EntryPtr& e);
-  // Until the sandbox's monitor (if one still runs) has reaped the sandbox
-  // and ended, so it can no longer write an exit record (bounded).
-  void WaitForMonitorEnd(const std::string& runsc_id);
-  // The live monitor of this sandbox per its monitor.pid file, or 0.
-  int MonitorPidOf(const std::string& runsc_id) const;
 
-  // When the sandbox's network is set up and torn down
-  // (sandbox_manager_network.cc).
-  // The sandbox's network, ready for runsc to boot it: a fresh Setup at
-  // create (or for an imported sandbox), PrepareRestore before every later
-  // boot of the same id (runsc stripped eth0 the previous time). nullopt
-  // when its plan is not networked. A v0.1.x/Ryno sandbox is then put
-  // behind its policy fence (ApplyPolicyFence), with its names looked up anew.
+  // SandboxHost::ConnectNetwork, its notices published as Warning events.
   absl::StatusOr<std::optional<NetworkAttachment>> ConnectNetwork(const EntryPtr& e,
                                                                   const SandboxRequest& request);
-  absl::Status ApplyPolicyFence(const EntryPtr& e, const SandboxRequest& request);
   // Create's PolicyNotEnforced warnings: the gateway's policy parts the
   // driver layer dropped and what this host's network cannot reach.
   void PublishPolicyLimitations(const EntryPtr& e, const SandboxRequest& request);
-  void DisconnectNetwork(const std::string& runsc_id);
 
   // Stop and Start, run in the sandbox's operation queue ("Locked": no
   // other operation of the sandbox runs meanwhile) (sandbox_stop.cc,
@@ -298,10 +285,6 @@ class SandboxManager {
   // After a restore: removes the image it came from, unless a later Stop
   // has already replaced it. Run in the sandbox's queue.
   absl::Status RemoveStaleCheckpoint(const EntryPtr& e, const std::string& dir);
-  bool SandboxProcessAlive(const std::string& runsc_id);
-  // Under checkpoint_dir, or <state>/checkpoints (state_layout.h).
-  CheckpointPaths CheckpointOf(const std::string& runsc_id) const;
-  std::string CheckpointRoot(const std::string& runsc_id) const;
 
   // Recover's steps (sandbox_recovery.cc): observe the host, let
   // PlanRecovery (recovery_plan.h) decide, carry its action out.
@@ -315,11 +298,11 @@ class SandboxManager {
   absl::Status RecoverRecord(const EntryPtr& e,
                              const std::map<std::string, ContainerState>& containers,
                              std::optional<SandboxRequest>* reprovision);
-  RecoveryObservation ObserveForRecovery(const SandboxRecord& r,
+  RecoveryObservation ObserveForRecovery(const EntryPtr& e, const SandboxRecord& r,
                                          const std::map<std::string, ContainerState>& containers);
   // Makes the observation `ask` names, if it names one (false otherwise).
-  bool ObserveMore(const SandboxRecord& r, RecoveryAction ask, RecoveryObservation* seen);
-  std::optional<int> RecordedExitCode(const std::string& runsc_id) const;
+  bool ObserveMore(const EntryPtr& e, const SandboxRecord& r, RecoveryAction ask,
+                   RecoveryObservation* seen);
   // Each returns the failed commit, if any (Transition has latched it).
   absl::Status CarryOutRecovery(const EntryPtr& e, const SandboxRecord& r, RecoveryAction action,
                                 const RecoveryObservation& seen,
@@ -333,14 +316,6 @@ class SandboxManager {
   // A Stop the crash interrupted turned out complete: record it as stopped.
   absl::Status FinishRecoveredStop(const EntryPtr& e, const CheckpointImage& image);
   absl::Status Adopt(const EntryPtr& e, int sandbox_pid);
-  // Until a launch a crash interrupted has brought the container up (true,
-  // with its pid) or its monitor has ended (false); bounded.
-  bool WaitForInterruptedLaunch(const std::string& runsc_id, int* sandbox_pid);
-  // true once the sandbox process is gone (its save finished, one way or
-  // the other); false if it still runs and nothing is being written.
-  bool WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid);
-  // Seals the `tmp-*` image an interrupted save left in `root`.
-  absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint(const std::string& root);
   // The start-up sweep (sandbox_manager_sweep.cc): runsc containers,
   // sandbox dirs, checkpoint dirs and networks without a record, as far as
   // their names say the driver made them.
@@ -349,6 +324,8 @@ class SandboxManager {
   std::set<std::string> KnownRunscIds() const;
 
   ManagerDeps d_;
+  // d_'s per-sandbox seams, which every Entry's SandboxHost works through.
+  const HostSeams seams_;
   // Guards entries_ and every Entry::record (writers also hold the entry's
   // record_mu, taken first); Entry's identity fields need no lock. Never held across a store commit but Create's
   // insert, which must stay atomic with its uniqueness check.

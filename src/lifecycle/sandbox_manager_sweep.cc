@@ -1,7 +1,7 @@
 // SandboxManager: the start-up sweep of what a crash or a lost record left
 // behind (docs/lifecycle.md, "Recovery"): runsc containers, sandbox
-// directories, checkpoint directories and (sandbox_manager_network.cc)
-// networks that no sandbox record owns.
+// directories, checkpoint directories and networks that no sandbox record
+// owns.
 //
 // It removes only what the driver made. A name must be one NewRunscId makes
 // (IsDriverRunscId): checkpoint_dir may be a directory an operator also
@@ -71,7 +71,7 @@ void SandboxManager::RemoveOrphans(const std::map<std::string, ContainerState>& 
     if (known.count(rid) || !SweepableName(rid, "runsc container")) continue;
     spdlog::warn("recovery: removing runsc container {} ({}) that has no sandbox record", rid,
                  c.status);
-    ReleaseRuntime(rid);
+    SandboxHost::Orphan(&seams_, rid).Release();
   }
   std::error_code ec;
   for (const auto& dir : std::filesystem::directory_iterator(d_.layout.sandboxes(), ec)) {
@@ -79,7 +79,7 @@ void SandboxManager::RemoveOrphans(const std::map<std::string, ContainerState>& 
     if (known.count(rid) || !SweepableName(rid, "sandbox directory entry")) continue;
     spdlog::warn("recovery: removing sandbox directory {} that has no sandbox record",
                  dir.path().string());
-    auto st = RemoveSandboxFiles(rid);
+    auto st = SandboxHost::Orphan(&seams_, rid).RemoveFiles();
     if (!st.ok()) spdlog::error("recovery: {}", st.ToString());
   }
   const std::string checkpoints = d_.layout.checkpoints(d_.config.checkpoint_dir);

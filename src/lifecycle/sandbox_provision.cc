@@ -4,17 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
-#include "lifecycle/bundle/bundle_writer.h"
-#include "lifecycle/bundle/sandbox_env.h"
 #include "lifecycle/bundle/token_file.h"
 #include "lifecycle/fs_util.h"
-#include "lifecycle/manager_support.h"
+#include "lifecycle/network/policy_fence.h"
 #include "lifecycle/progress.h"
-#include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/spec_codec.h"
 #include "lifecycle/step_clock.h"
+#include "lifecycle/wall_clock.h"
 
 namespace osgv {
 
@@ -65,7 +63,7 @@ absl::Status SandboxManager::Create(const SandboxRequest& in, Deadline deadline)
   r.spec_json = EncodeRequest(request);
   r.plan_json = EncodePlan(*plan);
   r.created_at_ms = r.updated_at_ms = UnixNowMs();
-  EntryPtr e = std::make_shared<Entry>(r, *plan);
+  EntryPtr e = std::make_shared<Entry>(&seams_, r, *plan);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto taken = [&](const SandboxRecord& other) {
@@ -124,12 +122,12 @@ absl::Status SandboxManager::Provision(const EntryPtr& e, const SandboxRequest& 
   std::string reason;
   auto st = ProvisionSteps(e, request, &reason);
   if (st.ok()) return st;
-  ReleaseRuntime(e->runsc_id);
+  e->host.Release();
   // Deleted while provisioning: the delete cleans up. Shutting down: the
   // record stays "provisioning" and recovery redoes it.
   if (e->cancel) return absl::OkStatus();
   // A failed sandbox never boots again: its address goes back to the pool.
-  DisconnectNetwork(e->runsc_id);
+  e->host.DisconnectNetwork();
   return Fail(e, reason, std::string(st.message()));
 }
 
@@ -137,11 +135,7 @@ absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const EntryPtr& e,
                                                           const std::string& pinned_digest) {
   const std::string& id = e->id;
   const std::string& ref = e->plan.image;
-  PrepareOptions options;
-  options.pull_policy = e->plan.pull_policy;
-  options.pinned_digest = pinned_digest;
-  // Its errors name the image.
-  return d_.images->Prepare(ref, [&](const ImageProgress& p) {
+  return e->host.PrepareImage(pinned_digest, [&](const ImageProgress& p) {
     if (p.pulling) {
       spdlog::info("sandbox {}: pulling {}: {}/{} layers, {}/{} bytes", id, ref, p.layers_done,
                    p.layers_total, p.bytes_done, p.bytes_total);
@@ -152,29 +146,37 @@ absl::StatusOr<PreparedImage> SandboxManager::PrepareImage(const EntryPtr& e,
                  progress::Active(progress::kPullingImage,
                                   absl::StrCat(p.layers_done, "/", p.layers_total, " layers, ",
                                                p.bytes_done, "/", p.bytes_total, " bytes")));
-  }, options);
+  });
 }
 
 absl::Status SandboxManager::WriteBundle(const EntryPtr& e, const SandboxRequest& request,
                                          const PreparedImage& image,
                                          const NetworkAttachment* net) {
+  // A record from before plans whose request no longer validates has only
+  // the bundle it was made with.
   if (!e->plan_status.ok()) return e->plan_status;
-  BundleInputs in;
-  in.config = &d_.config;
-  in.plan = &e->plan;
-  in.request = &request;
-  in.image = &image;
-  in.net = net;
-  in.runsc_id = e->runsc_id;
-  in.paths = d_.layout.sandbox(e->runsc_id);
-  in.telemetry_enabled = DriverTelemetryEnabled();
-  return osgv::WriteBundle(in);
+  return e->host.WriteBundle(request, image, net);
 }
 
-absl::Status SandboxManager::MountRootfs(const EntryPtr& e, const PreparedImage& image) {
-  const SandboxPaths paths = d_.layout.sandbox(e->runsc_id);
-  if (d_.mounter->IsMounted(paths.rootfs())) return absl::OkStatus();
-  return d_.mounter->MountOverlay(image.rootfs_dir, paths.upper(), paths.work(), paths.rootfs());
+absl::StatusOr<std::optional<NetworkAttachment>> SandboxManager::ConnectNetwork(
+    const EntryPtr& e, const SandboxRequest& request) {
+  return e->host.ConnectNetwork(request, [this, id = e->id](const std::string& reason,
+                                                            const std::string& message) {
+    PublishEvent(id, "Warning", reason, message);
+  });
+}
+
+void SandboxManager::PublishPolicyLimitations(const EntryPtr& e, const SandboxRequest& request) {
+  std::vector<std::string> lines = request.spec.policy.not_enforced;
+  FenceContext context;
+  context.networked = e->plan.networked;
+  context.egress_allowed = d_.config.network.egress == "allow";
+  context.subnet = d_.config.network.subnet;
+  for (auto& line : FenceLimitations(request.spec.policy, context)) lines.push_back(line);
+  for (const auto& line : lines) {
+    spdlog::warn("sandbox {}: policy not enforced: {}", request.id, line);
+    PublishEvent(request.id, "Warning", "PolicyNotEnforced", line);
+  }
 }
 
 absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
@@ -184,29 +186,8 @@ absl::StatusOr<MonitorHandle> SandboxManager::Launch(const EntryPtr& e,
                                                      StepClock* clock,
                                                      const std::string& image_digest,
                                                      const std::function<absl::Status()>& confirm) {
-  const std::string& rid = e->runsc_id;
-  const auto& L = d_.layout;
-  RemoveTree(L.exit_file(rid)).IgnoreError();  // a previous incarnation's
-  MonitorSpec ms;
-  ms.runsc = d_.runsc->options();
-  ms.runsc_flags = d_.runsc->features().flags;
-  ms.container_id = rid;
-  ms.bundle = L.bundle(rid);
-  ms.console_log = L.console_log(rid);
-  ms.console_log_max_bytes = d_.config.sandbox.console_log_max_bytes;
-  ms.exit_file = L.exit_file(rid);
-  ms.log_file = L.monitor_log(rid);
-  ms.restore_image_dir = restore_dir;
-  // The plan's network mode, whatever the configuration says today.
-  if (net != nullptr) {
-    ms.runsc.network = "sandbox";
-    ms.runsc.netns_path = net->netns_path;
-  }
-  auto handle = d_.monitors->Launch(ms, L.monitor_spec(rid));
-  if (!handle.ok()) {
-    RemoveLeakedCgroups(d_.cgroup_root, rid);
-    return handle.status();
-  }
+  auto handle = e->host.LaunchMonitor(net, restore_dir);
+  if (!handle.ok()) return handle.status();
   if (clock) {
     clock->Lap("monitor");
     clock->Note(restore_dir.empty() ? "of which runsc create+start" : "of which runsc restore",
@@ -251,7 +232,7 @@ absl::Status SandboxManager::ProvisionSteps(const EntryPtr& e, const SandboxRequ
   if (!net.ok()) return net.status();
   const NetworkAttachment* attached = net->has_value() ? &**net : nullptr;
   if (auto st = WriteBundle(e, request, *image, attached); !st.ok()) return st;
-  if (auto st = MountRootfs(e, *image); !st.ok()) return st;
+  if (auto st = e->host.MountRootfs(*image); !st.ok()) return st;
   if (e->cancel) return absl::CancelledError("deleted");
   clock.Lap("network+rootfs");
 

@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <latch>
 #include <mutex>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
@@ -25,7 +24,6 @@
 
 namespace osgv {
 
-using manager_support::Clock;
 
 namespace {
 
@@ -48,18 +46,18 @@ class CountDownOnDestroy {
 absl::Status SandboxManager::Recover() {
   auto records = d_.store->List();
   if (!records.ok()) return records.status();
+  std::vector<EntryPtr> all;
+  for (const auto& r : *records) all.push_back(LoadEntry(r));  // may store a record's plan
   // No restore gate outlives the driver that opened it. A runsc restore
   // left waiting in open() for the gate's writer would wait for good while
   // holding its container's lock, so that the first `runsc state` of this
   // recovery would wait with it: end those restores before any runsc call.
-  for (const auto& r : *records) RestoreGate::Abandon(CheckpointOf(r.runsc_id).restore_view());
+  for (const auto& e : all) RestoreGate::Abandon(e->host.checkpoint().restore_view());
   auto listed = d_.runsc->List();
   if (!listed.ok()) return listed.status();
   auto containers = std::make_shared<std::map<std::string, ContainerState>>();
   for (const auto& c : *listed) (*containers)[c.id] = c;
 
-  std::vector<EntryPtr> all;
-  for (const auto& r : *records) all.push_back(LoadEntry(r));  // may store a record's plan
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& e : all) entries_[e->id] = e;
@@ -97,72 +95,11 @@ absl::Status SandboxManager::Recover() {
   return BackgroundError();
 }
 
-bool SandboxManager::WaitForInterruptedLaunch(const std::string& rid, int* sandbox_pid) {
-  auto deadline = Clock::now() + d_.config.runsc.timeout * 3;
-  while (MonitorPidOf(rid) > 0 && Clock::now() < deadline) {
-    auto state = d_.runsc->State(rid);
-    if (state.ok() && state->has_value() && (*state)->status == "running" && (*state)->pid > 0) {
-      *sandbox_pid = (*state)->pid;
-      spdlog::info("recovery: sandbox {}: its launch finished after the restart", rid);
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
-bool SandboxManager::WaitForInterruptedCheckpoint(const std::string& root, int sandbox_pid) {
-  // Settled = the sandbox exited (the save finished, well or not), or its
-  // temporary image has not grown for 3 s while it still runs.
-  const std::string staging = absl::StrCat("/", CheckpointPaths::kStagingPrefix);
-  auto size_of_temporaries = [&root, &staging] {
-    uint64_t total = 0;
-    std::error_code ec;
-    for (const auto& f : std::filesystem::recursive_directory_iterator(root, ec)) {
-      if (f.is_regular_file(ec) && f.path().string().find(staging) != std::string::npos) {
-        total += f.file_size(ec);
-      }
-    }
-    return total;
-  };
-  auto deadline = Clock::now() + d_.config.checkpoint.timeout;
-  uint64_t last = size_of_temporaries();
-  auto last_change = Clock::now();
-  while (Clock::now() < deadline) {
-    // The sandbox process exits right after a finished save.
-    if (sandbox_pid <= 0 || kill(sandbox_pid, 0) != 0) return true;
-    uint64_t now = size_of_temporaries();
-    if (now != last) {
-      last = now;
-      last_change = Clock::now();
-    } else if (Clock::now() - last_change > std::chrono::seconds(3)) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
-absl::StatusOr<CheckpointImage> SandboxManager::SealInterruptedCheckpoint(
-    const std::string& root) {
-  // PlanRecovery asks for this only when the sandbox ended the way a
-  // finished save ends it (exit 0, recorded by its monitor).
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
-    if (entry.path().filename().string().rfind(CheckpointPaths::kStagingPrefix, 0) != 0) continue;
-    CheckpointImage image;
-    image.compression = "unknown";
-    image.created_at_ms = UnixNowMs();
-    return SealCheckpoint(entry.path().string(), CheckpointPaths{root}.image(), image);
-  }
-  return absl::NotFoundError("no interrupted checkpoint image");
-}
-
 absl::Status SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
   const SandboxRecord r = Record(e);
   // Prefer the monitor (it will record the exit code); if it is gone,
   // watch the sandbox process itself.
-  int monitor = MonitorPidOf(r.runsc_id);
+  int monitor = e->host.MonitorPid();
   if (monitor <= 0 && r.monitor_pid > 0 && kill(static_cast<pid_t>(r.monitor_pid), 0) == 0) {
     monitor = static_cast<int>(r.monitor_pid);
   }
@@ -181,7 +118,7 @@ absl::Status SandboxManager::Adopt(const EntryPtr& e, int sandbox_pid) {
 
 absl::Status SandboxManager::FinishRecoveredStop(const EntryPtr& e,
                                                  const CheckpointImage& image) {
-  ReleaseRuntime(e->runsc_id);
+  e->host.Release();
   std::string message = absl::StrCat("Memory checkpointed: ", DescribeMiB(image.bytes),
                                      " (finished after a driver restart)");
   auto st = Transition(e, [&](SandboxRecord& r) {
@@ -223,17 +160,18 @@ absl::Status SandboxManager::RecoverRecord(const EntryPtr& e,
                                            const std::map<std::string, ContainerState>& containers,
                                            std::optional<SandboxRequest>* reprovision) {
   const SandboxRecord r = Record(e);
-  RecoveryObservation seen = ObserveForRecovery(r, containers);
+  RecoveryObservation seen = ObserveForRecovery(e, r, containers);
   std::optional<DropTemporaries> drop_temporaries;
-  if (r.phase == phase::kStopping) drop_temporaries.emplace(CheckpointRoot(r.runsc_id));
+  if (r.phase == phase::kStopping) drop_temporaries.emplace(e->host.checkpoint().root);
   RecoveryAction action = PlanRecovery(r, seen.host);
-  while (ObserveMore(r, action, &seen)) action = PlanRecovery(r, seen.host);
+  while (ObserveMore(e, r, action, &seen)) action = PlanRecovery(r, seen.host);
   spdlog::debug("recovery: sandbox {}: {}", r.id, RecoveryActionName(action));
   return CarryOutRecovery(e, r, action, seen, reprovision);
 }
 
 SandboxManager::RecoveryObservation SandboxManager::ObserveForRecovery(
-    const SandboxRecord& r, const std::map<std::string, ContainerState>& containers) {
+    const EntryPtr& e, const SandboxRecord& r,
+    const std::map<std::string, ContainerState>& containers) {
   RecoveryObservation seen;
   if (auto c = containers.find(r.runsc_id); c != containers.end()) {
     seen.host.container_listed = true;
@@ -242,18 +180,12 @@ SandboxManager::RecoveryObservation SandboxManager::ObserveForRecovery(
         c->second.status == "running" && c->second.pid > 0 && kill(c->second.pid, 0) == 0;
     seen.sandbox_pid = c->second.pid;
   }
-  seen.host.monitor_alive = MonitorPidOf(r.runsc_id) > 0;
-  seen.host.exit_code = RecordedExitCode(r.runsc_id);
+  seen.host.monitor_alive = e->host.MonitorPid() > 0;
+  seen.host.exit_code = e->host.RecordedExitCode();
   return seen;
 }
 
-std::optional<int> SandboxManager::RecordedExitCode(const std::string& rid) const {
-  auto exit = ReadExitRecord(d_.layout.exit_file(rid));
-  if (!exit.ok() || !exit->has_value()) return std::nullopt;
-  return (*exit)->exit_code;
-}
-
-bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
+bool SandboxManager::ObserveMore(const EntryPtr& e, const SandboxRecord& r, RecoveryAction ask,
                                  RecoveryObservation* seen) {
   ObservedHost& host = seen->host;
   switch (ask) {
@@ -261,10 +193,10 @@ bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
       host.launch_waited = true;
       // A restore through a gate the dead driver held cannot finish now:
       // Recover abandoned every gate before its first runsc call.
-      host.up = WaitForInterruptedLaunch(r.runsc_id, &seen->sandbox_pid);
+      host.up = e->host.WaitForInterruptedLaunch(&seen->sandbox_pid);
       return true;
     case RecoveryAction::kInspectCheckpoint: {
-      auto manifest = ReadManifest(CheckpointOf(r.runsc_id).image());
+      auto manifest = ReadManifest(e->host.checkpoint().image());
       host.checkpoint_sealed = manifest.ok() && manifest->created_at_ms >= r.updated_at_ms &&
                                VerifyCheckpoint(*manifest).ok();
       if (*host.checkpoint_sealed) seen->sealed_image = *manifest;
@@ -272,8 +204,8 @@ bool SandboxManager::ObserveMore(const SandboxRecord& r, RecoveryAction ask,
     }
     case RecoveryAction::kWaitForCheckpoint:
       host.checkpoint_waited = true;
-      host.up = !WaitForInterruptedCheckpoint(CheckpointRoot(r.runsc_id), seen->sandbox_pid);
-      host.exit_code = RecordedExitCode(r.runsc_id);  // the monitor wrote it as the sandbox ended
+      host.up = !e->host.WaitForInterruptedCheckpoint(seen->sandbox_pid);
+      host.exit_code = e->host.RecordedExitCode();  // the monitor wrote it as the sandbox ended
       return true;
     default:
       return false;  // an action, not a question
@@ -284,7 +216,6 @@ absl::Status SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRe
                                               RecoveryAction action,
                                               const RecoveryObservation& seen,
                                               std::optional<SandboxRequest>* reprovision) {
-  const std::string& rid = r.runsc_id;
   switch (action) {
     case RecoveryAction::kFinishDelete: {
       // Delete's steps, without its queueing: this runs in the queue.
@@ -309,7 +240,7 @@ absl::Status SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRe
     case RecoveryAction::kFinishStop:
       return FinishRecoveredStop(e, *seen.sealed_image);
     case RecoveryAction::kSealInterruptedCheckpoint:
-      if (auto sealed = SealInterruptedCheckpoint(CheckpointRoot(rid)); sealed.ok()) {
+      if (auto sealed = e->host.SealInterruptedCheckpoint(); sealed.ok()) {
         return FinishRecoveredStop(e, *sealed);
       }
       return StopWithoutMemory(e, "the driver stopped during a checkpoint");
@@ -329,8 +260,8 @@ absl::Status SandboxManager::CarryOutRecovery(const EntryPtr& e, const SandboxRe
       return CarryOutStarting(e, r, action, seen);
     case RecoveryAction::kReleaseStopped:
     case RecoveryAction::kAwaitStoppedMonitor:
-      WaitForMonitorEnd(rid);
-      if (action == RecoveryAction::kReleaseStopped) ReleaseRuntime(rid);
+      e->host.WaitForMonitorEnd();
+      if (action == RecoveryAction::kReleaseStopped) e->host.Release();
       return absl::OkStatus();
     case RecoveryAction::kRecordExit:
     case RecoveryAction::kAdopt:
@@ -354,7 +285,7 @@ absl::Status SandboxManager::ReprovisionRecovered(const EntryPtr& e, const Sandb
   // already told kFailUnreadableRequest apart; the error text is needed
   // here, so the request is decoded again.)
   spdlog::info("recovery: sandbox {}: provisioning was interrupted; restarting it", r.id);
-  ReleaseRuntime(r.runsc_id);
+  e->host.Release();
   auto request = DecodeRequest(r.spec_json);
   if (!request.ok()) {
     return Fail(e, reason::kContainerCreateFailed,
@@ -381,7 +312,7 @@ absl::Status SandboxManager::CarryOutStarting(const EntryPtr& e, const SandboxRe
   }
   // Roll back to stopped; the image (if any) is untouched until a start
   // succeeds, so Start can simply be retried.
-  ReleaseRuntime(r.runsc_id);
+  e->host.Release();
   auto st = Transition(e, [](SandboxRecord& rec) {
     rec.phase = phase::kStopped;
     rec.message = "A start was interrupted by a driver restart; the sandbox is stopped "
@@ -396,14 +327,13 @@ absl::Status SandboxManager::CarryOutStarting(const EntryPtr& e, const SandboxRe
 absl::Status SandboxManager::CarryOutRunning(const EntryPtr& e, const SandboxRecord& r,
                                              RecoveryAction action,
                                              const RecoveryObservation& seen) {
-  const std::string& rid = r.runsc_id;
   if (action == RecoveryAction::kAdopt) return Adopt(e, seen.sandbox_pid);
   if (action == RecoveryAction::kRecordExit) {
     // It ended while we were away; the monitor kept the code for us.
     const int code = *seen.host.exit_code;
     std::string message = absl::StrCat(DescribeExit(code), " while the driver was down");
-    AppendLastOutput(rid, &message);
-    ReleaseRuntime(rid);
+    AppendLastOutput(e, &message);
+    e->host.Release();
     auto st = Transition(e, [&](SandboxRecord& rec) {
       rec.phase = phase::kExited;
       rec.reason = reason::kProcessExited;
@@ -419,7 +349,7 @@ absl::Status SandboxManager::CarryOutRunning(const EntryPtr& e, const SandboxRec
       lost ? "the sandbox's runsc container disappeared while the driver was down (host reboot?)"
            : absl::StrCat("the sandbox stopped while the driver was down (state ",
                           seen.host.container_status, "); its exit code is unknown");
-  ReleaseRuntime(rid);
+  e->host.Release();
   return Fail(e, lost ? reason::kSandboxLost : reason::kProcessExited, message);
 }
 

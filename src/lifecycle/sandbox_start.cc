@@ -3,7 +3,6 @@
 // image or the restore fails (docs/lifecycle.md, "Start: restore").
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -98,7 +97,6 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   FinishPendingRelease(e);  // runsc refuses to restore onto a live record
   clock.Lap("pending release");
   const std::string& id = e->id;
-  const std::string& rid = e->runsc_id;
   // Only this operation (the sandbox's queue) changes the record from here on.
   const SandboxRecord stopped = Record(e);
   std::string cold_reason;
@@ -145,7 +143,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   }
 
   // The bundle is written only when it is missing (an imported sandbox).
-  bool have_bundle = std::filesystem::exists(d_.layout.bundle_config(rid));
+  bool have_bundle = e->host.HasBundle();
   auto net = ConnectNetwork(e, *request);
   const NetworkAttachment* attached = net.ok() && net->has_value() ? &**net : nullptr;
   // The digest it ran on, not whatever the tag names today.
@@ -154,7 +152,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
        : !rootfs_image.ok() ? rootfs_image.status()
        : have_bundle        ? absl::OkStatus()
                             : WriteBundle(e, *request, *rootfs_image, attached);
-  if (st.ok()) st = MountRootfs(e, *rootfs_image);
+  if (st.ok()) st = e->host.MountRootfs(*rootfs_image);
   if (!st.ok()) {
     return RollBackToStopped(e, absl::FailedPreconditionError(
                                     absl::StrCat("cannot start sandbox '", id, "': ", st.message())));
@@ -165,7 +163,7 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
 
   auto t0 = Clock::now();
   std::unique_ptr<RestoreGate> gate;
-  auto source = image ? RestoreSource(id, *image, CheckpointOf(rid).restore_view(), &gate)
+  auto source = image ? RestoreSource(id, *image, e->host.checkpoint().restore_view(), &gate)
                       : absl::StatusOr<std::string>("");
   if (!source.ok()) {
     cold_reason = Unusable(source.status());
@@ -201,11 +199,11 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
       verdict = gate->Wait();
       gate.reset();
     }
-    ReleaseRuntime(rid);
+    e->host.Release();
     // Only a restore that finished before its verification (ConfirmVerified)
     // leaves a monitor behind; its exit record must not outlive the cold boot.
-    if (!verdict.ok()) WaitForMonitorEnd(rid);
-    MountRootfs(e, *rootfs_image).IgnoreError();  // release unmounted it
+    if (!verdict.ok()) e->host.WaitForMonitorEnd();
+    e->host.MountRootfs(*rootfs_image).IgnoreError();  // release unmounted it
     // The failed restore may have stripped eth0 again.
     if (attached != nullptr) ConnectNetwork(e, *request).IgnoreError();
     cold_reason = !verdict.ok() ? Unusable(verdict)
@@ -219,13 +217,13 @@ absl::Status SandboxManager::StartLocked(const EntryPtr& e) {
   spdlog::warn("sandbox {}: {}", id, message);
   auto handle = Launch(e, attached, "", message, nullptr, new_digest);
   if (!handle.ok()) {
-    ReleaseRuntime(rid);
+    e->host.Release();
     return RollBackToStopped(e, absl::InternalError(absl::StrCat(
                                     "cannot start sandbox '", id, "': ", handle.status().message())));
   }
   // Whatever image there was (verified, corrupt or unrestorable) is stale
   // now that the sandbox runs again; Launch dropped it from the record.
-  RemoveTree(CheckpointOf(rid).image()).IgnoreError();
+  RemoveTree(e->host.checkpoint().image()).IgnoreError();
   PublishEvent(id, "Warning", "ColdStart", message,
                {{cold_start::kMetadataKey,
                  cold_start::ReasonFor(!stopped.checkpoint_json.empty(), image.has_value())}});

@@ -1,17 +1,13 @@
 // SandboxManager: Stop, which is a `runsc checkpoint` of the sandbox's
 // memory into a sealed image (docs/lifecycle.md, "Stop: checkpoint"), or,
 // when that cannot be had, a stop without memory.
-#include <signal.h>
 #include <spdlog/spdlog.h>
-
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "lifecycle/checkpoint/checkpoint_image.h"
 #include "lifecycle/fs_util.h"
 #include "lifecycle/manager_support.h"
 #include "lifecycle/random_hex.h"
-#include "lifecycle/runsc/cgroups.h"
 #include "lifecycle/sandbox_manager.h"
 #include "lifecycle/sandbox_status.h"
 #include "lifecycle/step_clock.h"
@@ -20,14 +16,6 @@ namespace osgv {
 
 using manager_support::Clock;
 using manager_support::MsSince;
-
-CheckpointPaths SandboxManager::CheckpointOf(const std::string& rid) const {
-  return d_.layout.checkpoint(d_.config.checkpoint_dir, rid);
-}
-
-std::string SandboxManager::CheckpointRoot(const std::string& rid) const {
-  return CheckpointOf(rid).root;
-}
 
 absl::Status SandboxManager::Stop(const std::string& id, const std::string& name,
                                   Deadline deadline) {
@@ -53,23 +41,8 @@ absl::Status SandboxManager::Stop(const std::string& id, const std::string& name
   return RunOperation(e, kStopOp, "StopSandbox", stop, deadline).status();
 }
 
-bool SandboxManager::SandboxProcessAlive(const std::string& rid) {
-  // After a failed or successful checkpoint runsc may still say "running"
-  // until the monitor has reaped the sandbox process; give it a moment.
-  auto deadline = Clock::now() + std::chrono::seconds(2);
-  while (Clock::now() < deadline) {
-    auto state = d_.runsc->State(rid);
-    if (!state.ok() || !state->has_value()) return false;
-    if ((*state)->status != "running" && (*state)->status != "created") return false;
-    if ((*state)->pid <= 0 || kill((*state)->pid, 0) != 0) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
 absl::Status SandboxManager::StopWithoutMemory(const EntryPtr& e, const std::string& why) {
-  const std::string& rid = e->runsc_id;
-  ReleaseRuntime(rid);
+  e->host.Release();
   std::string message = absl::StrCat(why, "; the sandbox's memory was lost, its files are kept, "
                                           "and the next Start boots it cold");
   spdlog::warn("sandbox {}: {}", e->id, message);
@@ -94,14 +67,13 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
         "from bookworm-backports (scripts/install-deps.sh)");
   }
   StepClock clock;
-  const std::string& rid = e->runsc_id;
-  const CheckpointPaths paths = CheckpointOf(rid);
+  const CheckpointPaths paths = e->host.checkpoint();
   const std::string& root = paths.root;
   if (auto st = MakeDirs(root, 0700); !st.ok()) return st;
 
   // A checkpoint that runs out of disk kills the sandbox (runsc.md §4):
   // refuse up front while it is still alive.
-  uint64_t memory = SandboxMemoryBytes(d_.cgroup_root, rid).value_or(0);
+  uint64_t memory = e->host.MemoryBytes().value_or(0);
   uint64_t needed = memory + memory / 8 + (16ull << 20);
   auto free = FreeBytes(root);
   if (!free.ok()) return free.status();
@@ -133,7 +105,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   }
   std::string tmp = paths.staging(*suffix);
   auto t0 = Clock::now();
-  st = d_.runsc->Checkpoint(rid, tmp, compression, d_.config.checkpoint.timeout);
+  st = e->host.Checkpoint(tmp, compression);
   int64_t duration = MsSince(t0);
   clock.Lap("runsc checkpoint");
   if (!st.ok()) {
@@ -141,7 +113,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
     // Killed at shutdown: the sandbox may still be saving itself. The
     // record stays `stopping` for recovery, which waits and decides.
     if (absl::IsCancelled(st) && shutting_down_) return st;
-    if (SandboxProcessAlive(rid)) {
+    if (e->host.ProcessAlive()) {
       auto rolled_back = Transition(e, [](SandboxRecord& r) {
         r.phase = phase::kRunning;
         r.message = "Sandbox is running (a checkpoint failed)";
@@ -155,7 +127,7 @@ absl::Status SandboxManager::CheckpointLocked(const EntryPtr& e, const std::stri
   }
   // The image is complete once runsc returns; the sandbox process is still
   // shutting down (tens of ms until its monitor reaps it). Stop does not
-  // wait for that: the release below does (WaitForMonitorEnd).
+  // wait for that: the release below does (SandboxHost::WaitForMonitorEnd).
 
   CheckpointImage image;
   image.compression = compression;
