@@ -22,6 +22,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kHogLimit = 128ull << 20;
+// How far the kernel itself lets a cgroup's usage pass its limit: charges
+// it forces for a task the OOM killer has picked, so that it can exit, and
+// cgroup v1's usage_in_bytes, which is documented as a "fuzz value" (per-CPU
+// charge batches). Seen on a 2-CPU host: a peak under 1 MiB above the limit,
+// rarely. A hog the limit did not stop would be hundreds of MiB over.
+constexpr uint64_t kKernelSlack = 2ull << 20;
 
 // One cgroup file of a sandbox, v1 (<root>/<controller>/<path>) or v2.
 std::string CgroupFile(ProbeWorld& w, const std::string& rid, const std::string& controller,
@@ -79,9 +85,14 @@ ProbeResult MemoryHogStopped(ProbeWorld& w) {
   if (alive && peak < kHogLimit / 2) {
     return CouldNotRun(absl::StrCat("the hog never grew (peak ", peak >> 20, " MiB): ", Brief(r)));
   }
-  if (peak > kHogLimit) return Fail(absl::StrCat("host cgroup peak ", peak >> 20, " MiB > 128 MiB"));
+  if (peak > kHogLimit + kKernelSlack) {
+    return Fail(absl::StrCat("host cgroup peak ", peak >> 10, " KiB > 128 MiB + ",
+                             kKernelSlack >> 10, " KiB kernel slack"));
+  }
   return Pass(absl::StrCat("hog stopped (", alive ? "sandbox alive" : "sandbox killed",
-                           "); host cgroup peak ", peak >> 20, " MiB <= 128 MiB"));
+                           "); host cgroup peak ", peak >> 10, " KiB",
+                           peak > kHogLimit ? ", within the kernel's slack," : "",
+                           " vs a 131072 KiB limit"));
 }
 
 ProbeResult ForkBombContained(ProbeWorld& w) {
