@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "lifecycle/bundle/bundle_writer.h"
 #include "lifecycle/bundle/sandbox_env.h"
@@ -176,14 +175,12 @@ bool SandboxHost::WaitForInterruptedLaunch(int* sandbox_pid) const {
 bool SandboxHost::WaitForInterruptedCheckpoint(int sandbox_pid) const {
   // Settled = the sandbox exited (the save finished, well or not), or its
   // temporary image has not grown for 3 s while it still runs.
-  const std::string root = checkpoint().root;
-  const std::string staging = absl::StrCat("/", CheckpointPaths::kStagingPrefix);
-  auto size_of_temporaries = [&root, &staging] {
+  auto size_of_temporaries = [this] {
     uint64_t total = 0;
     std::error_code ec;
-    for (const auto& f : std::filesystem::recursive_directory_iterator(root, ec)) {
-      if (f.is_regular_file(ec) && f.path().string().find(staging) != std::string::npos) {
-        total += f.file_size(ec);
+    for (const auto& dir : StagingImages()) {
+      for (const auto& f : std::filesystem::recursive_directory_iterator(dir, ec)) {
+        if (f.is_regular_file(ec)) total += f.file_size(ec);
       }
     }
     return total;
@@ -206,19 +203,26 @@ bool SandboxHost::WaitForInterruptedCheckpoint(int sandbox_pid) const {
   return false;
 }
 
+std::vector<std::string> SandboxHost::StagingImages() const {
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(checkpoint().root, ec)) {
+    if (entry.path().filename().string().rfind(CheckpointPaths::kStagingPrefix, 0) == 0) {
+      dirs.push_back(entry.path().string());
+    }
+  }
+  return dirs;
+}
+
 absl::StatusOr<CheckpointImage> SandboxHost::SealInterruptedCheckpoint() const {
   // Recovery asks for this only when the sandbox ended the way a finished
   // save ends it (exit 0, recorded by its monitor).
-  const CheckpointPaths cp = checkpoint();
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(cp.root, ec)) {
-    if (entry.path().filename().string().rfind(CheckpointPaths::kStagingPrefix, 0) != 0) continue;
-    CheckpointImage image;
-    image.compression = "unknown";
-    image.created_at_ms = UnixNowMs();
-    return SealCheckpoint(entry.path().string(), cp.image(), image);
-  }
-  return absl::NotFoundError("no interrupted checkpoint image");
+  const std::vector<std::string> staged = StagingImages();
+  if (staged.empty()) return absl::NotFoundError("no interrupted checkpoint image");
+  CheckpointImage image;
+  image.compression = "unknown";
+  image.created_at_ms = UnixNowMs();
+  return SealCheckpoint(staged.front(), checkpoint().image(), image);
 }
 
 // ---- tearing it down -------------------------------------------------------------

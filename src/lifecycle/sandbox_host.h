@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -114,6 +115,9 @@ class SandboxHost {
   // true once the sandbox process is gone (its save finished, one way or
   // the other); false if it still runs and nothing has been written for 3 s.
   bool WaitForInterruptedCheckpoint(int sandbox_pid) const;
+  // The staging images (`tmp-*`) saves left unsealed in its checkpoint
+  // directory, in directory order.
+  std::vector<std::string> StagingImages() const;
   // Seals the staging image an interrupted save left behind.
   absl::StatusOr<CheckpointImage> SealInterruptedCheckpoint() const;
 

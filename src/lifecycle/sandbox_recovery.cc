@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <latch>
 #include <mutex>
 
@@ -138,20 +137,15 @@ namespace {
 // image survives it.
 class DropTemporaries {
  public:
-  explicit DropTemporaries(std::string root) : root_(std::move(root)) {}
+  explicit DropTemporaries(const SandboxHost& host) : host_(host) {}
   DropTemporaries(const DropTemporaries&) = delete;
   DropTemporaries& operator=(const DropTemporaries&) = delete;
   ~DropTemporaries() {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
-      if (entry.path().filename().string().rfind(CheckpointPaths::kStagingPrefix, 0) == 0) {
-        RemoveTree(entry.path().string()).IgnoreError();
-      }
-    }
+    for (const auto& dir : host_.StagingImages()) RemoveTree(dir).IgnoreError();
   }
 
  private:
-  std::string root_;
+  const SandboxHost& host_;
 };
 
 }  // namespace
@@ -162,7 +156,7 @@ absl::Status SandboxManager::RecoverRecord(const EntryPtr& e,
   const SandboxRecord r = Record(e);
   RecoveryObservation seen = ObserveForRecovery(e, r, containers);
   std::optional<DropTemporaries> drop_temporaries;
-  if (r.phase == phase::kStopping) drop_temporaries.emplace(e->host.checkpoint().root);
+  if (r.phase == phase::kStopping) drop_temporaries.emplace(e->host);
   RecoveryAction action = PlanRecovery(r, seen.host);
   while (ObserveMore(e, r, action, &seen)) action = PlanRecovery(r, seen.host);
   spdlog::debug("recovery: sandbox {}: {}", r.id, RecoveryActionName(action));

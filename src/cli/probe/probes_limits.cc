@@ -86,13 +86,13 @@ ProbeResult MemoryHogStopped(ProbeWorld& w) {
     return CouldNotRun(absl::StrCat("the hog never grew (peak ", peak >> 20, " MiB): ", Brief(r)));
   }
   if (peak > kHogLimit + kKernelSlack) {
-    return Fail(absl::StrCat("host cgroup peak ", peak >> 10, " KiB > 128 MiB + ",
-                             kKernelSlack >> 10, " KiB kernel slack"));
+    return Fail(absl::StrCat("host cgroup peak ", peak >> 10, " KiB > ", kHogLimit >> 10,
+                             " KiB limit + ", kKernelSlack >> 10, " KiB kernel slack"));
   }
   return Pass(absl::StrCat("hog stopped (", alive ? "sandbox alive" : "sandbox killed",
                            "); host cgroup peak ", peak >> 10, " KiB",
                            peak > kHogLimit ? ", within the kernel's slack," : "",
-                           " vs a 131072 KiB limit"));
+                           " vs a ", kHogLimit >> 10, " KiB limit"));
 }
 
 ProbeResult ForkBombContained(ProbeWorld& w) {
